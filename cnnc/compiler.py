@@ -1,0 +1,80 @@
+"""The front end as one call: load, expand, run the passes.
+
+`analyze` never imports a framework: `cnnc check` and `cnnc summary` stand on
+it alone.  It returns diagnostics instead of raising for a user's mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnc.diagnostics import CnncError, Diagnostic, SourceCache, Span
+from cnnc.expand.expander import Expander
+from cnnc.expand.loader import load
+from cnnc.ir.graph import Graph
+from cnnc.passes import cost, receptive, verify
+from cnnc.passes.cost import Cost
+
+
+@dataclass
+class Analysis:
+    graph: Graph | None
+    diagnostics: list[Diagnostic]
+    sources: SourceCache
+    cost: Cost = field(default_factory=Cost)
+
+    @property
+    def ok(self) -> bool:
+        return self.graph is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def analyze(path: Path | str, text: str | None = None, *, network: str | None = None,
+            overrides: dict[str, object] | None = None,
+            input_shapes: dict[str | None, tuple[int, ...]] | None = None) -> Analysis:
+    """Check a spec.  OSError/UnicodeDecodeError from reading `path` propagate (exit 2)."""
+    path = Path(path)
+    program = load(path, text)
+    diagnostics = list(program.diagnostics)
+    result = Analysis(None, diagnostics, program.sources)
+    if any(d.is_error for d in diagnostics):
+        return result
+    definition = _pick_network(program.networks, network, str(path), diagnostics)
+    if definition is None:
+        return result
+    expander = Expander(program, definition, overrides, input_shapes)
+    try:
+        graph = expander.run()
+    except CnncError as exc:
+        diagnostics += expander.diagnostics + exc.diagnostics
+        return result
+    diagnostics += expander.diagnostics
+    if any(d.is_error for d in diagnostics):
+        return result
+    diagnostics += verify.run(graph, expander.value_names)
+    if any(d.is_error for d in diagnostics):
+        return result
+    result.graph = graph
+    result.cost = cost.run(graph)
+    receptive.run(graph)
+    return result
+
+
+def _pick_network(networks: dict, wanted: str | None, file: str, diagnostics: list[Diagnostic]):
+    if wanted is not None:
+        if wanted in networks:
+            return networks[wanted]
+        from cnnc.diagnostics import did_you_mean
+
+        diagnostics.append(Diagnostic("error", "E0002", f"no network `{wanted}` in {file}", None,
+                                      help=did_you_mean(wanted, networks)))
+        return None
+    if len(networks) == 1:
+        return next(iter(networks.values()))
+    if not networks:
+        diagnostics.append(Diagnostic("error", "E0002", "the spec defines no network", Span(file, 1, 1, 1, 2),
+                                      help="add `network Name() { ... }`"))
+    else:
+        diagnostics.append(Diagnostic("error", "E0002", f"the spec defines {len(networks)} networks", None,
+                                      help=f"choose one with --network ({', '.join(networks)})"))
+    return None

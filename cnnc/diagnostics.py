@@ -1,0 +1,146 @@
+"""Compiler diagnostics: data first, rendered rustc/Elm style.
+
+A diagnostic is a level, a stable code, a short lowercase message, a primary
+span, optional labelled secondary spans, notes (the arithmetic) and a help line.
+`CnncError` carries one or more diagnostics out of any stage; the command line
+renders them against the user's own source text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of one source file; lines and columns are 1-based."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int  # exclusive
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str
+
+
+@dataclass
+class Diagnostic:
+    level: str  # "error" | "warning"
+    code: str
+    message: str
+    span: Span | None = None
+    labels: list[Label] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    help: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+    def to_json(self) -> dict:
+        out: dict = {"level": self.level, "code": self.code, "message": self.message}
+        if self.span:
+            out.update(file=self.span.file, line=self.span.line, column=self.span.column)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        if self.help:
+            out["help"] = self.help
+        return out
+
+
+class CnncError(Exception):
+    """Raised with the diagnostics that stop a stage."""
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics = list(diagnostics)
+        super().__init__("; ".join(f"{d.code}: {d.message}" for d in self.diagnostics))
+
+
+def error(code: str, message: str, span: Span | None = None, **extra) -> CnncError:
+    return CnncError(Diagnostic("error", code, message, span, **extra))
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A `help:` line naming the closest candidate, if any is close."""
+    match = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+# --- rendering ---------------------------------------------------------------
+
+
+class SourceCache:
+    """Source texts by file name, for rendering the user's own lines."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, list[str]] = {}
+
+    def add(self, file: str, text: str) -> None:
+        self._texts[file] = text.splitlines()
+
+    def line(self, file: str, number: int) -> str | None:
+        lines = self._texts.get(file)
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]
+
+
+def _caret_block(span: Span, sources: SourceCache, gutter: int, mark: str, label: str = "") -> list[str]:
+    text = sources.line(span.file, span.line)
+    if text is None:
+        return []
+    pad = " " * gutter
+    start = span.column - 1
+    end = span.end_column - 1 if span.end_line == span.line else len(text)
+    width = max(1, end - start)
+    underline = " " * start + mark * width + (f" {label}" if label else "")
+    return [f"{span.line:>{gutter}} | {text}", f"{pad} | {underline.rstrip()}"]
+
+
+def render(diag: Diagnostic, sources: SourceCache) -> str:
+    """Render one diagnostic as text: header, location, source with caret, notes."""
+    lines = [f"{diag.level}[{diag.code}]: {diag.message}"]
+    spans = [diag.span] + [label.span for label in diag.labels] if diag.span else []
+    gutter = max((len(str(s.line)) for s in spans), default=1)
+    pad = " " * gutter
+    if diag.span:
+        lines.append(f"{pad}--> {diag.span}")
+        lines.append(f"{pad} |")
+        lines += _caret_block(diag.span, sources, gutter, "^")
+        for label in diag.labels:
+            if label.span.file != diag.span.file:
+                lines.append(f"{pad}::: {label.span}")
+            lines += _caret_block(label.span, sources, gutter, "-", label.message)
+        lines.append(f"{pad} |")
+    for note in diag.notes:
+        lines.append(f"{pad} = note: {note}")
+    if diag.help:
+        lines.append(f"{pad} = help: {diag.help}")
+    return "\n".join(lines)
+
+
+def render_all(diags: Iterable[Diagnostic], sources: SourceCache) -> str:
+    diags = list(diags)
+    parts = [render(d, sources) for d in diags]
+    errors = sum(d.is_error for d in diags)
+    warnings = len(diags) - errors
+    summary = []
+    if errors:
+        summary.append(f"{errors} error{'s' * (errors != 1)}")
+    if warnings:
+        summary.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    if summary:
+        parts.append(" and ".join(summary) + " emitted")
+    return "\n\n".join(parts)

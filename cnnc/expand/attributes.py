@@ -1,0 +1,129 @@
+"""An op call's arguments into its validated attribute model.
+
+Positional arguments follow the op record's `positional` order; keywords are
+checked against the schema with a did-you-mean; pydantic's verdicts become
+diagnostics that point at the offending argument.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from cnnc.diagnostics import Span, did_you_mean
+from cnnc.expand.values import Poison, Symbol, Tensor, type_name
+from cnnc.ir.attrs import Attrs
+from cnnc.ir.ops import Op
+from cnnc.syntax import ast
+
+if TYPE_CHECKING:
+    from cnnc.expand.expander import Expander, Scope
+
+UNIVERSAL = ("frozen",)  # accepted by every step, handled by the expander
+
+
+def _plain(value: object) -> object:
+    """Symbols to plain strings, lists to tuples: the shapes pydantic validates."""
+    if isinstance(value, Symbol):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span,
+                scope: Scope) -> tuple[Attrs, bool, dict[str, str]] | None:
+    """(attributes, frozen, network-parameter bindings), or None after reporting."""
+    fields = op.attrs.model_fields
+    values: dict[str, object] = {}
+    arg_of: dict[str, ast.Arg] = {}
+    frozen, ok = False, True
+    positional = [a for a in args if a.name is None]
+    if len(positional) > len(op.positional):
+        extra = positional[len(op.positional)]
+        takes = ", ".join(f"`{p}`" for p in op.positional) or "no positional arguments"
+        ex.report("E0202", f"`{op.name}` takes {len(op.positional)} positional argument"
+                  f"{'s' * (len(op.positional) != 1)}, got {len(positional)}", extra.span,
+                  notes=[f"`{op.name}` takes {takes}"], help="name the others: `stride=2`")
+        return None
+    named = list(zip(op.positional, positional)) + [(a.name, a) for a in args if a.name is not None]
+    for name, arg in named:
+        if name in UNIVERSAL:
+            value = ex.eval(arg.value, scope)
+            if not isinstance(value, bool):
+                ex.report("E0201", f"`frozen` is true or false, got {value!r}", arg.value.span)
+                ok = False
+            frozen = value is True
+            continue
+        if name not in fields or name == "name":
+            ex.report("E0203", f"`{op.name}` has no attribute `{name}`", arg.span,
+                      help=did_you_mean(name, [f for f in fields if f != "name"] + list(UNIVERSAL)))
+            ok = False
+            continue
+        if name in values:
+            ex.report("E0208", f"`{name}` is given twice", arg.span)
+            ok = False
+            continue
+        value = ex.eval(arg.value, scope)
+        if isinstance(value, Poison):
+            ok = False
+        elif isinstance(value, Tensor):
+            ex.report("E0201", f"`{name}` takes a value, not a tensor", arg.value.span)
+            ok = False
+        values[name], arg_of[name] = value, arg
+    if not ok:
+        return None
+    try:
+        attrs = op.attrs(**{k: _plain(v) for k, v in values.items()})
+    except ValidationError as exc:
+        _report_validation(ex, op, exc, values, arg_of, span, scope)
+        return None
+    bindings = {name: arg.value.id for name, arg in arg_of.items()
+                if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params}
+    for param in bindings.values():
+        ex.param_direct[param] += 1
+    return attrs, frozen, bindings
+
+
+def _report_validation(ex: Expander, op: Op, exc: ValidationError, values: dict, arg_of: dict,
+                       span: Span, scope: Scope) -> None:
+    by_field: dict[str, list[dict]] = {}
+    for err in exc.errors():
+        by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
+    for name, errors in by_field.items():
+        if errors[0]["type"] == "missing":
+            wanted = ", ".join(op.positional) or name
+            ex.report("E0204", f"`{op.name}` needs `{name}`", span, help=f"write `{op.name}({wanted})`")
+            continue
+        value = values.get(name)
+        where = arg_of[name].value.span if name in arg_of else span
+        if isinstance(value, Symbol) and not any(e["type"] == "literal_error" for e in errors):
+            ex._unknown_name(value, where, scope)
+            continue
+        ex.report("E0201", _explain(name, value, errors), where, help=_value_help(value, errors))
+
+
+def _explain(name: str, value: object, errors: list[dict]) -> str:
+    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+              "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+    for err in errors:
+        if err["type"] in bounds:
+            words, key = bounds[err["type"]]
+            return f"`{name}` must be {words} {err['ctx'][key]}, got {_show(value)}"
+    literals = [e for e in errors if e["type"] == "literal_error"]
+    if literals and isinstance(value, str):
+        return f"`{name}` must be {literals[0]['ctx']['expected']}, got `{value}`"
+    return f"invalid `{name}`: {_show(value)} ({type_name(value)})"
+
+
+def _value_help(value: object, errors: list[dict]) -> str | None:
+    for err in errors:
+        if err["type"] == "literal_error" and isinstance(value, str):
+            options = [o.strip(" '") for o in err["ctx"]["expected"].replace(" or ", ",").split(",")]
+            return did_you_mean(value, [o for o in options if o])
+    return None
+
+
+def _show(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)

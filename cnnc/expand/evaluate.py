@@ -1,0 +1,235 @@
+"""Expression evaluation: numbers, tuples, names, shapes of values, builtins.
+
+Tensor-producing expressions (chains, merges) are delegated to the expander
+through `Evaluator.tensor_call` and `Evaluator.chain`; this module only knows
+plain values.  Every error is reported and answered with `POISON`, so one
+mistake does not cascade into many.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING
+
+from cnnc.diagnostics import Diagnostic, Span, did_you_mean
+from cnnc.expand.values import (
+    BUILTINS,
+    MAX_MAGNITUDE,
+    POISON,
+    SHAPE_ATTRIBUTES,
+    Poison,
+    Symbol,
+    Tensor,
+    shape_attribute,
+    type_name,
+)
+from cnnc.syntax import ast
+
+if TYPE_CHECKING:
+    from cnnc.expand.expander import Scope
+
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+          "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+MAX_STRING = 1 << 16
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, Symbol)
+
+
+class Evaluator:
+    """Evaluates expressions in a scope; subclassed by the expander."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self._reported: set[tuple] = set()
+
+    # --- reporting ---
+    def report(self, code: str, message: str, span: Span | None, **extra) -> Poison:
+        key = (code, message, span)
+        if key not in self._reported:  # a loop body repeats its mistakes; say each once
+            self._reported.add(key)
+            self.diagnostics.append(Diagnostic("error", code, message, span, **extra))
+        return POISON
+
+    def warn(self, code: str, message: str, span: Span | None, **extra) -> None:
+        self.diagnostics.append(Diagnostic("warning", code, message, span, **extra))
+
+    # --- hooks the expander provides ---
+    def lookup(self, name: ast.Name, scope: Scope) -> object:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def chain(self, expr: ast.Chain, scope: Scope) -> object:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def tensor_call(self, call: ast.Call, scope: Scope) -> object:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def tick(self, span: Span) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # --- evaluation ---
+    def eval(self, expr: ast.Expr, scope: Scope) -> object:
+        self.tick(expr.span)
+        method = getattr(self, "_eval_" + type(expr).__name__)
+        return method(expr, scope)
+
+    def _eval_Literal(self, expr: ast.Literal, scope) -> object:
+        return expr.value
+
+    def _eval_ShapeLiteral(self, expr: ast.ShapeLiteral, scope) -> object:
+        return expr.dims
+
+    def _eval_Name(self, expr: ast.Name, scope) -> object:
+        value = self.lookup(expr, scope)
+        return value.at(expr.span) if isinstance(value, Tensor) else value
+
+    def _eval_InRef(self, expr: ast.InRef, scope) -> object:
+        if scope.block_input is None:
+            return self.report("E0102", "`in` is only defined inside a block", expr.span,
+                               help="a network names its inputs with `input x: 32x32x3`")
+        value = scope.block_input
+        return value.at(expr.span) if isinstance(value, Tensor) else value
+
+    def _eval_Attr(self, expr: ast.Attr, scope) -> object:
+        obj = self.eval(expr.obj, scope)
+        if isinstance(obj, Poison):
+            return POISON
+        if not isinstance(obj, Tensor):
+            return self.report("E0207", f"a {type_name(obj)} has no attribute `{expr.name}`", expr.span)
+        value = shape_attribute(obj, expr.name)
+        if value is None:
+            rank = len(obj.shape) - 1
+            return self.report("E0102", f"a rank-{rank} value has no `.{expr.name}`", expr.span,
+                               help=did_you_mean(expr.name, SHAPE_ATTRIBUTES),
+                               notes=[f"its shape is {'x'.join(map(str, obj.shape))}"])
+        return value
+
+    def _eval_Index(self, expr: ast.Index, scope) -> object:
+        obj, index = self.eval(expr.obj, scope), self.eval(expr.index, scope)
+        if isinstance(obj, Poison) or isinstance(index, Poison):
+            return POISON
+        if not isinstance(obj, (tuple, list, range)) or not isinstance(index, int) or isinstance(index, bool):
+            return self.report("E0207", f"cannot index a {type_name(obj)} with a {type_name(index)}", expr.span)
+        if not -len(obj) <= index < len(obj):
+            return self.report("E0206", f"index {index} is out of range for length {len(obj)}", expr.span)
+        return obj[index]
+
+    def _eval_ListExpr(self, expr: ast.ListExpr, scope) -> object:
+        items = [self.eval(item, scope) for item in expr.items]
+        return POISON if any(isinstance(i, Poison) for i in items) else list(items)
+
+    def _eval_TupleExpr(self, expr: ast.TupleExpr, scope) -> object:
+        items = [self.eval(item, scope) for item in expr.items]
+        return POISON if any(isinstance(i, Poison) for i in items) else tuple(items)
+
+    def _eval_Chain(self, expr: ast.Chain, scope) -> object:
+        return self.chain(expr, scope)
+
+    def _eval_Ternary(self, expr: ast.Ternary, scope) -> object:
+        cond = self.condition(expr.cond, scope)
+        if isinstance(cond, Poison):
+            return POISON
+        return self.eval(expr.then if cond else expr.otherwise, scope)
+
+    def condition(self, expr: ast.Expr, scope) -> object:
+        value = self.eval(expr, scope)
+        if isinstance(value, Poison) or isinstance(value, bool):
+            return value
+        if isinstance(value, Symbol):
+            return self._unknown_name(value, expr.span, scope)
+        return self.report("E0207", f"a condition must be true or false, got a {type_name(value)}", expr.span)
+
+    def _eval_UnaryOp(self, expr: ast.UnaryOp, scope) -> object:
+        if expr.op == "not":
+            value = self.condition(expr.operand, scope)
+            return value if isinstance(value, Poison) else not value
+        value = self.eval(expr.operand, scope)
+        if isinstance(value, Poison):
+            return POISON
+        if not is_number(value) or isinstance(value, bool):
+            return self._operand_error("-", value, expr.operand.span, scope)
+        return -value
+
+    def _eval_BinOp(self, expr: ast.BinOp, scope) -> object:
+        if expr.op in ("and", "or"):
+            left = self.condition(expr.left, scope)
+            if isinstance(left, Poison) or left == (expr.op == "or"):
+                return left
+            return self.condition(expr.right, scope)
+        left, right = self.eval(expr.left, scope), self.eval(expr.right, scope)
+        if isinstance(left, Poison) or isinstance(right, Poison):
+            return POISON
+        for value, side in ((left, expr.left), (right, expr.right)):
+            if isinstance(value, Symbol):
+                return self._unknown_name(value, side.span, scope)
+        if expr.op in _COMPARE:
+            return self._compare(expr, left, right)
+        return self._arith(expr, left, right, scope)
+
+    def _compare(self, expr: ast.BinOp, left, right) -> object:
+        if expr.op in ("==", "!="):
+            return _COMPARE[expr.op](left, right)
+        if not (is_number(left) and is_number(right)):
+            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}",
+                               expr.span)
+        return _COMPARE[expr.op](left, right)
+
+    def _arith(self, expr: ast.BinOp, left, right, scope) -> object:
+        if isinstance(left, str) and isinstance(right, str) and expr.op == "+":
+            if len(left) + len(right) > MAX_STRING:
+                return self.report("E0601", "string is too long", expr.span)
+            return left + right
+        if isinstance(left, (tuple, list)) and isinstance(right, (tuple, list)) and expr.op == "+":
+            return type(left)(list(left) + list(right)) if len(left) + len(right) <= MAX_STRING else \
+                self.report("E0601", "list is too long", expr.span)
+        for value, side in ((left, expr.left), (right, expr.right)):
+            if not is_number(value):
+                return self._operand_error(expr.op, value, side.span, scope)
+        if expr.op in ("/", "//", "%") and right == 0:
+            return self.report("E0206", "division by zero", expr.right.span)
+        if expr.op == "**" and (abs(right) > 256 or (left == 0 and right < 0)):
+            return self.report("E0601", f"exponent {right} is out of range", expr.right.span)
+        try:
+            result = _ARITH[expr.op](left, right)
+        except (OverflowError, ZeroDivisionError, ValueError):
+            return self.report("E0601", "number out of range", expr.span)
+        if isinstance(result, complex) or abs(result) > MAX_MAGNITUDE:
+            return self.report("E0601", "number out of range", expr.span,
+                               notes=[f"cnnc's numbers stay below 2^62 in magnitude"])
+        return result
+
+    def _operand_error(self, op: str, value: object, span: Span, scope) -> Poison:
+        if isinstance(value, Symbol):
+            return self._unknown_name(value, span, scope)
+        return self.report("E0207", f"cannot apply `{op}` to a {type_name(value)}", span)
+
+    def _unknown_name(self, name: str, span: Span, scope) -> Poison:
+        return self.report("E0102", f"unknown name `{name}`", span,
+                           help=did_you_mean(name, scope.visible_names()))
+
+    def _eval_Call(self, expr: ast.Call, scope) -> object:
+        if expr.func not in BUILTINS:
+            return self.tensor_call(expr, scope)
+        args, kwargs = [], {}
+        for arg in expr.args:
+            value = self.eval(arg.value, scope)
+            if isinstance(value, Poison):
+                return POISON
+            if isinstance(value, Symbol):
+                return self._unknown_name(value, arg.value.span, scope)
+            if arg.name is None:
+                args.append(value)
+            else:
+                kwargs[arg.name] = value
+        if expr.func == "range" and any(not isinstance(a, int) or isinstance(a, bool) for a in args):
+            return self.report("E0207", "`range` takes integers", expr.span)
+        try:
+            result = BUILTINS[expr.func](*args, **kwargs)
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            return self.report("E0207", f"bad arguments to `{expr.func}`: {str(exc).lower()}", expr.span)
+        if is_number(result) and abs(result) > MAX_MAGNITUDE:
+            return self.report("E0601", "number out of range", expr.span)
+        return result

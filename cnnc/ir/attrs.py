@@ -1,0 +1,174 @@
+"""Attribute schemas shared by the op records (pydantic models).
+
+Values arrive from the expander as Python ints, floats, bools, strings (for
+symbols such as `same` or `bilinear`) and tuples.  Each op's model validates
+them; a failure names the attribute so the diagnostic can point at its argument.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Size = Union[PosInt, tuple[PosInt, ...]]
+PadAmount = Union[NonNegInt, tuple[NonNegInt, NonNegInt]]
+ExplicitPad = Union[NonNegInt, tuple[PadAmount, ...]]
+Padding = Union[Literal["valid", "same"], ExplicitPad]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+# Constant kernels of the material (2D, one input channel; see `constant_kernel`).
+CONSTANT_KERNELS: dict[str, tuple[tuple[float, ...], ...]] = {
+    "vertical": ((1, 0, -1), (1, 0, -1), (1, 0, -1)),
+    "horizontal": ((1, 1, 1), (0, 0, 0), (-1, -1, -1)),
+    "sobel_x": ((1, 0, -1), (2, 0, -2), (1, 0, -1)),
+    "sobel_y": ((1, 2, 1), (0, 0, 0), (-1, -2, -1)),
+    "scharr_x": ((3, 0, -3), (10, 0, -10), (3, 0, -3)),
+    "scharr_y": ((3, 10, 3), (0, 0, 0), (-3, -10, -3)),
+}
+KernelName = Literal["vertical", "horizontal", "sobel_x", "sobel_y", "scharr_x", "scharr_y"]
+Matrix = tuple[tuple[float, ...], ...]
+
+
+class Attrs(BaseModel):
+    """Base of every op's attributes: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class LayerAttrs(Attrs):
+    """Attributes every layer with weights accepts."""
+
+    frozen: bool = False
+
+
+class NoAttrs(Attrs):
+    pass
+
+
+class ConvAttrs(LayerAttrs):
+    filters: PosInt
+    kernel: Size
+    stride: Size = 1
+    padding: Padding = "valid"
+    dilation: Size = 1
+    groups: PosInt = 1
+    bias: bool = True
+    # A constant kernel (by name or as a matrix) makes the layer a fixed filter.
+    weights: Union[KernelName, Matrix, None] = None
+
+
+class DepthwiseAttrs(LayerAttrs):
+    kernel: Size
+    stride: Size = 1
+    padding: Padding = "valid"
+    dilation: Size = 1
+    multiplier: PosInt = 1
+    bias: bool = True
+
+
+class SeparableAttrs(LayerAttrs):
+    filters: PosInt
+    kernel: Size
+    stride: Size = 1
+    padding: Padding = "valid"
+    dilation: Size = 1
+    multiplier: PosInt = 1
+    bias: bool = True
+
+
+class PointwiseAttrs(LayerAttrs):
+    filters: PosInt
+    bias: bool = True
+
+
+class ConvTransposeAttrs(LayerAttrs):
+    filters: PosInt
+    kernel: Size
+    stride: Size = 1
+    padding: Union[Literal["valid", "same"], NonNegInt, tuple[NonNegInt, ...]] = "valid"
+    output_padding: Union[NonNegInt, tuple[NonNegInt, ...]] = 0
+    bias: bool = True
+
+
+class PoolAttrs(Attrs):
+    size: Size = 2
+    stride: Union[Size, None] = None  # defaults to the window size
+    padding: Padding = "valid"
+    ceil: bool = False
+
+
+class GlobalPoolAttrs(Attrs):
+    keepdims: bool = False
+
+
+class AdaptivePoolAttrs(Attrs):
+    size: Size
+
+
+class UpsampleAttrs(Attrs):
+    scale: Size = 2
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+
+class BatchNormAttrs(LayerAttrs):
+    # PyTorch's conventions: running = (1 - momentum) * running + momentum * batch.
+    momentum: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    epsilon: Annotated[float, Field(gt=0.0)] = 1e-5
+    scale: bool = True
+    center: bool = True
+
+
+class LRNAttrs(Attrs):
+    size: PosInt = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+
+class DropoutAttrs(Attrs):
+    rate: Rate = 0.5
+
+
+class PadAttrs(Attrs):
+    padding: ExplicitPad = 1
+
+
+class CropAttrs(Attrs):
+    cropping: ExplicitPad
+
+
+class DenseAttrs(LayerAttrs):
+    units: PosInt
+    bias: bool = True
+
+
+class ReshapeAttrs(Attrs):
+    shape: tuple[Annotated[int, Field(ge=-1)], ...]
+
+
+class SoftmaxAttrs(Attrs):
+    axis: int = -1
+
+
+class LeakyReluAttrs(Attrs):
+    alpha: Annotated[float, Field(ge=0.0)] = 0.01
+
+
+class EluAttrs(Attrs):
+    alpha: Annotated[float, Field(gt=0.0)] = 1.0
+
+
+class MaxoutAttrs(Attrs):
+    pieces: Annotated[int, Field(ge=2)] = 2
+
+
+class ConcatAttrs(Attrs):
+    axis: int = -1
+
+
+class InputAttrs(Attrs):
+    shape: tuple[PosInt, ...]
+    name: str

@@ -1,0 +1,510 @@
+"""The op records: one declarative record per op.
+
+Each record holds the op's attribute schema, its positional argument order,
+its input arity, its shape rule, its parameter count and its multiply-adds, and
+the window it slides (for the receptive field).  Passes dispatch on these
+records; backends keep a table from op name to emitter.
+
+Cost convention (torchvision's published GFLOPS): MACs are the multiply-
+accumulates of convolutions (kernel volume x input channels / groups x output
+channels x output positions) and dense layers (inputs x outputs), without bias,
+batch norm, activations, pooling or adds, batch 1.  FLOPs = 2 x MACs.
+
+Parameters are split as the frameworks report them: Keras' non-trainable
+weights (batch-norm moving mean and variance; frozen layers) and PyTorch's
+buffers plus parameters with requires_grad=False.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from cnnc.ir import attrs as A
+from cnnc.ir.shape_math import (
+    Shape,
+    ShapeError,
+    fmt,
+    pad_pairs,
+    per_dim,
+    spatial_rank,
+    window_output,
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    trainable: int = 0
+    non_trainable: int = 0
+
+    def __add__(self, other: Params) -> Params:
+        return Params(self.trainable + other.trainable, self.non_trainable + other.non_trainable)
+
+    @property
+    def total(self) -> int:
+        return self.trainable + self.non_trainable
+
+    def frozen(self) -> Params:
+        return Params(0, self.total)
+
+
+ShapeRule = Callable[[A.Attrs, list[Shape]], Shape]
+CostRule = Callable[[A.Attrs, list[Shape], Shape], int]
+ParamRule = Callable[[A.Attrs, list[Shape], Shape], Params]
+Window = tuple[tuple[int, ...], tuple[int, ...]]  # effective kernel, stride per spatial axis
+
+
+def _no_params(attrs, ins, out) -> Params:
+    return Params()
+
+
+def _no_macs(attrs, ins, out) -> int:
+    return 0
+
+
+def _same_shape(attrs, ins) -> Shape:
+    return ins[0]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op of the language: everything the passes need to know about it."""
+
+    name: str
+    family: str  # conv | pool | global_pool | norm | activation | merge | reshape | dense | regularize | io
+    attrs: type[A.Attrs]
+    doc: str
+    positional: tuple[str, ...] = ()
+    min_inputs: int = 1
+    max_inputs: int | None = 1
+    shape: ShapeRule = _same_shape
+    params: ParamRule = _no_params
+    macs: CostRule = _no_macs
+    window: Callable[[A.Attrs, int], Window] | None = None
+
+    @property
+    def has_weights(self) -> bool:
+        return self.params is not _no_params
+
+
+OPS: dict[str, Op] = {}
+ALIASES: dict[str, str] = {"silu": "swish", "deconv": "conv_transpose", "bn": "batchnorm"}
+
+
+def register(op: Op) -> Op:
+    assert op.name not in OPS, op.name
+    OPS[op.name] = op
+    return op
+
+
+def lookup(name: str) -> Op | None:
+    return OPS.get(ALIASES.get(name, name))
+
+
+# --- convolution family ------------------------------------------------------
+
+
+def _conv_window(attrs, rank: int) -> Window:
+    kernel = per_dim(attrs.kernel, rank, "kernel")
+    dilation = per_dim(getattr(attrs, "dilation", 1), rank, "dilation")
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation)), per_dim(attrs.stride, rank, "stride")
+
+
+def _sliding(attrs, shape: Shape, op: str, channels_out: int) -> Shape:
+    rank = spatial_rank(shape, op)
+    kernel = per_dim(attrs.kernel, rank, "kernel")
+    stride = per_dim(attrs.stride, rank, "stride")
+    dilation = per_dim(getattr(attrs, "dilation", 1), rank, "dilation")
+    if attrs.padding == "same" and any(s > 1 for s in stride) and any(d > 1 for d in dilation):
+        raise ShapeError("`padding=same` with both stride and dilation above 1 is not supported", code="E0305")
+    return window_output(shape[:-1], kernel, stride, attrs.padding, dilation) + (channels_out,)
+
+
+def _kernel_volume(attrs, shape: Shape) -> int:
+    return math.prod(per_dim(attrs.kernel, len(shape) - 1, "kernel"))
+
+
+def _conv_shape(attrs: A.ConvAttrs, ins) -> Shape:
+    cin = ins[0][-1]
+    for what, n in (("input", cin), ("output", attrs.filters)):
+        if n % attrs.groups:
+            raise ShapeError(
+                f"groups={attrs.groups} does not divide the {what} channels {n}",
+                code="E0305",
+                help="the channels on both sides must be multiples of `groups`",
+            )
+    if attrs.weights is not None:
+        _check_constant_kernel(attrs, ins[0])
+    return _sliding(attrs, ins[0], "conv", attrs.filters)
+
+
+def constant_kernel(attrs: A.ConvAttrs) -> A.Matrix:
+    """The fixed 2D kernel of a conv with `weights=`: one per (out, in) pair."""
+    w = attrs.weights
+    return A.CONSTANT_KERNELS[w] if isinstance(w, str) else w
+
+
+def _check_constant_kernel(attrs: A.ConvAttrs, shape: Shape) -> None:
+    matrix = constant_kernel(attrs)
+    if len(shape) != 3:
+        raise ShapeError("constant kernels are 2D: the input must be h x w x c", code="E0305")
+    got = (len(matrix), len(matrix[0]) if matrix else 0)
+    if any(len(row) != got[1] for row in matrix) or got != per_dim(attrs.kernel, 2, "kernel"):
+        raise ShapeError(
+            f"the constant kernel is {got[0]}x{got[1]} but the conv's kernel is "
+            f"{'x'.join(map(str, per_dim(attrs.kernel, 2, 'kernel')))}",
+            code="E0305",
+        )
+
+
+def _conv_params(attrs: A.ConvAttrs, ins, out) -> Params:
+    weights = _kernel_volume(attrs, ins[0]) * ins[0][-1] // attrs.groups * attrs.filters
+    return Params(weights + attrs.filters * attrs.bias)
+
+
+def _positions(shape: Shape) -> int:
+    return math.prod(shape[:-1])
+
+
+def _conv_macs(attrs: A.ConvAttrs, ins, out) -> int:
+    return _kernel_volume(attrs, ins[0]) * ins[0][-1] // attrs.groups * attrs.filters * _positions(out)
+
+
+register(Op(
+    "conv", "conv", A.ConvAttrs,
+    "Convolution over 1D, 2D or 3D input (rank from the input).",
+    positional=("filters", "kernel"),
+    shape=_conv_shape, params=_conv_params, macs=_conv_macs, window=_conv_window,
+))
+
+
+def _depthwise_shape(attrs: A.DepthwiseAttrs, ins) -> Shape:
+    return _sliding(attrs, ins[0], "depthwise", ins[0][-1] * attrs.multiplier)
+
+
+def _depthwise_params(attrs: A.DepthwiseAttrs, ins, out) -> Params:
+    return Params(_kernel_volume(attrs, ins[0]) * out[-1] + out[-1] * attrs.bias)
+
+
+def _depthwise_macs(attrs: A.DepthwiseAttrs, ins, out) -> int:
+    return _kernel_volume(attrs, ins[0]) * out[-1] * _positions(out)
+
+
+register(Op(
+    "depthwise", "conv", A.DepthwiseAttrs,
+    "Depthwise convolution: one filter (times `multiplier`) per input channel.",
+    positional=("kernel",),
+    shape=_depthwise_shape, params=_depthwise_params, macs=_depthwise_macs, window=_conv_window,
+))
+
+
+def _separable_shape(attrs: A.SeparableAttrs, ins) -> Shape:
+    return _sliding(attrs, ins[0], "separable", attrs.filters)
+
+
+def _separable_params(attrs: A.SeparableAttrs, ins, out) -> Params:
+    mid = ins[0][-1] * attrs.multiplier
+    return Params(_kernel_volume(attrs, ins[0]) * mid + mid * attrs.filters + attrs.filters * attrs.bias)
+
+
+def _separable_macs(attrs: A.SeparableAttrs, ins, out) -> int:
+    mid = ins[0][-1] * attrs.multiplier
+    return (_kernel_volume(attrs, ins[0]) * mid + mid * attrs.filters) * _positions(out)
+
+
+register(Op(
+    "separable", "conv", A.SeparableAttrs,
+    "Depthwise-separable convolution: depthwise then pointwise, bias on the pointwise only.",
+    positional=("filters", "kernel"),
+    shape=_separable_shape, params=_separable_params, macs=_separable_macs, window=_conv_window,
+))
+
+
+def _pointwise_shape(attrs: A.PointwiseAttrs, ins) -> Shape:
+    spatial_rank(ins[0], "pointwise")
+    return ins[0][:-1] + (attrs.filters,)
+
+
+register(Op(
+    "pointwise", "conv", A.PointwiseAttrs,
+    "1x1 convolution.",
+    positional=("filters",),
+    shape=_pointwise_shape,
+    params=lambda a, ins, out: Params(ins[0][-1] * a.filters + a.filters * a.bias),
+    macs=lambda a, ins, out: ins[0][-1] * a.filters * _positions(out),
+))
+
+
+def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
+    rank = spatial_rank(ins[0], "conv_transpose")
+    kernel = per_dim(attrs.kernel, rank, "kernel")
+    stride = per_dim(attrs.stride, rank, "stride")
+    extra = per_dim(attrs.output_padding, rank, "output_padding")
+    if attrs.padding == "same":
+        return tuple(n * s for n, s in zip(ins[0][:-1], stride)) + (attrs.filters,)
+    pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
+    out = []
+    for n, f, s, p, e in zip(ins[0][:-1], kernel, stride, pads, extra):
+        size = (n - 1) * s - 2 * p + f + e
+        if size < 1:
+            raise ShapeError(
+                f"transposed convolution gives an empty output ({size})",
+                notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - 2*{p} + {f} + {e} = {size}"],
+            )
+        out.append(size)
+    return tuple(out) + (attrs.filters,)
+
+
+register(Op(
+    "conv_transpose", "conv", A.ConvTransposeAttrs,
+    "Transposed convolution (learned upsampling).",
+    positional=("filters", "kernel"),
+    shape=_transpose_shape,
+    params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
+    macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
+))
+
+# --- pooling -----------------------------------------------------------------
+
+
+def _pool_window(attrs: A.PoolAttrs, rank: int) -> Window:
+    size = per_dim(attrs.size, rank, "size")
+    return size, per_dim(attrs.stride or attrs.size, rank, "stride")
+
+
+def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
+    rank = spatial_rank(ins[0], "pool")
+    size, stride = _pool_window(attrs, rank)
+    if attrs.padding not in ("valid", "same"):
+        for (before, after), f in zip(pad_pairs(attrs.padding, rank), size):
+            if max(before, after) > f // 2:
+                raise ShapeError(
+                    f"pool padding {max(before, after)} is more than half the window {f}",
+                    code="E0305",
+                    notes=["a window made only of padding has nothing to pool"],
+                )
+    return window_output(ins[0][:-1], size, stride, attrs.padding, None, attrs.ceil) + ins[0][-1:]
+
+
+for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):
+    register(Op(_name, "pool", A.PoolAttrs, _doc, positional=("size",), shape=_pool_shape, window=_pool_window))
+
+
+def _global_shape(attrs: A.GlobalPoolAttrs, ins) -> Shape:
+    rank = spatial_rank(ins[0], "global pool")
+    return ((1,) * rank + ins[0][-1:]) if attrs.keepdims else ins[0][-1:]
+
+
+for _name in ("global_maxpool", "global_avgpool"):
+    register(Op(_name, "global_pool", A.GlobalPoolAttrs, "Pool over all positions.", shape=_global_shape))
+
+
+def _adaptive_shape(attrs: A.AdaptivePoolAttrs, ins) -> Shape:
+    rank = spatial_rank(ins[0], "adaptive_avgpool")
+    return per_dim(attrs.size, rank, "size") + ins[0][-1:]
+
+
+register(Op(
+    "adaptive_avgpool", "pool", A.AdaptivePoolAttrs,
+    "Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool).",
+    positional=("size",), shape=_adaptive_shape,
+))
+
+
+def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
+    rank = spatial_rank(ins[0], "upsample")
+    scale = per_dim(attrs.scale, rank, "scale")
+    if attrs.mode == "bilinear" and rank != 2:
+        raise ShapeError("bilinear upsampling needs a 2D input", code="E0305", help="use `mode=nearest`")
+    return tuple(n * s for n, s in zip(ins[0][:-1], scale)) + ins[0][-1:]
+
+
+register(Op(
+    "upsample", "pool", A.UpsampleAttrs, "Upsampling by an integer factor.",
+    positional=("scale",), shape=_upsample_shape,
+))
+
+# --- normalisation and regularisation ------------------------------------------
+
+
+def _bn_params(attrs: A.BatchNormAttrs, ins, out) -> Params:
+    c = ins[0][-1]
+    return Params(c * (attrs.scale + attrs.center), 2 * c)
+
+
+register(Op(
+    "batchnorm", "norm", A.BatchNormAttrs,
+    "Batch normalisation over the channel axis.",
+    params=_bn_params,
+))
+register(Op(
+    "lrn", "norm", A.LRNAttrs,
+    "Local response normalisation across channels (AlexNet).",
+    positional=("size",),
+))
+register(Op("dropout", "regularize", A.DropoutAttrs, "Dropout at training time.", positional=("rate",)))
+
+
+def _pad_shape(attrs: A.PadAttrs, ins) -> Shape:
+    pairs = pad_pairs(attrs.padding, spatial_rank(ins[0], "zeropad"))
+    return tuple(n + b + a for n, (b, a) in zip(ins[0][:-1], pairs)) + ins[0][-1:]
+
+
+def _crop_shape(attrs: A.CropAttrs, ins) -> Shape:
+    pairs = pad_pairs(attrs.cropping, spatial_rank(ins[0], "crop"), "cropping")
+    out = tuple(n - b - a for n, (b, a) in zip(ins[0][:-1], pairs))
+    for n, size, (b, a) in zip(ins[0][:-1], out, pairs):
+        if size < 1:
+            raise ShapeError(
+                f"cropping {b}+{a} leaves nothing of size {n}",
+                notes=[f"n - before - after = {n} - {b} - {a} = {size}"],
+            )
+    return out + ins[0][-1:]
+
+
+register(Op("zeropad", "reshape", A.PadAttrs, "Zero padding of the spatial axes.", positional=("padding",),
+            shape=_pad_shape))
+register(Op("crop", "reshape", A.CropAttrs, "Cropping of the spatial axes.", positional=("cropping",),
+            shape=_crop_shape))
+
+# --- reshaping and dense -----------------------------------------------------
+
+register(Op("flatten", "reshape", A.NoAttrs, "Flatten to one axis (channels-last order).",
+            shape=lambda a, ins: (math.prod(ins[0]),)))
+
+
+def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
+    total = math.prod(ins[0])
+    known = math.prod(d for d in attrs.shape if d != -1)
+    unknown = attrs.shape.count(-1)
+    if unknown > 1 or 0 in attrs.shape:
+        raise ShapeError("reshape takes positive sizes and at most one -1", code="E0305")
+    if (unknown and total % known) or (not unknown and known != total):
+        raise ShapeError(
+            f"cannot reshape {fmt(ins[0])} ({total} elements) to {fmt(attrs.shape)}",
+            notes=[f"{'x'.join(map(str, ins[0]))} = {total} but the target holds {known}"],
+        )
+    return tuple(total // known if d == -1 else d for d in attrs.shape)
+
+
+register(Op("reshape", "reshape", A.ReshapeAttrs, "Reshape (channels-last order).", positional=("shape",),
+            shape=_reshape_shape))
+
+
+def _dense_shape(attrs: A.DenseAttrs, ins) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError(
+            f"`dense` needs a flat input, got {fmt(ins[0])}",
+            code="E0304",
+            help="insert `flatten` or a global pool before `dense`",
+        )
+    return (attrs.units,)
+
+
+register(Op(
+    "dense", "dense", A.DenseAttrs, "Fully connected layer.",
+    positional=("units",), shape=_dense_shape,
+    params=lambda a, ins, out: Params(ins[0][0] * a.units + a.units * a.bias),
+    macs=lambda a, ins, out: ins[0][0] * a.units,
+))
+
+# --- activations -------------------------------------------------------------
+
+for _name in ("relu", "relu6", "sigmoid", "tanh", "swish", "hard_swish", "hard_sigmoid", "gelu"):
+    register(Op(_name, "activation", A.NoAttrs, f"{_name} activation."))
+register(Op("leaky_relu", "activation", A.LeakyReluAttrs, "Leaky ReLU.", positional=("alpha",)))
+register(Op("elu", "activation", A.EluAttrs, "ELU.", positional=("alpha",)))
+register(Op("softmax", "activation", A.SoftmaxAttrs, "Softmax over an axis (default: channels).",
+            positional=("axis",)))
+
+
+def _maxout_shape(attrs: A.MaxoutAttrs, ins) -> Shape:
+    c = ins[0][-1]
+    if c % attrs.pieces:
+        raise ShapeError(
+            f"maxout with {attrs.pieces} pieces needs channels divisible by {attrs.pieces}, got {c}",
+            code="E0305",
+        )
+    return ins[0][:-1] + (c // attrs.pieces,)
+
+
+register(Op("maxout", "activation", A.MaxoutAttrs, "Maxout: the max over groups of `pieces` channels.",
+            positional=("pieces",), shape=_maxout_shape))
+register(Op("identity", "activation", A.NoAttrs, "Passes its input through."))
+
+# --- merges ------------------------------------------------------------------
+
+
+def _add_shape(attrs, ins) -> Shape:
+    for i, shape in enumerate(ins[1:], start=1):
+        if shape != ins[0]:
+            raise ShapeError(
+                f"`add` of mismatched shapes {fmt(ins[0])} and {fmt(shape)}",
+                code="E0302",
+                operand=i,
+                help=_add_help(ins[0], shape),
+            )
+    return ins[0]
+
+
+def _add_help(a: Shape, b: Shape) -> str:
+    if a[:-1] == b[:-1]:
+        return f"project the shortcut with `conv({a[-1]}, 1)` so the channels match"
+    return "make the spatial sizes equal (stride, padding) or project with a strided 1x1 conv"
+
+
+def _broadcast(a: Shape, b: Shape) -> Shape | None:
+    if len(a) < len(b):
+        a, b = b, a
+    b = (1,) * (len(a) - len(b)) + b
+    if all(x == y or y == 1 or x == 1 for x, y in zip(a, b)):
+        return tuple(max(x, y) for x, y in zip(a, b))
+    return None
+
+
+def _multiply_shape(attrs, ins) -> Shape:
+    out = ins[0]
+    for i, shape in enumerate(ins[1:], start=1):
+        joined = _broadcast(out, shape)
+        if joined is None:
+            raise ShapeError(
+                f"`multiply` cannot broadcast {fmt(out)} with {fmt(shape)}",
+                code="E0302",
+                operand=i,
+                help="squeeze-and-excitation scales an h x w x c map by 1x1xc or c values",
+            )
+        out = joined
+    return out
+
+
+def _concat_shape(attrs: A.ConcatAttrs, ins) -> Shape:
+    rank = len(ins[0])
+    axis = attrs.axis % rank if -rank <= attrs.axis < rank else None
+    if axis is None:
+        raise ShapeError(f"concat axis {attrs.axis} is outside a rank-{rank} shape", code="E0305")
+    for i, shape in enumerate(ins[1:], start=1):
+        rest = [d for k, d in enumerate(shape) if k != axis]
+        if len(shape) != rank or rest != [d for k, d in enumerate(ins[0]) if k != axis]:
+            raise ShapeError(
+                f"`concat` of mismatched sizes {fmt(ins[0])} and {fmt(shape)}",
+                code="E0303",
+                operand=i,
+                notes=["all inputs must agree on every axis except the concatenation axis"],
+                help="crop or pad the larger input, or fix the strides so the spatial sizes agree",
+            )
+    total = sum(s[axis] for s in ins)
+    return ins[0][:axis] + (total,) + ins[0][axis + 1:]
+
+
+register(Op("add", "merge", A.NoAttrs, "Elementwise sum of equal shapes.", min_inputs=2, max_inputs=None,
+            shape=_add_shape))
+register(Op("multiply", "merge", A.NoAttrs, "Elementwise product with broadcasting (squeeze-excitation).",
+            min_inputs=2, max_inputs=None, shape=_multiply_shape))
+register(Op("concat", "merge", A.ConcatAttrs, "Concatenation along the channel axis.", min_inputs=2,
+            max_inputs=None, shape=_concat_shape))
+
+# --- graph inputs ------------------------------------------------------------
+
+register(Op("input", "io", A.InputAttrs, "A network input.", min_inputs=0, max_inputs=0,
+            shape=lambda a, ins: a.shape))

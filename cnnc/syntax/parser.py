@@ -1,0 +1,288 @@
+"""Parse `.cnn` text into AST dataclasses with spans (Lark, LALR)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from cnnc.diagnostics import CnncError, Diagnostic, Span
+from cnnc.syntax import ast
+
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+MAX_SOURCE_BYTES = 4 << 20  # specs are hand-written; anything bigger is a mistake
+
+
+def _span(file: str, meta) -> Span:
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    return body.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in body else body
+
+
+@v_args(meta=True)
+class _ToAst(Transformer_NonRecursive):
+    """Builds AST nodes from the parse tree.
+
+    Non-recursive, so a deeply nested spec cannot overflow the Python stack.
+    """
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def s(self, meta) -> Span:
+        return _span(self.file, meta)
+
+    # --- module ---
+    def start(self, meta, items):
+        module = ast.Module(self.file)
+        for item in items:
+            if isinstance(item, ast.Import):
+                module.imports.append(item)
+            elif isinstance(item, ast.Const):
+                module.consts.append(item)
+            else:
+                module.definitions.append(item)
+        return module
+
+    def import_item(self, meta, c):
+        return ast.Import(_unquote(c[0]), self.s(meta))
+
+    def const_def(self, meta, c):
+        return ast.Const(str(c[0]), c[1], self.s(meta))
+
+    def _definition(self, kind, meta, c):
+        name, params, body = c
+        return ast.Definition(kind, str(name), params or [], body, self.s(meta), _token_span(self.file, name))
+
+    def block_def(self, meta, c):
+        return self._definition("block", meta, c)
+
+    def network_def(self, meta, c):
+        return self._definition("network", meta, c)
+
+    def params(self, meta, c):
+        return list(c)
+
+    def param(self, meta, c):
+        name, typ, default = c
+        return ast.Param(str(name), str(typ) if typ else None, default, self.s(meta))
+
+    def body(self, meta, c):
+        return [stmt for stmt in c if stmt is not None]
+
+    # --- statements ---
+    def empty_stmt(self, meta, c):
+        return None
+
+    def input_stmt(self, meta, c):
+        return ast.InputStmt(str(c[0]), c[1], self.s(meta))
+
+    def assign_stmt(self, meta, c):
+        return ast.Assign(str(c[0]), c[1], self.s(meta))
+
+    def output_stmt(self, meta, c):
+        return ast.OutputStmt(str(c[0]), self.s(meta))
+
+    def return_stmt(self, meta, c):
+        return ast.Return(c[0], self.s(meta))
+
+    def if_stmt(self, meta, c):
+        cond, then, otherwise = c
+        return ast.If(cond, then, otherwise or [], self.s(meta))
+
+    def else_if(self, meta, c):
+        return [c[0]]
+
+    def for_stmt(self, meta, c):
+        return ast.For(c[0], c[1], c[2], self.s(meta))
+
+    def single_target(self, meta, c):
+        return [str(c[0])]
+
+    def tuple_target(self, meta, c):
+        return [str(t) for t in c]
+
+    def repeat_stmt(self, meta, c):
+        return ast.Repeat(c[0], c[1], self.s(meta))
+
+    def shared_stmt(self, meta, c):
+        return ast.Shared(str(c[0]), c[1], self.s(meta))
+
+    def chain_stmt(self, meta, c):
+        span = self.s(meta)
+        return ast.ChainStmt(ast.Chain(c[0], list(c[1:]), span), span)
+
+    # --- chains ---
+    def chain(self, meta, c):
+        return ast.Chain(c[0], list(c[1:]), self.s(meta))
+
+    def call_step(self, meta, c):
+        name, args, repeat, alias = c
+        return ast.CallStep(str(name), args, repeat, str(alias) if alias else None, self.s(meta),
+                            _token_span(self.file, name))
+
+    def output_step(self, meta, c):
+        return ast.OutputStep(str(c[0]), self.s(meta))
+
+    # --- expressions ---
+    def number(self, meta, c):
+        text = str(c[0])
+        value = int(text) if text.isdigit() else float(text)
+        return ast.Literal(value, self.s(meta))
+
+    def shape_literal(self, meta, c):
+        return ast.ShapeLiteral(tuple(int(d) for d in str(c[0]).split("x")), self.s(meta))
+
+    def string(self, meta, c):
+        return ast.Literal(_unquote(str(c[0])), self.s(meta))
+
+    def true(self, meta, c):
+        return ast.Literal(True, self.s(meta))
+
+    def false(self, meta, c):
+        return ast.Literal(False, self.s(meta))
+
+    def name(self, meta, c):
+        return ast.Name(str(c[0]), self.s(meta))
+
+    def in_ref(self, meta, c):
+        return ast.InRef(self.s(meta))
+
+    def attr(self, meta, c):
+        return ast.Attr(c[0], str(c[1]), self.s(meta))
+
+    def index(self, meta, c):
+        return ast.Index(c[0], c[1], self.s(meta))
+
+    def call(self, meta, c):
+        name, args = c
+        return ast.Call(str(name), args or [], self.s(meta), _token_span(self.file, name))
+
+    def args(self, meta, c):
+        return list(c)
+
+    def positional_arg(self, meta, c):
+        return ast.Arg(None, c[0], self.s(meta))
+
+    def keyword_arg(self, meta, c):
+        return ast.Arg(str(c[0]), c[1], self.s(meta))
+
+    def list_expr(self, meta, c):
+        return ast.ListExpr([x for x in c if x is not None], self.s(meta))
+
+    def tuple_expr(self, meta, c):
+        return ast.TupleExpr(list(c), self.s(meta))
+
+    def ternary_expr(self, meta, c):
+        return ast.Ternary(c[0], c[1], c[2], self.s(meta))
+
+    def binop(self, meta, c):
+        return ast.BinOp(str(c[1]), c[0], c[2], self.s(meta))
+
+    def compare(self, meta, c):
+        return self.binop(meta, c)
+
+    def pow_op(self, meta, c):
+        return ast.BinOp("**", c[0], c[1], self.s(meta))
+
+    def or_op(self, meta, c):
+        return ast.BinOp("or", c[0], c[1], self.s(meta))
+
+    def and_op(self, meta, c):
+        return ast.BinOp("and", c[0], c[1], self.s(meta))
+
+    def not_op(self, meta, c):
+        return ast.UnaryOp("not", c[0], self.s(meta))
+
+    def neg(self, meta, c):
+        return ast.UnaryOp("-", c[0], self.s(meta))
+
+
+@functools.cache
+def _grammar_text() -> str:
+    return GRAMMAR.read_text()
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+_FRIENDLY = {
+    "NAME": "a name", "INT": "a number", "NUMBER": "a number", "SHAPE": "a shape like 32x32x3",
+    "STRING": "a string", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`",
+    "$END": "the end of the file",
+}
+
+
+def _describe(parser: Lark, terminal: str) -> str:
+    if terminal in _FRIENDLY:
+        return _FRIENDLY[terminal]
+    try:
+        pattern = parser.get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return f"`{pattern.value}`" if pattern.type == "str" else terminal.lower()
+
+
+def _syntax_error(exc: UnexpectedInput, file: str, parser: Lark) -> Diagnostic:
+    line, col = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedCharacters):
+        char = exc.char if hasattr(exc, "char") else "?"
+        return Diagnostic("error", "E0001", f"unexpected character `{char}`", Span(file, line, col, line, col + 1))
+    expected = sorted({_describe(parser, t) for t in getattr(exc, "expected", set()) or set()})
+    if isinstance(exc, UnexpectedEOF):
+        return Diagnostic("error", "E0001", "unexpected end of file", Span(file, line, col, line, col + 1),
+                          notes=[f"expected {_join(expected)}"] if expected else [])
+    token: Token = exc.token  # type: ignore[attr-defined]
+    found = "the end of the file" if token.type == "$END" else f"`{token}`"
+    width = max(1, len(str(token))) if token.type != "$END" else 1
+    diag = Diagnostic("error", "E0001", f"unexpected {found}", Span(file, line, col, line, col + width))
+    if expected:
+        diag.notes.append(f"expected {_join(expected)}")
+    diag.help = _syntax_help(str(token), token.type, expected)
+    return diag
+
+
+def _join(items: list[str]) -> str:
+    if len(items) > 8:
+        items = items[:8] + ["..."]
+    return ", ".join(items[:-1]) + (" or " if len(items) > 1 else "") + items[-1]
+
+
+def _syntax_help(text: str, kind: str, expected: list[str]) -> str | None:
+    if text == ">" and "`->`" not in expected:
+        return "chains are written with `->`"
+    if text in ("=>", ":") and "`->`" in expected:
+        return "chains are written with `->`"
+    if kind == "NAME" and "`,`" in expected:
+        return "arguments are separated by `,`"
+    if kind == "$END" and "`}`" in expected:
+        return "a `{` is never closed"
+    return None
+
+
+def parse(text: str, file: str = "<spec>") -> ast.Module:
+    """Parse one spec; raises `CnncError` with a syntax diagnostic."""
+    if len(text.encode("utf-8", "replace")) > MAX_SOURCE_BYTES:
+        raise CnncError(Diagnostic("error", "E0601", f"the spec is larger than {MAX_SOURCE_BYTES >> 20} MiB",
+                                   Span(file, 1, 1, 1, 2)))
+    parser = _parser()
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as exc:
+        raise CnncError(_syntax_error(exc, file, parser)) from None
+    try:
+        return _ToAst(file).transform(tree)
+    except VisitError as exc:  # pragma: no cover - a transformer bug, not a user error
+        raise exc.orig_exc from None
