@@ -32,8 +32,8 @@ def _plain(value: object) -> object:
     return value
 
 
-def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span,
-                scope: Scope) -> tuple[Attrs, bool, dict[str, str]] | None:
+def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Scope,
+                report_missing: bool = True) -> tuple[Attrs, bool, dict[str, str]] | None:
     """(attributes, frozen, network-parameter bindings), or None after reporting."""
     fields = op.attrs.model_fields
     values: dict[str, object] = {}
@@ -72,12 +72,14 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span,
             ex.report("E0201", f"`{name}` takes a value, not a tensor", arg.value.span)
             ok = False
         values[name], arg_of[name] = value, arg
-    if not ok:
-        return None
+    values = {k: v for k, v in values.items() if not isinstance(v, Poison)}
     try:
         attrs = op.attrs(**{k: _plain(v) for k, v in values.items()})
     except ValidationError as exc:
-        _report_validation(ex, op, exc, values, arg_of, span, scope)
+        # With a bad keyword elsewhere, a "missing" verdict would only be noise.
+        _report_validation(ex, op, exc, values, arg_of, span, scope, report_missing and ok)
+        return None
+    if not ok:
         return None
     bindings = {name: arg.value.id for name, arg in arg_of.items()
                 if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params}
@@ -87,12 +89,14 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span,
 
 
 def _report_validation(ex: Expander, op: Op, exc: ValidationError, values: dict, arg_of: dict,
-                       span: Span, scope: Scope) -> None:
+                       span: Span, scope: Scope, report_missing: bool) -> None:
     by_field: dict[str, list[dict]] = {}
     for err in exc.errors():
         by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
     for name, errors in by_field.items():
         if errors[0]["type"] == "missing":
+            if not report_missing:
+                continue
             wanted = ", ".join(op.positional) or name
             ex.report("E0204", f"`{op.name}` needs `{name}`", span, help=f"write `{op.name}({wanted})`")
             continue

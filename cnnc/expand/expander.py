@@ -297,11 +297,19 @@ class Expander(Evaluator):
     # --- chains and steps ---
     def chain(self, expr: ast.Chain, scope: Scope) -> object:
         value = self.eval(expr.source, scope)
-        for step in expr.steps:
+        for index, step in enumerate(expr.steps):
             if isinstance(value, Poison):
+                self.check_attributes_only(expr.steps[index:], scope)
                 return POISON
             value = self.apply_step(value, step, scope)
         return value
+
+    def check_attributes_only(self, steps: list[ast.Step], scope: Scope) -> None:
+        """Steps after an error still get their attributes checked: every mistake in one run."""
+        for step in steps:
+            op = op_table.lookup(step.name) if isinstance(step, ast.CallStep) else None
+            if op is not None and step.name not in scope.shared and step.name not in self.program.blocks:
+                build_attrs(self, op, step.args or [], step.span, scope, report_missing=False)
 
     def apply_step(self, value: object, step: ast.Step, scope: Scope) -> object:
         if isinstance(step, ast.OutputStep):

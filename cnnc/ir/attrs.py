@@ -35,7 +35,7 @@ Matrix = tuple[tuple[float, ...], ...]
 class Attrs(BaseModel):
     """Base of every op's attributes: frozen, unknown keys refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
 
 
 class LayerAttrs(Attrs):

@@ -215,7 +215,9 @@ def _grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the LALR tables in the temp folder: a cold `cnnc check`
+    # then skips the grammar analysis (about 0.2 s).
+    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 _FRIENDLY = {

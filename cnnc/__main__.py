@@ -1,0 +1,3 @@
+from cnnc.cli import entry
+
+entry()
