@@ -11,8 +11,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import render_all
