@@ -497,7 +497,7 @@ class Expander(Evaluator):
             if not isinstance(v, Tensor):
                 return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}",
                                    arg.value.span)
-            inputs.append(v)
+            inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.add_op(op, inputs, keywords, call, scope)
 
