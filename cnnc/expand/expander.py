@@ -26,7 +26,7 @@ from cnnc.ir.shape_math import ShapeError, fmt
 from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
-MAX_NODES = 200_000
+MAX_NODES = 50_000  # the largest classic nets have a few thousand layers
 MAX_STEPS = 20_000_000
 MAX_BLOCK_DEPTH = 64
 
@@ -210,6 +210,8 @@ class Expander(Evaluator):
             return
         if isinstance(shape, list):
             shape = tuple(shape)
+        if isinstance(shape, int) and not isinstance(shape, bool):
+            shape = (shape,)  # a flat vector: `input v: 128`
         if not (isinstance(shape, tuple) and shape and all(_positive_int(d) for d in shape)):
             self.report("E0201", f"an input shape is a list of positive sizes like 32x32x3, got {shape!r}",
                         stmt.shape.span)
