@@ -264,6 +264,7 @@ def test_unknown_network_parameter_override(tmp_path):
 
 def test_override_of_the_wrong_type(tmp_path):
     path = tmp_path / "n.cnn"
-    path.write_text("network N(num_classes: int = 10) {\n  input x: 4x4x1\n  x -> flatten -> dense(num_classes) -> output y\n}\n")
+    path.write_text("network N(num_classes: int = 10) {\n  input x: 4x4x1\n"
+                    "  x -> flatten -> dense(num_classes) -> output y\n}\n")
     diag = only(analyze(path, overrides={"num_classes": 2.5}).diagnostics, "E0201")
     assert diag.message == "`num_classes` expects int, got float 2.5"

@@ -39,7 +39,8 @@ def layer(spec_file, shape: str, step: str):
         ("16x16x8", "pointwise(4)", ((16, 16, 4), 36, 0, 32 * 256)),
         # transposed conv: (n-1)*s - 2p + f
         ("28x28x64", "conv_transpose(32, 2, stride=2)", ((56, 56, 32), 4 * 64 * 32 + 32, 0, 4 * 64 * 32 * 784)),
-        ("7x7x8", "conv_transpose(4, 3, stride=2, padding=1, output_padding=1)", ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
+        ("7x7x8", "conv_transpose(4, 3, stride=2, padding=1, output_padding=1)",
+         ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
         ("7x7x8", "conv_transpose(4, 3, stride=2, padding=same)", ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
         # pools
         ("112x112x64", "maxpool(3, stride=2, padding=1)", ((56, 56, 64), 0, 0, 0)),
@@ -131,13 +132,15 @@ def test_parameters_override_and_structure(spec_file):
 
 
 def test_input_override_for_a_fully_convolutional_net(spec_file):
-    text = "network F() {\n  input x: 64x64x3\n  x -> conv(8, 3, padding=same) -> maxpool(2) -> conv(2, 1) -> output y\n}\n"
+    text = ("network F() {\n  input x: 64x64x3\n"
+            "  x -> conv(8, 3, padding=same) -> maxpool(2) -> conv(2, 1) -> output y\n}\n")
     analysis = analyze(spec_file(text), input_shapes={None: (512, 512, 3)})
     assert analysis.graph.node(analysis.graph.outputs["y"]).shape == (256, 256, 2)
 
 
 def test_receptive_field(spec_file):
-    text = "network R() {\n  input x: 64x64x3\n  x -> conv(8, 3) -> conv(8, 3) -> maxpool(2) -> conv(8, 3) as last -> output y\n}\n"
+    text = ("network R() {\n  input x: 64x64x3\n"
+            "  x -> conv(8, 3) -> conv(8, 3) -> maxpool(2) -> conv(8, 3) as last -> output y\n}\n")
     graph = analyze(spec_file(text)).graph
     assert graph.node("last").receptive_field == (10, 10)
 
