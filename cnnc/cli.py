@@ -11,8 +11,8 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import render_all
@@ -65,9 +65,9 @@ def run_analysis(args: argparse.Namespace) -> Analysis:
                    input_shapes=parse_inputs(args.input))
 
 
-def _print_diagnostics(analysis: Analysis, stream=sys.stderr) -> None:
+def _print_diagnostics(analysis: Analysis) -> None:
     if analysis.diagnostics:
-        print(render_all(analysis.diagnostics, analysis.sources), file=stream)
+        print(render_all(analysis.diagnostics, analysis.sources), file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -108,7 +108,7 @@ def _add_spec_args(parser: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"check": cmd_check, "summary": cmd_summary}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extensions: list[Callable] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnc", description="A compiler for convolutional neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="report diagnostics only")
@@ -116,31 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="per-layer shapes, parameters and MACs")
     _add_spec_args(summary)
     summary.add_argument("--json", action="store_true", help="machine-readable output")
-    for extend in EXTENSIONS:
+    for extend in extensions:
         extend(sub)
     return parser
 
 
-# Verbs that need a framework register here from their own modules, imported lazily.
-EXTENSIONS: list[Callable] = []
-
-
-def _register_extensions() -> None:
+def main(argv: list[str] | None = None) -> int:
+    # Verbs that need a framework live in cnnc.backends.commands; that module is
+    # light, and the frameworks are imported only when such a verb runs.
     from cnnc.backends import commands
 
-    EXTENSIONS.extend(commands.SUBPARSERS)
-    COMMANDS.update(commands.COMMANDS)
-
-
-def main(argv: list[str] | None = None) -> int:
-    _register_extensions()
-    parser = build_parser()
+    parser = build_parser(commands.SUBPARSERS)
+    handlers = {**COMMANDS, **commands.COMMANDS}
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     try:
-        return COMMANDS[args.command](args)
+        return handlers[args.command](args)
     except UsageError as exc:
         print(f"cnnc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

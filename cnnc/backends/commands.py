@@ -11,9 +11,9 @@ import argparse
 import importlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 TARGETS = {"torch": "cnnc.backends.torch", "keras": "cnnc.backends.keras"}
 

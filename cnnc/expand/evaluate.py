@@ -198,7 +198,7 @@ class Evaluator:
             return self.report("E0601", "number out of range", expr.span)
         if isinstance(result, complex) or abs(result) > MAX_MAGNITUDE:
             return self.report("E0601", "number out of range", expr.span,
-                               notes=[f"cnnc's numbers stay below 2^62 in magnitude"])
+                               notes=["cnnc's numbers stay below 2^62 in magnitude"])
         return result
 
     def _operand_error(self, op: str, value: object, span: Span, scope) -> Poison:

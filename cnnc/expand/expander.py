@@ -13,23 +13,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain as iter_chain
 
-import networkx as nx
-
 from cnnc.diagnostics import CnncError, Diagnostic, Label, Span, did_you_mean
+from cnnc.expand.attributes import build_attrs
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.loader import Program
-from cnnc.expand.params import bind_arguments, bind_network_params, check_type
+from cnnc.expand.params import bind_arguments, bind_network_params
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor
 from cnnc.ir import ops as op_table
-from cnnc.ir.attrs import LayerAttrs
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.ops import Op
 from cnnc.ir.shape_math import ShapeError, fmt
-from cnnc.expand.attributes import build_attrs
 from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
-MAX_NODES = 200_000
+MAX_NODES = 50_000  # the largest classic nets have a few thousand layers
 MAX_STEPS = 20_000_000
 MAX_BLOCK_DEPTH = 64
 
@@ -76,18 +73,25 @@ class BodyInfo:
     """What a statement list assigns, and where, and which name reads which."""
 
     positions: dict[str, list[tuple[int, Span]]]
-    dependencies: nx.DiGraph
+    stmts: list[ast.Stmt]
 
     @classmethod
     def of(cls, stmts: list[ast.Stmt]) -> BodyInfo:
         positions: dict[str, list[tuple[int, Span]]] = {}
-        deps = nx.DiGraph()
         for index, stmt in enumerate(stmts):
             for assign in _assignments([stmt]):
                 positions.setdefault(assign.name, []).append((index, assign.span))
-                if isinstance(assign, ast.Assign):
-                    deps.add_edges_from((assign.name, read) for read in _free_names(assign.value))
-        return cls(positions, deps)
+        return cls(positions, stmts)
+
+    def dependencies(self):
+        """Which assigned name reads which (networkx, imported only on this error path)."""
+        import networkx
+
+        deps = networkx.DiGraph()
+        for assign in _assignments(self.stmts):
+            if isinstance(assign, ast.Assign):
+                deps.add_edges_from((assign.name, read) for read in _free_names(assign.value))
+        return deps
 
 
 @dataclass
@@ -161,9 +165,11 @@ class Expander(Evaluator):
         return self.const_values[name]
 
     def _used_before_bound(self, name: ast.Name, defined: Span, info: BodyInfo) -> Poison:
-        deps, current = info.dependencies, self._assigning
-        if current in deps and name.id in deps and nx.has_path(deps, name.id, current):
-            path = nx.shortest_path(deps, name.id, current)
+        import networkx
+
+        deps, current = info.dependencies(), self._assigning
+        if current in deps and name.id in deps and networkx.has_path(deps, name.id, current):
+            path = networkx.shortest_path(deps, name.id, current)
             loop = " -> ".join(f"`{n}`" for n in [current] + path)
             spans = {n: info.positions[n][-1][1] for n in path if n in info.positions}
             return self.report("E0401", f"cycle: {loop}", name.span,
@@ -204,6 +210,8 @@ class Expander(Evaluator):
             return
         if isinstance(shape, list):
             shape = tuple(shape)
+        if isinstance(shape, int) and not isinstance(shape, bool):
+            shape = (shape,)  # a flat vector: `input v: 128`
         if not (isinstance(shape, tuple) and shape and all(_positive_int(d) for d in shape)):
             self.report("E0201", f"an input shape is a list of positive sizes like 32x32x3, got {shape!r}",
                         stmt.shape.span)
@@ -408,7 +416,7 @@ class Expander(Evaluator):
     # --- blocks ---
     def call_block(self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope,
                    prefix: str | None = None) -> object:
-        for name, where in self.block_stack:
+        for name, _ in self.block_stack:
             if name == block.name:
                 chain_text = " -> ".join(f"`{n}`" for n, _ in self.block_stack) + f" -> `{block.name}`"
                 return self.report("E0402", f"block `{block.name}` calls itself", step.name_span,
@@ -491,7 +499,7 @@ class Expander(Evaluator):
             if not isinstance(v, Tensor):
                 return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}",
                                    arg.value.span)
-            inputs.append(v)
+            inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.add_op(op, inputs, keywords, call, scope)
 

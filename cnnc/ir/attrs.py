@@ -5,7 +5,7 @@ symbols such as `same` or `bilinear`) and tuples.  Each op's model validates
 them; a failure names the attribute so the diagnostic can point at its argument.
 """
 
-from __future__ import annotations
+
 
 from typing import Annotated, Literal, Union
 
@@ -57,7 +57,7 @@ class ConvAttrs(LayerAttrs):
     groups: PosInt = 1
     bias: bool = True
     # A constant kernel (by name or as a matrix) makes the layer a fixed filter.
-    weights: Union[KernelName, Matrix, None] = None
+    weights: KernelName | Matrix | None = None
 
 
 class DepthwiseAttrs(LayerAttrs):
@@ -88,14 +88,14 @@ class ConvTransposeAttrs(LayerAttrs):
     filters: PosInt
     kernel: Size
     stride: Size = 1
-    padding: Union[Literal["valid", "same"], NonNegInt, tuple[NonNegInt, ...]] = "valid"
-    output_padding: Union[NonNegInt, tuple[NonNegInt, ...]] = 0
+    padding: Literal["valid", "same"] | NonNegInt | tuple[NonNegInt, ...] = "valid"
+    output_padding: NonNegInt | tuple[NonNegInt, ...] = 0
     bias: bool = True
 
 
 class PoolAttrs(Attrs):
     size: Size = 2
-    stride: Union[Size, None] = None  # defaults to the window size
+    stride: Size | None = None  # defaults to the window size
     padding: Padding = "valid"
     ceil: bool = False
 

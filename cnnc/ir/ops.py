@@ -18,8 +18,8 @@ buffers plus parameters with requires_grad=False.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cnnc.ir import attrs as A
 from cnnc.ir.shape_math import (

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
 from cnnc.syntax import ast
@@ -193,7 +193,7 @@ class _ToAst(Transformer_NonRecursive):
         return self.binop(meta, c)
 
     def pow_op(self, meta, c):
-        return ast.BinOp("**", c[0], c[1], self.s(meta))
+        return ast.BinOp("**", c[0], c[2], self.s(meta))
 
     def or_op(self, meta, c):
         return ast.BinOp("or", c[0], c[1], self.s(meta))
@@ -247,7 +247,7 @@ def _syntax_error(exc: UnexpectedInput, file: str, parser: Lark) -> Diagnostic:
         return Diagnostic("error", "E0001", "unexpected end of file", Span(file, line, col, line, col + 1),
                           notes=[f"expected {_join(expected)}"] if expected else [])
     token: Token = exc.token  # type: ignore[attr-defined]
-    found = "the end of the file" if token.type == "$END" else f"`{token}`"
+    found = "end of file" if token.type == "$END" else f"`{token}`"
     width = max(1, len(str(token))) if token.type != "$END" else 1
     diag = Diagnostic("error", "E0001", f"unexpected {found}", Span(file, line, col, line, col + width))
     if expected:
