@@ -206,6 +206,8 @@ class Expander(Evaluator):
             self.report("E0210", "`input` belongs in a network; a block reads its input as `in`", stmt.span)
             return
         shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or self.eval(stmt.shape, scope)
+        if stmt.name not in self.graph.inputs:
+            scope.vars[stmt.name] = POISON  # until it is bound: a bad shape must not make the name unknown
         if isinstance(shape, Poison):
             return
         if isinstance(shape, list):
