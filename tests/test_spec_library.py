@@ -8,7 +8,7 @@ torchvision convention, cnnc/ir/ops.py).  Where the numbers come from:
 - issue: the table of issue 3 (the reference implementations' own counts);
 - keras: measured on keras.applications.X(weights=None); the slow test at the
   end of this file re-measures them;
-- torchvision: torchvision's published num_params (EfficientNet B1-B6);
+- torchvision: torchvision's published num_params (EfficientNet B1-B6, SqueezeNet);
 - cnnc: cnnc's own count, checked by hand for the architecture (a regression
   guard: these specs have no reference count).
 
@@ -78,6 +78,9 @@ TABLE = [
         source="issue: total, macs; keras: trainable"),
     Row("xception", {}, total=22_910_480, trainable=22_855_952, macs=8_357_403_496,
         source="issue: total, macs; keras: trainable"),
+    Row("squeezenet", {}, total=1_248_424, trainable=1_248_424, macs=818_924_576, source="torchvision: trainable"),
+    Row("squeezenet", {"version": 1.1}, total=1_235_496, trainable=1_235_496, macs=349_151_936,
+        source="torchvision: trainable"),
     Row("mobilenet", {}, total=4_253_864, trainable=4_231_976, macs=568_740_352,
         source="issue: total, macs; keras: trainable"),
     Row("mobilenet", {"alpha": 0.5}, total=1_342_536, trainable=1_331_592, macs=149_497_088,
@@ -349,7 +352,7 @@ def test_docs_table_rows(rendered_table: str):
     assert "| resnet50.cnn | ResNet50 | x 224x224x3 | y 1000 | 25,610,152 | 25,557,032 | 4,089,184,256 |" in rows
     assert ("| efficientnet.cnn `--set variant=7` | EfficientNet | x 600x600x3 | y 1000 | 66,658,680 | 66,347,960 "
             "| 37,745,884,192 |") in rows
-    assert len(rows) == len(SPEC_FILES) + 1 + 7  # googlenet without heads, EfficientNet B1-B7
+    assert len(rows) == len(SPEC_FILES) + 1 + 7 + 1  # googlenet without heads, EfficientNet B1-B7, SqueezeNet 1.1
 
 
 # --- cross-check with keras.applications (slow: imports TensorFlow) -----------

@@ -18,11 +18,11 @@ if str(ROOT) not in sys.path:
 from cnnc.compiler import analyze  # noqa: E402
 from cnnc.ir.shape_math import fmt  # noqa: E402
 
-# The order of the course material (issue 3's table); specs not listed follow by name.
+# The order of issue 3's table (the course material); specs not listed follow by name.
 ORDER = [
     "lenet5", "alexnet", "alexnet_original", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "resnet101",
     "resnet152", "keras_resnet50", "keras_resnet101", "keras_resnet152", "keras_resnet50v2", "googlenet",
-    "inception_v3", "xception", "mobilenet", "mobilenet_v2", "densenet121", "densenet169", "densenet201",
+    "inception_v3", "xception", "squeezenet", "mobilenet", "mobilenet_v2", "densenet121", "densenet169", "densenet201",
     "efficientnet", "unet", "yolo", "siamese", "ecg1d", "mri3d", "edges",
 ]
 
@@ -30,6 +30,7 @@ ORDER = [
 VARIANTS: dict[str, list[dict[str, object]]] = {
     "googlenet.cnn": [{"aux_logits": False}],
     "efficientnet.cnn": [{"variant": v} for v in range(1, 8)],
+    "squeezenet.cnn": [{"version": 1.1}],
 }
 
 HEADER = """\
