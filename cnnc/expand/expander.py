@@ -301,6 +301,13 @@ class Expander(Evaluator):
     def _stmt_Shared(self, stmt: ast.Shared, scope: Scope) -> None:
         scope.shared[stmt.name] = SharedInstance(stmt.name, stmt.step, scope)
 
+    def _stmt_Assert(self, stmt: ast.Assert, scope: Scope) -> None:
+        cond = self.condition(stmt.cond, scope)
+        if cond is False:
+            message = self.eval(stmt.message, scope) if stmt.message is not None else None
+            text = message if isinstance(message, str) else "assertion failed"
+            self.report("E0504", str(text), stmt.span, notes=["a check written in the spec failed"])
+
     def _stmt_ChainStmt(self, stmt: ast.ChainStmt, scope: Scope) -> None:
         self.chain(stmt.chain, scope)
 
@@ -406,14 +413,15 @@ class Expander(Evaluator):
         return self.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
 
     def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
-        scope.counters[base] += 1
-        n = scope.counters[base]
-        local = (base if n == 1 else f"{base}_{n}") if explicit else f"{base}{n}"
-        node_id = scope.prefix + local
-        while node_id in self.graph or node_id in self.graph.inputs:
+        # Explicit names are used as written, then name_2, name_3; automatic ones count
+        # from 1 (conv1, conv2), with an underscore after a digit (relu6_1, not relu61).
+        sep = "_" if explicit or base[-1].isdigit() else ""
+        while True:
             scope.counters[base] += 1
-            node_id = f"{scope.prefix}{base}{'_' * explicit}{scope.counters[base]}"
-        return node_id
+            n = scope.counters[base]
+            node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
+            if node_id not in self.graph and node_id not in self.graph.inputs:
+                return node_id
 
     # --- blocks ---
     def call_block(self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope,
