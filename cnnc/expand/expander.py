@@ -306,7 +306,9 @@ class Expander(Evaluator):
         if cond is False:
             message = self.eval(stmt.message, scope) if stmt.message is not None else None
             text = message if isinstance(message, str) else "assertion failed"
-            self.report("E0504", str(text), stmt.span, notes=["a check written in the spec failed"])
+            # What follows a failed check is its consequence, not an independent error: stop here.
+            raise CnncError(Diagnostic("error", "E0504", str(text), stmt.span,
+                                       notes=["a check written in the spec failed"]))
 
     def _stmt_ChainStmt(self, stmt: ast.ChainStmt, scope: Scope) -> None:
         self.chain(stmt.chain, scope)
