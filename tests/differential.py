@@ -130,3 +130,27 @@ def mismatch(keras_out: np.ndarray, torch_out: np.ndarray) -> float:
     """The worst error as a fraction of the tolerance (<= 1 passes)."""
     scale = max(1e-12, float(np.abs(torch_out).max()))
     return float(np.abs(keras_out - torch_out).max()) / (RTOL * scale)
+
+
+def randomize_keras(model, seed: int = 0) -> None:
+    """Random biases and batch-norm statistics (Keras starts them at 0 and 1, which would hide a swap)."""
+    rng = np.random.default_rng(seed)
+    draws = {
+        "bias": lambda shape: rng.standard_normal(shape) * 0.1,
+        "beta": lambda shape: rng.standard_normal(shape) * 0.2,
+        "moving_mean": lambda shape: rng.standard_normal(shape) * 0.2,
+        "gamma": lambda shape: rng.uniform(0.5, 1.5, shape),
+        "moving_variance": lambda shape: rng.uniform(0.5, 1.5, shape),
+    }
+    for variable in model.weights:
+        if variable.name in draws:
+            variable.assign(draws[variable.name](tuple(variable.shape)).astype(np.float32))
+
+
+def torch_model_with(analysis: Analysis, state: dict):
+    """The generated PyTorch model with the given state dict (every key must match), in eval mode."""
+    from cnnc.backends import torch as torch_backend
+
+    model = load(torch_backend.generate(analysis)["model.py"], "generated_torch").build_model()
+    model.load_state_dict(state, strict=True)
+    return model.eval()
