@@ -236,7 +236,8 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
         name = layer_name(node.id)
-        out[name] = [t.to_keras(_numpy(state[f"{name}.{t.suffix}"])) for t in RULES[node.op.name](graph, node, orders)]
+        out[name] = [t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
+                     for t in RULES[node.op.name](graph, node, orders)]
     return out
 
 
@@ -255,6 +256,13 @@ def torch_state_from_keras(graph: Graph, weights: Mapping[str, Sequence[Array]])
         for suffix, value in TORCH_ONLY.get(node.op.name, {}).items():
             out[f"{name}.{suffix}"] = value()
     return out
+
+
+def _entry(state: Mapping[str, object], key: str, node: Node) -> object:
+    if key not in state:
+        raise KeyError(f"the state dict has no {key!r} (the {node.op.name} of line {node.span.line}): "
+                       "is it from the same spec, compiled with the same --set?")
+    return state[key]
 
 
 def _numpy(value: object) -> Array:
