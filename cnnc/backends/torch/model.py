@@ -110,7 +110,7 @@ class ModelWriter:
         args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
         return Site(node, [self.graph.node(i).shape for i in inputs], args, lambda: self.module_of(node),
                     bound=self.bound.get(node.id, {}),
-                    inplace=None if pos is None else self.life.overwritable(self.graph, node, pos),
+                    inplace=None if pos is None else self.life.overwritable(self.graph, node),
                     shared=bool(node.shares) or node.id in shared)
 
     def _write_init(self, node: Node, site: Site, emit: Emit) -> None:
