@@ -156,6 +156,24 @@ def test_compile_time_override_becomes_the_default():
     assert module.OUTPUTS == {"logits": (4,)}
 
 
+KNOBS = """network Knobs(use_bias: bool = false, eps: float = 0.001, slope: float = 0.1, rate: float = 0.3) {
+  input x: 6x6x2
+  x -> conv(4, 3, bias=use_bias) -> batchnorm(epsilon=eps) -> leaky_relu(slope) -> dropout(rate) -> output y
+}
+"""
+
+
+def test_shape_free_settings_become_constructor_arguments(tmp_path):
+    analysis, source = compile_spec(tmp_path / "k.cnn", KNOBS)
+    module = load(source)
+    params = inspect.signature(module.Knobs).parameters
+    assert {n: (p.default, p.annotation) for n, p in params.items()} == {
+        "use_bias": (False, bool), "eps": (0.001, float), "slope": (0.1, float), "rate": (0.3, float)}
+    assert param_counts(module.build_model()) == (analysis.cost.params.trainable, analysis.cost.params.non_trainable)
+    conv, bn, leaky, dropout = module.build_model(use_bias=True, eps=0.01, slope=0.5, rate=0.7).children()
+    assert conv.bias is not None and bn.eps == 0.01 and leaky.negative_slope == 0.5 and dropout.p == 0.7
+
+
 WIDTH = """network Widths(width: int = 16, classes: int = 5) {
   input x: 8x8x3
   x -> conv(width, 3) -> conv(8, 3) -> global_avgpool -> dense(classes) -> relu -> output y

@@ -22,7 +22,7 @@ def compile_spec(path: Path | str, text: str | None = None, **overrides: object)
 
 def load(source: str, name: str = "generated_model") -> types.ModuleType:
     module = types.ModuleType(name)
-    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
+    exec(compile(source, f"{name}.py", "exec", dont_inherit=True), module.__dict__)
     return module
 
 
