@@ -71,7 +71,7 @@ def emit_lrn(site: Site) -> Emit:
 def emit_dropout(site: Site) -> Emit:
     if site.bound:
         return Emit(call(site.module, site.x), call("nn.Dropout", site.value("rate")))
-    return Emit(call("F.dropout", site.x, site.value("rate"), "self.training"))
+    return Emit(call("F.dropout", site.x, p=site.value("rate"), training="self.training"))
 
 
 # --- reshaping -------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class TinyInception(nn.Module):
         h = h.flatten(1)  # line 6 -> 256
         h = self.dense1(h)  # line 6 -> 10
         h1 = h1.mean((2, 3))  # line 7 -> 80
-        h1 = F.dropout(h1, 0.4, self.training)
+        h1 = F.dropout(h1, p=0.4, training=self.training)
         h1 = self.dense2(h1)  # line 7 -> 10
         return h, h1
 
