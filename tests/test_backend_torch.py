@@ -266,6 +266,14 @@ def test_maxout_takes_the_max_of_consecutive_channels(tmp_path):
     assert y.tolist() == [[5.0, 3.0]]
 
 
+def test_lrn_normalises_across_channels_of_maps_and_vectors(tmp_path):
+    x = torch.rand(2, 6, 3, 3) + 0.5
+    expected = torch.nn.functional.local_response_norm(x, 3, alpha=0.5, beta=0.75, k=2.0)
+    assert torch.allclose(_run(tmp_path, "lrn(3, alpha=0.5)", "3x3x6", x), expected)
+    flat = x[:, :, 0, 0]
+    assert torch.allclose(_run(tmp_path, "lrn(3, alpha=0.5)", "6", flat), expected[:, :, 0, 0])
+
+
 def test_multiply_broadcasts_a_vector_over_the_channels(tmp_path):
     text = """network T() {
   input x: 2x2x3

@@ -80,3 +80,14 @@ def test_autocast_bfloat16_on_cpu(name):
             got = as_tuple(model(*inputs))
     assert all(o.dtype == torch.bfloat16 for o in got)
     assert _close(got, expected, atol=0.05)
+
+
+@pytest.mark.parametrize("name", ["ops_2d", "ops_1d", "ops_3d", "siamese"])
+def test_every_op_traces_whole(name):
+    """The specs that use every op, 1D to 3D: one graph for torch.export and for torch.compile(fullgraph)."""
+    model, inputs = _model(name)
+    with torch.no_grad():
+        expected = model(*inputs)
+        assert _close(torch.export.export(model, tuple(inputs)).module()(*inputs), expected)
+        torch._dynamo.reset()
+        assert _close(torch.compile(model, fullgraph=True, backend="aot_eager")(*inputs), expected)
