@@ -2,11 +2,12 @@
 
 Generated code should cost no more than hand-written code, so, as torchvision
 does with `nn.ReLU(inplace=True)` and `out += identity`, an op may work in place
-on an input that nothing reads afterwards.  That is safe only when (1) no other
-live value shares the tensor's memory (views made by flatten, reshape, crop,
-identity, dropout keep their base alive) and (2) autograd did not save the
-tensor for the backward pass of the op that made it: the ops in FRESH_OPS make
-a new tensor and save only their inputs.
+on an input that nothing else reads.  That is safe only when (1) no other op
+reads the tensor, before or after, through any view of it (flatten, reshape,
+crop, identity, dropout make views): an earlier reader may have saved it for
+its backward pass (`multiply` does), and (2) autograd did not save it for the
+backward pass of the op that made it: the ops in FRESH_OPS make a new tensor
+and save only their inputs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from cnnc.ir.graph import Graph, Node
 ALIAS_OPS = frozenset({"identity", "flatten", "reshape", "crop", "dropout"})
 # Ops that return a new tensor which their backward pass does not read.
 FRESH_OPS = frozenset({"conv", "depthwise", "separable", "pointwise", "conv_transpose", "batchnorm", "dense",
-                       "add", "concat", "maxpool", "avgpool", "adaptive_avgpool", "global_avgpool", "upsample",
-                       "zeropad"})
+                       "multiply", "add", "concat", "maxpool", "avgpool", "adaptive_avgpool", "global_avgpool",
+                       "upsample", "zeropad"})
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Lifetimes:
     value: dict[str, str]  # node id -> node whose variable holds its value (identity passes its input on)
     storage: dict[str, str]  # node id -> node whose tensor its value may share memory with
     last_value_use: dict[str, int]  # position of the last node that reads a value; len(order) for outputs
-    last_storage_use: dict[str, int]
+    readers: dict[str, list[str]]  # storage root -> the nodes that read it other than through a view of it
 
     @classmethod
     def of(cls, graph: Graph) -> Lifetimes:
@@ -43,21 +44,22 @@ class Lifetimes:
             value[node.id] = value[inputs[0]] if node.op.name == "identity" else node.id
             storage[node.id] = storage[inputs[0]] if node.op.name in ALIAS_OPS else node.id
         last_value: dict[str, int] = {}
-        last_storage: dict[str, int] = {}
-        ends = [(pos, i) for pos, node in enumerate(order) for i in graph.input_ids(node.id)]
-        ends += [(len(order), out) for out in outputs]
-        for pos, source in ends:
-            last_value[value[source]] = max(last_value.get(value[source], -1), pos)
-            last_storage[storage[source]] = max(last_storage.get(storage[source], -1), pos)
-        return cls(order, value, storage, last_value, last_storage)
+        readers: dict[str, list[str]] = {}
+        for pos, node in enumerate(order):
+            for source in graph.input_ids(node.id):
+                last_value[value[source]] = max(last_value.get(value[source], -1), pos)
+                if storage[node.id] != storage[source]:
+                    readers.setdefault(storage[source], []).append(node.id)
+        for out in outputs:
+            last_value[value[out]] = len(order)
+            readers.setdefault(storage[out], []).append("<output>")
+        return cls(order, value, storage, last_value, readers)
 
-    def overwritable(self, graph: Graph, node: Node, pos: int) -> int | None:
-        """The first input of `node` (at `pos`) that it may overwrite, if any."""
-        inputs = graph.input_ids(node.id)
-        roots = [self.storage[i] for i in inputs]
-        for index, root in enumerate(roots):
-            if (self.last_storage_use.get(root) == pos and roots.count(root) == 1
-                    and graph.node(root).op.name in FRESH_OPS):
+    def overwritable(self, graph: Graph, node: Node) -> int | None:
+        """The input of `node` that it may overwrite in place, if any: `node` is its only reader."""
+        for index, source in enumerate(graph.input_ids(node.id)):
+            root = self.storage[source]
+            if self.readers.get(root) == [node.id] and graph.node(root).op.name in FRESH_OPS:
                 return index
         return None
 
