@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnc.backends import convert
+
 TARGETS = {"torch": "cnnc.backends.torch", "keras": "cnnc.backends.keras"}
 
 
@@ -81,5 +83,5 @@ def _add_compile(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default="build", help="output folder (default: build)")
 
 
-SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile]
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"compile": cmd_compile}
+SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile, convert.add_parser]
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"compile": cmd_compile, "convert-weights": convert.run}
