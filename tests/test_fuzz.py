@@ -403,6 +403,9 @@ REGRESSIONS = {
     "long sum": (NET.format("n = " + " + ".join(["1"] * 2000)), "E0601"),
     "nested lists": (NET.format("n = " + "[" * 2000 + "]" * 2000), "E0601"),
     "nested ifs": (NET.format("if true { " * 600 + "}" * 600), "E0601"),
+    # Hangs: a loop with an empty body never counted a step, and the step budget took minutes.
+    "nested empty repeats": (NET.format("repeat 40000 { repeat 40000 { } }"), "E0601"),
+    "for with an empty body": (NET.format("for i in range(40000) { for j in range(40000) { } }"), "E0601"),
     # IndexError: `reshape([])` made a scalar, and `in.c` of a scalar indexed an empty shape.
     "reshape to a scalar": ("block b() { return in -> conv(in.c, 1) }\n"
                             "network N() { input x: 1x1x1\n x -> flatten -> reshape([]) -> b -> output y }", "E0305"),
