@@ -413,6 +413,9 @@ REGRESSIONS = {
     "index a huge range": (NET.format("n = range(-4611686018427387904, 4611686018427387904)[0]"), "E0601"),
     "round to -1e9 digits": (NET.format("n = round(5, -1000000000) + round(2.5, 10 ** 9)\n"
                                         "  x -> conv(n * 2, 1) -> output z"), (8, 8, 5)),  # (0 + 2.5) * 2
+    # ValueError: Python converts at most 4,300 digits to an int.
+    "a 5,000-digit number": (NET.format("n = " + "9" * 5000), "E0601"),
+    "a 5,000-digit shape": ("network N() {\n  input x: " + "9" * 5000 + "x3\n  x -> output y\n}\n", "E0601"),
     # IndexError: `reshape([])` made a scalar, and `in.c` of a scalar indexed an empty shape.
     "reshape to a scalar": ("block b() { return in -> conv(in.c, 1) }\n"
                             "network N() { input x: 1x1x1\n x -> flatten -> reshape([]) -> b -> output y }", "E0305"),
