@@ -416,6 +416,9 @@ REGRESSIONS = {
     # ValueError: Python converts at most 4,300 digits to an int.
     "a 5,000-digit number": (NET.format("n = " + "9" * 5000), "E0601"),
     "a 5,000-digit shape": ("network N() {\n  input x: " + "9" * 5000 + "x3\n  x -> output y\n}\n", "E0601"),
+    # UnicodeDecodeError out of the string unescaping (the command line called the file unreadable).
+    "a truncated \\x escape": (NET.format('s = "\\x"'), "E0001"),
+    "an unknown \\N escape": ('import "\\N{nope}"\n' + NET.format(""), "E0001"),
     # IndexError: `reshape([])` made a scalar, and `in.c` of a scalar indexed an empty shape.
     "reshape to a scalar": ("block b() { return in -> conv(in.c, 1) }\n"
                             "network N() { input x: 1x1x1\n x -> flatten -> reshape([]) -> b -> output y }", "E0305"),

@@ -24,9 +24,15 @@ def _token_span(file: str, tok: Token) -> Span:
     return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-def _unquote(text: str) -> str:
+def _unquote(text: str, span: Span) -> str:
     body = text[1:-1]
-    return body.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in body else body
+    if "\\" not in body:
+        return body
+    try:
+        return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as exc:  # `"\x"`, `"\N{nope}"`: not the file's encoding, the string's
+        raise CnncError(Diagnostic("error", "E0001", f"bad escape in string: {exc.reason}", span,
+                                   help="write a backslash as `\\\\`")) from None
 
 
 @v_args(meta=True)
@@ -56,7 +62,7 @@ class _ToAst(Transformer_NonRecursive):
         return module
 
     def import_item(self, meta, c):
-        return ast.Import(_unquote(c[0]), self.s(meta))
+        return ast.Import(_unquote(c[0], _token_span(self.file, c[0])), self.s(meta))
 
     def const_def(self, meta, c):
         return ast.Const(str(c[0]), c[1], self.s(meta))
@@ -155,7 +161,7 @@ class _ToAst(Transformer_NonRecursive):
         return ast.ShapeLiteral(tuple(self.integer(d, meta) for d in str(c[0]).split("x")), self.s(meta))
 
     def string(self, meta, c):
-        return ast.Literal(_unquote(str(c[0])), self.s(meta))
+        return ast.Literal(_unquote(str(c[0]), self.s(meta)), self.s(meta))
 
     def true(self, meta, c):
         return ast.Literal(True, self.s(meta))
