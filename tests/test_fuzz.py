@@ -8,17 +8,19 @@ Three sources of input, all deterministic (`derandomize=True`):
   huge values, `repeat 1000000000`), deep nesting, long chains;
 - the regression cases at the end, each a crash that fuzzing found.
 
-The default run feeds 2,100 specs; `-m slow` adds 3,000 more mutations of the large shipped specs.
+The default run feeds 2,100 specs and 200 command lines; `-m slow` adds 3,000 more mutations of
+the large shipped specs.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 import signal
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from random import Random
 
@@ -26,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnc.cli import parse_value
+from cnnc.cli import main, parse_value
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import CnncError, render_all
 from cnnc.expand import loader
@@ -117,7 +119,7 @@ STDLIB_TEXT = (ROOT / "cnnc" / "stdlib" / "blocks.cnn").read_text()
 STDLIB_BLOCKS = re.findall(r"^block (\w+)", STDLIB_TEXT, re.M)
 ATTRIBUTES = sorted({f for op in OPS.values() for f in op.attrs.model_fields if f != "name"} | {"frozen"})
 KEYWORDS = ["network", "block", "input", "output", "return", "if", "else", "for", "in", "repeat", "shared", "as",
-            "import", "true", "false", "and", "or", "not"]
+            "import", "true", "false", "and", "or", "not", "assert"]
 SYMBOLS = ["same", "valid", "nearest", "bilinear", "sobel_x", "scharr_y", "vertical", "foo"]
 PUNCTUATION = ["->", "(", ")", "{", "}", "[", "]", ",", ":", "=", ";", ".", "*", "**", "+", "-", "/", "//", "%",
                "?", "<", ">", "==", "!=", "\n", " x ", "#"]
@@ -459,6 +461,32 @@ def test_mutated_generated_networks(data):
 def test_mutated_small_specs(data):
     path, text = data.draw(st.sampled_from(SMALL_SEEDS))
     check_spec(data.draw(mutation(text)), path)
+
+
+ARGUMENT_PIECES = ["p", "flag", "nope", "x", "=", "==", "10", "-1", "0", "1.5", "true", "224x224x3", "0x3", "x3", "",
+                   " ", "1e400", "99999999999999999999", "a=b=c", "\u00e9", "-", "--set", "--json", "--input"]
+
+
+@settings(FUZZ, max_examples=200)
+@given(st.data())
+def test_command_line_arguments(tmp_path_factory, data):
+    """`cnnc check|summary` with any `--set`/`--input`/`--network` words: exit 0, 1 or 2, no traceback."""
+    rnd = data.draw(st.randoms(use_true_random=True))
+    path = tmp_path_factory.getbasetemp() / "cli.cnn"
+    if not path.exists():
+        path.write_text(INLINE_SEEDS[1])
+    argv = [rnd.choice(["check", "summary"]), str(path)]
+    for _ in range(rnd.randint(1, 3)):
+        option = rnd.choice(["--set", "--set", "--input", "--network", "--json"])
+        words = "".join(rnd.choice(ARGUMENT_PIECES) for _ in range(rnd.randint(1, 4)))
+        if rnd.random() < 0.7 and option != "--network":  # mostly well-formed, the values anything
+            value = rnd.choice(ARGUMENT_PIECES)
+            words = f"{rnd.choice(['num_classes', 'width', 'x', 'nope'])}={value}" if option == "--set" else \
+                rnd.choice(["", "x="]) + rnd.choice(["64x64x3", "8x8x3", "1x1x3", "16777217x2x3", "3", "0x8x3"])
+        argv += [option] if option == "--json" else [option, words]
+    with time_limit(LIMIT_S, WALL_LIMIT_S), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        code = main(argv)
+    assert code in (0, 1, 2), argv
 
 
 @pytest.mark.slow
