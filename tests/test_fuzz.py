@@ -507,6 +507,12 @@ REGRESSIONS = {
     "long sum": (NET.format("n = " + " + ".join(["1"] * 2000)), "E0601"),
     "nested lists": (NET.format("n = " + "[" * 2000 + "]" * 2000), "E0601"),
     "nested ifs": (NET.format("if true { " * 600 + "}" * 600), "E0601"),
+    "a shared layer defined as itself": ("network N() {\n  input x: 8x8x3\n  shared f = f\n  x -> f -> output y\n}\n",
+                                         "E0601"),
+    "64 nested blocks with loops": ("\n".join(f"block b{i}() {{ h = in\n for i in range(1) {{ if true {{ if true {{ "
+                                             f"h = h -> b{i + 1} }} }} }}\n return h }}" for i in range(63))
+                                    + "\nblock b63() { return in -> relu }\n" + NET.format("x -> b0 -> output z"),
+                                    "E0601"),
     # Hangs: a loop with an empty body never counted a step, and the step budget took minutes.
     "nested empty repeats": (NET.format("repeat 40000 { repeat 40000 { } }"), "E0601"),
     "for with an empty body": (NET.format("for i in range(40000) { for j in range(40000) { } }"), "E0601"),
