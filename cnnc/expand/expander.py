@@ -27,7 +27,7 @@ from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
 MAX_NODES = 50_000  # the largest classic nets have a few thousand layers
-MAX_STEPS = 20_000_000
+MAX_STEPS = 500_000  # the largest shipped spec takes 2,200; 50,000 layers at 8 steps a layer fit
 MAX_BLOCK_DEPTH = 64
 
 
@@ -270,6 +270,7 @@ class Expander(Evaluator):
                         help="loop over `range(n)` or a list")
             return
         for item in items:
+            self.tick(stmt.span)  # an empty body must count too, or `for` over a long range never ends
             if len(stmt.targets) == 1:
                 scope.vars[stmt.targets[0]] = item
             elif isinstance(item, (tuple, list)) and len(item) == len(stmt.targets):
@@ -284,6 +285,7 @@ class Expander(Evaluator):
     def _stmt_Repeat(self, stmt: ast.Repeat, scope: Scope) -> None:
         count = self.repeat_count(stmt.count, scope)
         for _ in range(count):
+            self.tick(stmt.span)
             self.execute(stmt.body, scope)
 
     def repeat_count(self, expr: ast.Expr, scope: Scope) -> int:
