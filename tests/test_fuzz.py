@@ -14,7 +14,6 @@ the large shipped specs.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
@@ -31,12 +30,9 @@ from hypothesis import strategies as st
 from cnnc.cli import main, parse_value
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import CnncError, render_all
-from cnnc.expand import loader
-from cnnc.expand.loader import STDLIB
 from cnnc.expand.values import BUILTINS
 from cnnc.ir.ops import ALIASES, OPS
 from cnnc.report import summary_json, summary_table
-from cnnc.syntax.parser import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "tests" / "generated.cnn"  # never written: only its folder matters (imports)
@@ -89,23 +85,6 @@ def check_spec(text: str, path: Path = GENERATED, overrides: dict | None = None,
     elapsed = time.process_time() - start
     assert elapsed < LIMIT_S, f"took {elapsed:.1f} s of CPU"
     return analysis
-
-
-@pytest.fixture(scope="module", autouse=True)
-def parse_stdlib_once():
-    """Parse the standard library once for the module (a fifth of a small spec's analysis).
-
-    The parser is pure, so sharing the stdlib's AST between analyses changes no result; the
-    spec under test is still parsed every time.
-    """
-    cached = functools.cache(parse)
-
-    def parse_cached(text: str, file: str = "<spec>"):
-        return cached(text, file) if Path(file).parent == STDLIB else parse(text, file)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(loader, "parse", parse_cached)
-        yield
 
 
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,

@@ -52,7 +52,7 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Sc
         if name in UNIVERSAL:
             value = ex.eval(arg.value, scope)
             if not isinstance(value, bool):
-                ex.report("E0201", f"`frozen` is true or false, got {value!r}", arg.value.span)
+                ex.report("E0201", f"`frozen` is true or false, got a {type_name(value)}", arg.value.span)
                 ok = False
             frozen = value is True
             continue

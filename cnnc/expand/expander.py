@@ -287,6 +287,8 @@ class Expander(Evaluator):
         for _ in range(count):
             self.tick(stmt.span)
             self.execute(stmt.body, scope)
+            if scope.returned is not None:
+                return
 
     def repeat_count(self, expr: ast.Expr, scope: Scope) -> int:
         count = self.eval(expr, scope)
@@ -458,6 +460,9 @@ class Expander(Evaluator):
         return inner.returned
 
     def apply_shared(self, shared: SharedInstance, value: object, step: ast.CallStep, scope: Scope) -> object:
+        if shared.step.name == shared.name and shared.name not in self.program.blocks:
+            return self.report("E0401", f"shared `{shared.name}` is defined in terms of itself", shared.step.span,
+                               help="name a layer or a block after `=`: `shared f = conv(8, 3)`")
         shared.uses += 1
         start = len(self.created)
         prefix = shared.name if shared.uses == 1 else f"{shared.name}_{shared.uses}"
