@@ -8,6 +8,8 @@ from cnnc.backends.torch.site import Emit, Site, emits, size_literal
 from cnnc.backends.torch.windows import padded
 from cnnc.ir.shape_math import pad_pairs, per_dim
 
+# --- pooling over everything, to a size, and upsampling: no window, no padding ---------
+
 
 def _spatial_dims(site: Site) -> Expr:
     dims = tuple(range(2, 2 + site.rank))
