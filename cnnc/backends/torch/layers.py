@@ -98,7 +98,13 @@ def emit_flatten(site: Site) -> Emit:
 
 @emits("reshape")
 def emit_reshape(site: Site) -> Emit:
-    """Reshape in PyTorch's own (channels-first) order, as `flatten` is."""
+    """To or from a flat vector: PyTorch's own (channels-first) order, as `flatten` is
+    (weight conversion reorders the dense layer next to it).  Between two maps the
+    IR's channels-last order is the meaning, which no weight order can stand in for,
+    so the channels move last for the reshape and back after it."""
+    if site.rank and len(site.node.shape) > 1:
+        dims = ", ".join(literal(d) for d in site.node.shape)
+        return Emit(f"{site.x}.movedim(1, -1).reshape(-1, {dims}).movedim(-1, 1)")
     return Emit(call(f"{site.x}.reshape", "-1", *(literal(d) for d in channels_first(site.node.shape))))
 
 

@@ -172,9 +172,11 @@ def emit_pool(site: Site) -> Emit:
     sizes, out = site.shape[:-1], site.node.shape[:-1]
     ceil = site.attrs.ceil and site.attrs.padding != "same"
     native = tuple(before for before, _ in pairs)
+    is_max = site.node.op.name == "maxpool"
     fits = symmetric(pairs) and all(_pool_size(n, k, s, p, ceil) == o
                                     for n, k, s, p, o in zip(sizes, kernel, stride, native, out))
-    is_max = site.node.op.name == "maxpool"
+    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it.
+    fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
     if fits:
