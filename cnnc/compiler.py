@@ -6,6 +6,9 @@ it alone.  It returns diagnostics instead of raising for a user's mistake.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +47,8 @@ def analyze(path: Path | str, text: str | None = None, *, network: str | None = 
         return result
     expander = Expander(program, definition, overrides, input_shapes)
     try:
-        graph = expander.run()
+        with _stack_budget(EXPANSION_STACK):
+            graph = expander.run()
     except CnncError as exc:
         diagnostics += expander.diagnostics + exc.diagnostics
         return result
@@ -65,6 +69,24 @@ def analyze(path: Path | str, text: str | None = None, *, network: str | None = 
     result.cost = cost.run(graph)
     receptive.run(graph)
     return result
+
+
+# Frames the expander may use: the same whatever the host program set (TensorFlow,
+# for one, raises Python's limit), so one spec checks the same everywhere.
+EXPANSION_STACK = 1000
+
+
+@contextlib.contextmanager
+def _stack_budget(frames: int) -> Iterator[None]:
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def _pick_network(networks: dict, wanted: str | None, file: str, diagnostics: list[Diagnostic]):
