@@ -136,7 +136,7 @@ def render_script(head: Head, framework: str, values: dict, analysis) -> str:
               "from model import INPUTS, build_model", ""]
     note = _LOSS_NOTES[(head.activation, head.binary)]
     lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
-              f"# {note}.", "HEAD = " + render.call("Head", vars(head)), ""]
+              f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
     lines += render.config_block("classify", framework, values)
     lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
               "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]

@@ -44,6 +44,9 @@ def config_block(task: str, framework: str, values: dict[str, Any]) -> list[str]
     return lines
 
 
-def call(name: str, args: dict[str, Any]) -> str:
-    """`name(a=repr, ...)`: a literal record such as HEAD = Head(...)."""
-    return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+def call(name: str, args: dict[str, Any], indent: int = 0) -> str:
+    """`name(a=repr, ...)`: a literal record such as HEAD = Head(...); one argument a line when long."""
+    flat = f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+    if len(flat) + indent <= 110:
+        return flat
+    return f"{name}(\n" + "".join(f"    {k}={v!r},\n" for k, v in args.items()) + ")"

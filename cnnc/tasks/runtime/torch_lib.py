@@ -19,6 +19,7 @@ import copy
 import difflib
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -339,6 +340,8 @@ class Trainer:
         self.data, self.pipeline, self.head, self.cfg, self.env = data, pipeline, head, cfg, env
         self.net = model
         if env.distributed:
+            # convs with one input channel give grads whose strides DDP's buckets do not expect: harmless
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             ids = [env.device.index] if env.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.train_loader = loader(data.train, pipeline, cfg, env, train=True)
@@ -434,6 +437,8 @@ class Trainer:
 
 def check_ranks_agree(model: nn.Module, env: Env) -> None:
     """Each rank prints its weights' fingerprint; rank 0 says whether they all agree."""
+    if not env.distributed:
+        return
     mine = digest(model)
     print(f"rank {env.rank}: weights {mine}", flush=True)
     if env.distributed:
