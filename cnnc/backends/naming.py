@@ -27,8 +27,10 @@ def sanitize(text: str) -> str:
 class Namespace:
     """Unique identifiers; the same key always gets the same name."""
 
-    def __init__(self, reserved: set[str] | None = None) -> None:
-        self._taken = set(_RESERVED) | set(reserved or ())
+    def __init__(self, reserved: set[str] | None = None, *, attributes: bool = False) -> None:
+        # Attribute names (`self.name`) only have to avoid keywords; plain names avoid builtins too.
+        base = set(keyword.kwlist) if attributes else _RESERVED
+        self._taken = set(base) | set(reserved or ())
         self._names: dict[str, str] = {}
 
     def __call__(self, key: str, hint: str | None = None) -> str:

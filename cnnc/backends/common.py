@@ -1,0 +1,113 @@
+"""Framework-neutral helpers for backends: layouts, padding and the params a model takes.
+
+The IR keeps shapes channels-last without the batch (`h x w x c`); PyTorch is
+channels-first.  Padding is resolved here once to explicit (before, after)
+pairs per spatial axis, with TensorFlow's rule for `same`, so every backend
+pads exactly alike.
+"""
+
+from __future__ import annotations
+
+from cnnc.ir.graph import Graph, Node
+from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, same_pad_pairs
+
+Pairs = tuple[tuple[int, int], ...]
+
+
+def channels_first(shape: Shape) -> Shape:
+    """(h, w, c) -> (c, h, w); flat shapes stay as they are."""
+    return shape if len(shape) < 2 else (shape[-1],) + tuple(shape[:-1])
+
+
+def channels_first_axis(axis: int, rank: int) -> int:
+    """An axis of a channels-last shape of `rank` dims (batch excluded) as a channels-first dim (batch = 0)."""
+    axis %= rank
+    if rank == 1:
+        return 1
+    return 1 if axis == rank - 1 else axis + 2
+
+
+def uniform(values: tuple) -> int | tuple:
+    """A per-axis tuple as one int when every axis agrees (how frameworks like it written)."""
+    return values[0] if values and all(v == values[0] for v in values) else tuple(values)
+
+
+def resolve_padding(padding: str | int | tuple, sizes: Shape, kernel: tuple, stride: tuple,
+                    dilation: tuple | None = None) -> Pairs:
+    """Explicit (before, after) pairs per spatial axis for `valid`, `same` (TensorFlow) or explicit padding."""
+    rank = len(sizes)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        return same_pad_pairs(sizes, kernel, stride, dilation or (1,) * rank)
+    return pad_pairs(padding, rank)
+
+
+def symmetric(pairs: Pairs) -> bool:
+    return all(before == after for before, after in pairs)
+
+
+def window_geometry(node: Node, in_shape: Shape) -> tuple[tuple, tuple, tuple, Pairs]:
+    """(kernel, stride, dilation, padding pairs) of a conv-like or pooling node, per spatial axis."""
+    attrs, rank = node.attrs, len(in_shape) - 1
+    kernel = per_dim(attrs.size if hasattr(attrs, "size") else attrs.kernel, rank, "kernel")
+    stride_value = attrs.stride if attrs.stride is not None else attrs.size
+    stride = per_dim(stride_value, rank, "stride")
+    dilation = per_dim(getattr(attrs, "dilation", 1), rank, "dilation")
+    return kernel, stride, dilation, resolve_padding(attrs.padding, in_shape[:-1], kernel, stride, dilation)
+
+
+# Attributes a generated model may take from a constructor argument: changing them changes no shape.
+SHAPE_FREE_ATTRS: dict[str, frozenset[str]] = {
+    "dropout": frozenset({"rate"}),
+    "leaky_relu": frozenset({"alpha"}),
+    "elu": frozenset({"alpha"}),
+    "batchnorm": frozenset({"momentum", "epsilon"}),
+    "lrn": frozenset({"size", "alpha", "beta", "k"}),
+    **{op: frozenset({"bias"}) for op in ("conv", "depthwise", "separable", "pointwise", "conv_transpose", "dense")},
+}
+# Attributes that set a layer's output width: free only when nothing after the layer depends on the width.
+WIDTH_ATTRS: dict[str, str] = {"dense": "units", "conv": "filters", "pointwise": "filters", "separable": "filters",
+                               "conv_transpose": "filters"}
+# Ops after which a width change is harmless: no weights, output shape = input shape.
+_PASS_THROUGH = frozenset({"relu", "relu6", "sigmoid", "tanh", "swish", "hard_swish", "hard_sigmoid", "gelu",
+                           "leaky_relu", "elu", "softmax", "identity", "dropout"})
+
+
+def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:
+    """Network params that can be constructor arguments: {param: [(node id, attribute), ...]}.
+
+    The IR marks a param non-structural when it only feeds attributes directly;
+    that alone is not enough (`conv(width, 3) -> conv(8, 3)`: the second conv's
+    input width follows `width`), so a binding also has to leave every shape
+    after it unchanged.  A param with any other binding is resolved at compile time.
+    """
+    uses: dict[str, list[tuple[str, str]]] = {}
+    blocked: set[str] = set()
+    for node in graph.topological():
+        for attr, param in node.bindings.items():
+            if param not in graph.params or graph.params[param].structural:
+                continue
+            if _free_binding(graph, node, attr):
+                uses.setdefault(param, []).append((node.id, attr))
+            else:
+                blocked.add(param)
+    return {p: sites for p, sites in uses.items() if p not in blocked}
+
+
+def _free_binding(graph: Graph, node: Node, attr: str) -> bool:
+    if attr in SHAPE_FREE_ATTRS.get(node.op.name, ()):
+        return True
+    if WIDTH_ATTRS.get(node.op.name) != attr or node.shares or _is_shared(graph, node):
+        return False
+    pending = list(graph.consumers(node.id))
+    while pending:
+        consumer = graph.node(pending.pop())
+        if consumer.op.name not in _PASS_THROUGH:
+            return False
+        pending += graph.consumers(consumer.id)
+    return True
+
+
+def _is_shared(graph: Graph, node: Node) -> bool:
+    return any(other.shares == node.id for other in graph.nodes())

@@ -1,0 +1,75 @@
+"""When each value of the forward pass dies, and which tensors may be overwritten.
+
+Generated code should cost no more than hand-written code, so, as torchvision
+does with `nn.ReLU(inplace=True)` and `out += identity`, an op may work in place
+on an input that nothing else reads.  That is safe only when (1) no other op
+reads the tensor, before or after, through any view of it (flatten, reshape,
+crop, identity, dropout make views): an earlier reader may have saved it for
+its backward pass (`multiply` does), and (2) autograd did not save it for the
+backward pass of the op that made it: the ops in FRESH_OPS make a new tensor
+and save only their inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnnc.ir.graph import Graph, Node
+
+# Ops whose output may share memory with their input.
+ALIAS_OPS = frozenset({"identity", "flatten", "reshape", "crop", "dropout"})
+# Ops that return a new tensor which their backward pass does not read.
+FRESH_OPS = frozenset({"conv", "depthwise", "separable", "pointwise", "conv_transpose", "batchnorm", "dense",
+                       "multiply", "add", "concat", "maxpool", "avgpool", "adaptive_avgpool", "global_avgpool",
+                       "upsample", "zeropad"})
+
+
+@dataclass
+class Lifetimes:
+    order: list[Node]  # the nodes the forward pass computes: those an output depends on
+    value: dict[str, str]  # node id -> node whose variable holds its value (identity passes its input on)
+    storage: dict[str, str]  # node id -> node whose tensor its value may share memory with
+    last_value_use: dict[str, int]  # position of the last node that reads a value; len(order) for outputs
+    readers: dict[str, list[str]]  # storage root -> the nodes that read it other than through a view of it
+
+    @classmethod
+    def of(cls, graph: Graph) -> Lifetimes:
+        outputs = set(graph.outputs.values())
+        needed = _ancestors(graph, outputs)
+        order = [n for n in graph.topological() if n.id in needed]
+        value: dict[str, str] = {}
+        storage: dict[str, str] = {}
+        for node in order:
+            inputs = graph.input_ids(node.id)
+            value[node.id] = value[inputs[0]] if node.op.name == "identity" else node.id
+            storage[node.id] = storage[inputs[0]] if node.op.name in ALIAS_OPS else node.id
+        last_value: dict[str, int] = {}
+        readers: dict[str, list[str]] = {}
+        for pos, node in enumerate(order):
+            for source in graph.input_ids(node.id):
+                last_value[value[source]] = max(last_value.get(value[source], -1), pos)
+                if storage[node.id] != storage[source]:
+                    readers.setdefault(storage[source], []).append(node.id)
+        for out in outputs:
+            last_value[value[out]] = len(order)
+            readers.setdefault(storage[out], []).append("<output>")
+        return cls(order, value, storage, last_value, readers)
+
+    def overwritable(self, graph: Graph, node: Node) -> int | None:
+        """The input of `node` that it may overwrite in place, if any: `node` is its only reader."""
+        for index, source in enumerate(graph.input_ids(node.id)):
+            root = self.storage[source]
+            if self.readers.get(root) == [node.id] and graph.node(root).op.name in FRESH_OPS:
+                return index
+        return None
+
+
+def _ancestors(graph: Graph, nodes: set[str]) -> set[str]:
+    """The nodes and everything they depend on."""
+    found, pending = set(nodes), list(nodes)
+    while pending:
+        for source in graph.input_ids(pending.pop()):
+            if source not in found:
+                found.add(source)
+                pending.append(source)
+    return found
