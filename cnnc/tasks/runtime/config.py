@@ -68,7 +68,7 @@ OPTIONS: tuple[Option, ...] = (
     _opt("optimizer", "sgd", "the update rule", "optimisation",
          choices=("sgd", "adam", "rmsprop", "adagrad", "adadelta")),
     _opt("lr", 0.01, "learning rate", "optimisation"),
-    _opt("momentum", 0.9, "SGD momentum, RMSprop momentum", "optimisation"),
+    _opt("momentum", 0.9, "SGD momentum", "optimisation"),
     _opt("nesterov", False, "Nesterov momentum (SGD)", "optimisation"),
     _opt("weight_decay", 0.0, "L2 weight decay: adds weight_decay * w to each gradient", "optimisation"),
     _opt("l1", 0.0, "L1 penalty: adds l1 * sum |w| to the loss", "optimisation"),
@@ -95,7 +95,8 @@ OPTIONS: tuple[Option, ...] = (
     _opt("weights", None, "start from these weights (matched by layer name; mismatched shapes are reported "
          "and left as initialised, e.g. a head for another number of classes)", "transfer learning"),
     _opt("reset_head", False, "re-initialise the head even where its shape matches", "transfer learning"),
-    _opt("freeze_below", None, "freeze every layer before this one (spec order)", "transfer learning"),
+    _opt("freeze_below", None, "freeze every layer with weights before this one (a layer with weights)",
+         "transfer learning"),
     _opt("unfreeze_top", -1, "freeze all but the head and this many weighted layers below it (-1: off)",
          "transfer learning"),
     _opt("feature_extract", False, "run the frozen base once, cache its features in <out>/features, train the "

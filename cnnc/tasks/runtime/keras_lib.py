@@ -173,6 +173,7 @@ def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> kera
 
 
 def weighted_layers(model: keras.Model) -> list[str]:
+    """The layers with weights, in the model's (topological) order."""
     return [layer.name for layer in model.layers if layer.weights]
 
 
@@ -182,7 +183,7 @@ def _find_layer(name: str, layers: list[str], option: str) -> int:
     if name not in layers:
         close = difflib.get_close_matches(name, layers, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
-        raise ConfigError(f"{option}: the model has no layer `{name}`{hint}")
+        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
     return layers.index(name)
 
 
@@ -192,7 +193,7 @@ def freeze(model: keras.Model, cfg, head: Head, env: Env) -> None:
         raise ConfigError("give --freeze-below or --unfreeze-top, not both")
     frozen: list[str] = []
     if cfg.freeze_below:
-        layers = [layer.name for layer in model.layers]
+        layers = weighted_layers(model)
         frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
     elif cfg.unfreeze_top >= 0:
         layers = weighted_layers(model)

@@ -193,12 +193,8 @@ def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> nn.M
     return model
 
 
-def layer_order(model: nn.Module) -> list[str]:
-    """The model's layers in spec order (the generated module registers them in that order)."""
-    return [name for name, _ in model.named_children()]
-
-
 def weighted_layers(model: nn.Module) -> list[str]:
+    """The layers with weights, in spec order (the generated module registers them in that order)."""
     return [name for name, child in model.named_children() if any(True for _ in child.parameters())]
 
 
@@ -206,7 +202,7 @@ def _find_layer(name: str, layers: list[str], option: str) -> int:
     if name not in layers:
         close = difflib.get_close_matches(name, layers, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
-        raise ConfigError(f"{option}: the model has no layer `{name}`{hint}")
+        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
     return layers.index(name)
 
 
@@ -216,7 +212,7 @@ def freeze(model: nn.Module, cfg, head: Head, env: Env) -> None:
         raise ConfigError("give --freeze-below or --unfreeze-top, not both")
     frozen: list[str] = []
     if cfg.freeze_below:
-        layers = layer_order(model)
+        layers = weighted_layers(model)
         frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
     elif cfg.unfreeze_top >= 0:
         layers = weighted_layers(model)
