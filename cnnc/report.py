@@ -54,7 +54,8 @@ def summary_table(analysis: Analysis) -> str:
     header = ("layer", "op", "output shape", "activations", "params", "MACs", "line")
     rows = [header]
     for node in graph.topological():
-        params = f"{node.params.total:,}" + (" (shared)" if node.shares else "")
+        shared = node.shares and graph.node(node.shares).params.total
+        params = f"{node.params.total:,}" + (" (shared)" if shared else "")
         rows.append((node.id, node.op.name, fmt(node.shape), f"{node.activation_size:,}", params,
                      f"{node.macs:,}", str(node.line)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

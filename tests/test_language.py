@@ -165,3 +165,21 @@ def test_block_without_return(spec_file):
     text = "block b() {\n  h = in -> relu\n}\nnetwork T() {\n  input x: 8x8x3\n  x -> b -> output y\n}\n"
     diags = analyze(spec_file(text)).diagnostics
     assert [(d.code, d.span.line) for d in diags] == [("E0503", 1)]
+
+
+def test_assert_checks_parameters(spec_file):
+    text = """network V(variant: int = 0) {
+  assert variant >= 0 and variant <= 7, "variant is 0 (B0) to 7 (B7)"
+  input x: 8x8x3
+  x -> output y
+}
+"""
+    path = spec_file(text)
+    assert analyze(path).ok
+    diag = analyze(path, overrides={"variant": 9}).diagnostics[0]
+    assert (diag.code, diag.message, diag.span.line) == ("E0504", "variant is 0 (B0) to 7 (B7)", 2)
+
+
+def test_automatic_names_after_a_digit(spec_file):
+    text = "network N() {\n  input x: 4x4x1\n  x -> relu6 -> relu6 -> output y\n}\n"
+    assert [n.id for n in analyze(spec_file(text)).graph.topological()] == ["x", "relu6_1", "relu6_2"]

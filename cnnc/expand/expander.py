@@ -206,6 +206,8 @@ class Expander(Evaluator):
             self.report("E0210", "`input` belongs in a network; a block reads its input as `in`", stmt.span)
             return
         shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or self.eval(stmt.shape, scope)
+        if stmt.name not in self.graph.inputs:
+            scope.vars[stmt.name] = POISON  # until it is bound: a bad shape must not make the name unknown
         if isinstance(shape, Poison):
             return
         if isinstance(shape, list):
@@ -298,6 +300,15 @@ class Expander(Evaluator):
 
     def _stmt_Shared(self, stmt: ast.Shared, scope: Scope) -> None:
         scope.shared[stmt.name] = SharedInstance(stmt.name, stmt.step, scope)
+
+    def _stmt_Assert(self, stmt: ast.Assert, scope: Scope) -> None:
+        cond = self.condition(stmt.cond, scope)
+        if cond is False:
+            message = self.eval(stmt.message, scope) if stmt.message is not None else None
+            text = message if isinstance(message, str) else "assertion failed"
+            # What follows a failed check is its consequence, not an independent error: stop here.
+            raise CnncError(Diagnostic("error", "E0504", str(text), stmt.span,
+                                       notes=["a check written in the spec failed"]))
 
     def _stmt_ChainStmt(self, stmt: ast.ChainStmt, scope: Scope) -> None:
         self.chain(stmt.chain, scope)
@@ -404,14 +415,15 @@ class Expander(Evaluator):
         return self.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
 
     def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
-        scope.counters[base] += 1
-        n = scope.counters[base]
-        local = (base if n == 1 else f"{base}_{n}") if explicit else f"{base}{n}"
-        node_id = scope.prefix + local
-        while node_id in self.graph or node_id in self.graph.inputs:
+        # Explicit names are used as written, then name_2, name_3; automatic ones count
+        # from 1 (conv1, conv2), with an underscore after a digit (relu6_1, not relu61).
+        sep = "_" if explicit or base[-1].isdigit() else ""
+        while True:
             scope.counters[base] += 1
-            node_id = f"{scope.prefix}{base}{'_' * explicit}{scope.counters[base]}"
-        return node_id
+            n = scope.counters[base]
+            node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
+            if node_id not in self.graph and node_id not in self.graph.inputs:
+                return node_id
 
     # --- blocks ---
     def call_block(self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope,

@@ -190,12 +190,21 @@ class Shared:
 
 
 @dataclass
+class Assert:
+    """`assert cond, "message"`: a spec's own check of its parameters."""
+
+    cond: Expr
+    message: Expr | None
+    span: Span
+
+
+@dataclass
 class ChainStmt:
     chain: Chain
     span: Span
 
 
-Stmt = Union[InputStmt, Assign, OutputStmt, Return, If, For, Repeat, Shared, ChainStmt]
+Stmt = Union[InputStmt, Assign, OutputStmt, Return, If, For, Repeat, Shared, Assert, ChainStmt]
 
 # --- definitions -------------------------------------------------------------
 

@@ -118,6 +118,9 @@ class _ToAst(Transformer_NonRecursive):
     def shared_stmt(self, meta, c):
         return ast.Shared(str(c[0]), c[1], self.s(meta))
 
+    def assert_stmt(self, meta, c):
+        return ast.Assert(c[0], c[1], self.s(meta))
+
     def chain_stmt(self, meta, c):
         span = self.s(meta)
         return ast.ChainStmt(ast.Chain(c[0], list(c[1:]), span), span)
