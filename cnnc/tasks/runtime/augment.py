@@ -130,14 +130,14 @@ def random_crop(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray
     spatial = x.ndim - 1
     padded = np.pad(x, [(pad, pad)] * spatial + [(0, 0)], mode="reflect" if min(x.shape[:-1]) > pad else "edge")
     starts = rng.integers(0, 2 * pad + 1, size=spatial)
-    return padded[tuple(slice(s, s + n) for s, n in zip(starts, x.shape[:-1]))]
+    return padded[tuple(slice(s, s + n) for s, n in zip(starts, x.shape[:-1], strict=True))]
 
 
 def shift(x: np.ndarray, offsets: list[int]) -> np.ndarray:
     """Move the content by whole positions along each spatial axis, repeating edge values."""
     pad = [(max(o, 0), max(-o, 0)) for o in offsets] + [(0, 0)]
     padded = np.pad(x, pad, mode="edge")
-    return padded[tuple(slice(after, after + n) for (_, after), n in zip(pad, x.shape[:-1]))]
+    return padded[tuple(slice(after, after + n) for (_, after), n in zip(pad, x.shape[:-1], strict=False))]
 
 
 def ten_crops(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

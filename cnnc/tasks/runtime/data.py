@@ -158,11 +158,11 @@ def _load_folder(root: Path, shape, fractions, seed, skip_corrupt) -> Data:
                             "help: remove or replace them, or pass --skip-corrupt to leave them out")
         keep = np.ones(len(paths), dtype=bool)
         keep[[paths.index(p) for p, _ in bad]] = False
-        paths = [p for p, k in zip(paths, keep) if k]
+        paths = [p for p, k in zip(paths, keep, strict=True) if k]
         labels = labels[keep]
         notes.append(f"left out {len(bad)} unreadable file(s):\n{listing}")
     parts = stratified_split(labels, fractions, seed)
-    splits = [Split(name, labels[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts)]
+    splits = [Split(name, labels[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
     return Data(*splits, class_names=classes, shape=tuple(shape), source=str(root), notes=notes)
 
 
@@ -191,7 +191,7 @@ def _load_npz(path: Path, shape, fractions, seed) -> Data:
         x = _conform(arrays[keys[0]], shape, path, notes)
         all_labels = _labels(arrays[keys[1]], len(x), path)
         parts = stratified_split(all_labels, fractions, seed)
-        splits = [Split(n, all_labels[idx], images=x[idx]) for n, idx in zip(_NAMES, parts)]
+        splits = [Split(n, all_labels[idx], images=x[idx]) for n, idx in zip(_NAMES, parts, strict=True)]
     count = int(all_labels.max()) + 1 if len(all_labels) else 0
     names = [str(n) for n in arrays["class_names"]] if "class_names" in arrays else [str(i) for i in range(count)]
     if len(names) < count:
@@ -325,7 +325,7 @@ class Pipeline:
             from .augment import example_rng
 
             x = np.stack([self.augment(example, example_rng(self.seed, epoch, int(i)))
-                          for example, i in zip(x, indices)])
+                          for example, i in zip(x, indices, strict=True)])
         return self.normalizer.standardize(x), split.labels[indices]
 
     def ten_crop_batch(self, split: Split, indices: np.ndarray, scale: float) -> np.ndarray:

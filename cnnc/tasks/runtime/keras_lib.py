@@ -82,7 +82,10 @@ def setup(cfg) -> Env:
     if not gpus:
         tf.config.experimental.enable_op_determinism()
     task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    return Env(strategy, is_main=task.get("index", 0) == 0, seed=cfg.seed)
+    env = Env(strategy, is_main=task.get("index", 0) == 0, seed=cfg.seed)
+    if env.replicas > 1:
+        env.log(f"strategy: {type(strategy).__name__}, {env.replicas} replicas")
+    return env
 
 
 def run(main) -> int:

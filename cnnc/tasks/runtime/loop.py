@@ -92,7 +92,7 @@ def plot_curves(path: Path, history: list[dict]) -> None:
 
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "acc")):
+    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
         for split in ("train", "val"):
             values = [row.get(f"{split}_{metric}", math.nan) for row in history]
             if not all(math.isnan(v) for v in values):

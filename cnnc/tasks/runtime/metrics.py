@@ -54,7 +54,8 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, class_names: list[str], top_
         recall = np.where(matrix.sum(axis=1) > 0, true_pos / matrix.sum(axis=1), 0.0)
     return {**summary(probs, labels, top_k), "examples": int(len(labels)),
             "per_class": {name: {"precision": float(p), "recall": float(r), "support": int(s)}
-                          for name, p, r, s in zip(class_names, precision, recall, matrix.sum(axis=1))},
+                          for name, p, r, s in zip(class_names, precision, recall, matrix.sum(axis=1),
+                                                   strict=True)},
             "confusion_matrix": matrix.tolist(), "class_names": list(class_names)}
 
 

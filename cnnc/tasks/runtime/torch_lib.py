@@ -163,8 +163,9 @@ def loader(split, pipeline, cfg, env: Env, train: bool, ten_crop: float = 0.0) -
         workers = min(4, max(1, (os.cpu_count() or 2) // max(env.world, 1) - 1)) if busy else 0
     sampler = _EpochBatches(len(split), cfg.batch_size, cfg.seed, train, env,
                             drop_last=train and len(split) > cfg.batch_size)
+    # its own generator: starting workers must not draw from the global one, which seeds dropout
     return DataLoader(_Batches(split, pipeline, train, ten_crop), sampler=sampler, batch_size=None,
-                      num_workers=workers, persistent_workers=workers > 0,
+                      num_workers=workers, persistent_workers=workers > 0, generator=torch.Generator(),
                       pin_memory=env.device.type == "cuda", prefetch_factor=4 if workers else None)
 
 
@@ -387,6 +388,8 @@ class Trainer:
                 progress.update(step, {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()})
         if env.distributed:
             dist.all_reduce(totals)
+            for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
+                dist.broadcast(buffer, 0)
         loss_mean, acc, count = (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item(), totals[2].item()
         guard.check(epoch, len(self.train_loader), loss_mean)
         seconds = loop.time.perf_counter() - start
