@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+PREPARE_LIMIT = 2 << 30  # bytes: in-memory data up to this size is prepared once as float32 when not augmented
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 

@@ -116,6 +116,10 @@ class Batches(keras.utils.PyDataset):
         super().__init__(workers=max(1, workers), use_multiprocessing=False, max_queue_size=8)
         self.split, self.pipeline, self.cfg, self.train, self.head = split, pipeline, cfg, train, head
         self.outputs, self.ten_crop, self.failure = outputs, ten_crop, None
+        self.prepared = None  # in memory and not augmented: scaled once, then only indexed
+        if split.in_memory and not ten_crop and not (train and pipeline.augment.active) and \
+                split.images.size * 4 < data_lib.PREPARE_LIMIT:
+            self.prepared, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -129,7 +133,9 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         indices = self.order[i]
         try:
-            if self.ten_crop:
+            if self.prepared is not None:
+                x, y = self.prepared[indices], self.split.labels[indices]
+            elif self.ten_crop:
                 x = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop)
                 y = np.repeat(self.split.labels[indices], 10)
             else:

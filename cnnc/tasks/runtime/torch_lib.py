@@ -135,13 +135,25 @@ class _EpochBatches(Sampler):
 
 
 class _Batches(Dataset):
-    """Whole batches, NCHW; a file that fails to load comes back as its message, raised in the main process."""
+    """Whole batches, NCHW; a file that fails to load comes back as its message, raised in the main process.
+
+    Examples in memory that are not augmented are prepared once (scaled, centred, NCHW) and then only
+    indexed, as a hand-written loop over a tensor would."""
 
     def __init__(self, split, pipeline, train: bool, ten_crop: float = 0.0):
         self.split, self.pipeline, self.train, self.ten_crop = split, pipeline, train, ten_crop
+        fixed = split.in_memory and not ten_crop and not (train and pipeline.augment.active)
+        self.prepared = None
+        if fixed and split.images.size * 4 < data_lib.PREPARE_LIMIT:
+            x, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
+            self.prepared = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+            self.labels = torch.from_numpy(split.labels)
 
     def __getitem__(self, item):
         epoch, indices = item
+        if self.prepared is not None:
+            index = torch.from_numpy(indices)
+            return self.prepared[index], self.labels[index]
         try:
             if self.ten_crop:
                 x, y = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop), self.split.labels[indices]
@@ -170,7 +182,11 @@ def loader(split, pipeline, cfg, env: Env, train: bool, ten_crop: float = 0.0) -
 
 
 def _batches(loader_: DataLoader, env: Env):
-    for batch in loader_:
+    """(x, y) on the device.  Prepared in-memory data skips the DataLoader machinery: nothing to overlap."""
+    dataset = loader_.dataset
+    batches = (dataset[item] for item in loader_.sampler) if dataset.prepared is not None and \
+        loader_.num_workers == 0 else loader_
+    for batch in batches:
         if isinstance(batch, str):
             raise DataError(batch)
         x, y = batch
@@ -319,6 +335,13 @@ def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimize
     return table[cfg.optimizer](params, lr, weight_decay=decay)
 
 
+def _correct(main: torch.Tensor, y: torch.Tensor, head: Head) -> torch.Tensor:
+    """How many predictions in a batch are right (a binary head: past 0.5, or past 0 for a logit)."""
+    if head.binary:
+        return ((main[:, 0] > (0.5 if head.activation == "sigmoid" else 0.0)).long() == y).sum()
+    return (main.argmax(dim=1) == y).sum()
+
+
 def _split_outputs(out, head: Head):
     """(main output, auxiliary outputs) of a forward pass."""
     if isinstance(out, (tuple, list)):
@@ -368,7 +391,9 @@ class Trainer:
         _set_train_mode(self.model)
         self.train_loader.sampler.epoch = epoch
         progress.start(epoch, self.cfg.epochs, len(self.train_loader))
-        totals = torch.zeros(3, device=env.device, dtype=torch.float64)  # loss sum, correct, count
+        loss_sum = torch.zeros((), device=env.device, dtype=torch.float64)  # kept on the device: no sync a step
+        correct = torch.zeros((), device=env.device, dtype=torch.int64)
+        count = 0
         start = loop.time.perf_counter()
         for step, (x, y) in enumerate(_batches(self.train_loader, env), 1):
             with self._autocast():
@@ -378,14 +403,15 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             with torch.no_grad():
-                hit = (main.argmax(dim=1) == y).sum() if not self.head.binary else ((main[:, 0] > (
-                    0.5 if self.head.activation == "sigmoid" else 0.0)).long() == y).sum()
-                totals += torch.stack([loss.detach().double() * len(y), hit.double(),
-                                       torch.tensor(len(y), device=env.device, dtype=torch.float64)])
+                loss_sum += loss.detach() * len(y)
+                correct += _correct(main, y, self.head)
+            count += len(y)
             # a deterministic schedule of checks: under DDP every rank must call the same collectives
             if step % 20 == 0 or (not env.distributed and progress.due()):
                 guard.check(epoch, step, self._agreed_max(loss.detach().float()))
-                progress.update(step, {"loss": (totals[0] / totals[2]).item(), "acc": (totals[1] / totals[2]).item()})
+                progress.update(step, {"loss": loss_sum.item() / count, "acc": correct.item() / count})
+        totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(count), device=env.device,
+                                                                       dtype=torch.float64)])
         if env.distributed:
             dist.all_reduce(totals)
             for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
