@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from types import SimpleNamespace
 
@@ -250,3 +252,106 @@ def test_options_parse_with_the_scripts_defaults():
     assert config.split_fractions("70/10/20") == pytest.approx((0.7, 0.1, 0.2))
     with pytest.raises(ValueError, match="--split takes three fractions"):
         config.split_fractions("0.8,0.2")
+
+
+# ---------------------------------------------------------------- the epoch loop with a stand-in trainer
+
+class FakeTrainer:
+    """Trains nothing: each epoch's loss comes from a list; checkpoints are JSON files."""
+
+    def __init__(self, out, losses, val_probs):
+        self.is_main, self.losses, self.val_probs = True, losses, val_probs
+        self.files = {"last": out / "last.json", "best": out / "best.json"}
+        self.epochs_run, self.weights = [], 0
+
+    def train_epoch(self, epoch, lr, progress, guard):
+        self.epochs_run.append(epoch)
+        self.weights = epoch + 1
+        guard.check(epoch, 1, self.losses[epoch])
+        return {"train_loss": self.losses[epoch], "train_acc": 0.5}
+
+    def predict(self, split):
+        return self.val_probs[len(self.epochs_run) - 1]
+
+    def save_checkpoint(self, path, state):
+        loop.write_text(path, json.dumps({"weights": self.weights, "state": state}))
+
+    def load_checkpoint(self, path):
+        blob = json.loads(path.read_text())
+        self.weights = blob["weights"]
+        return blob["state"]
+
+    def save_weights(self, path):
+        loop.write_text(path, json.dumps({"weights": self.weights}))
+
+
+def _loop_cfg(out, **kw):
+    base = dict(out=str(out), resume=False, schedule="constant", lr=0.1, epochs=6, lr_step=2, lr_gamma=0.5,
+                warmup=0, monitor="val_acc", patience=0, stop_after=0, max_loss_ratio=100.0, progress="none",
+                top_k=5)
+    return SimpleNamespace(**{**base, **kw})
+
+
+def _val(accs):
+    """Validation probabilities over two examples of classes 0 and 1 giving these accuracies."""
+    table = {0.0: [[0.2, 0.8], [0.8, 0.2]], 0.5: [[0.8, 0.2], [0.8, 0.2]], 1.0: [[0.8, 0.2], [0.2, 0.8]]}
+    return [np.array(table[a]) for a in accs]
+
+
+def _data():
+    val = data.Split("val", np.array([0, 1]))
+    return SimpleNamespace(val=val)
+
+
+def test_fit_keeps_the_best_and_stops_early(tmp_path):
+    trainer = FakeTrainer(tmp_path, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], _val([0.5, 1.0, 0.5, 0.5, 1.0, 1.0]))
+    lines = []
+    status = loop.fit(trainer, _loop_cfg(tmp_path, patience=2), _data(), log=lines.append)
+    assert status == loop.EXIT_OK and trainer.epochs_run == [0, 1, 2, 3]
+    assert json.loads((tmp_path / "best.json").read_text()) == {"weights": 2}
+    assert lines == ["early stop: no better val_acc for 2 epochs (best 1.0000 at epoch 2)"]
+    state = json.loads((tmp_path / "last.json").read_text())["state"]
+    assert state["epoch"] == 4 and [row["val_acc"] for row in state["history"]] == [0.5, 1.0, 0.5, 0.5]
+
+
+def test_fit_resumes_where_it_stopped(tmp_path):
+    losses, probs = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], _val([0.5, 0.5, 1.0, 0.5, 0.5, 0.5])
+    first = FakeTrainer(tmp_path, losses, probs)
+    lines = []
+    assert loop.fit(first, _loop_cfg(tmp_path, stop_after=3), _data(), log=lines.append) == loop.EXIT_OK
+    assert first.epochs_run == [0, 1, 2]
+    assert lines == ["stopping after 3 epoch(s) of this run (--stop-after); continue with --resume"]
+    second = FakeTrainer(tmp_path, losses, probs)
+    second.epochs_run = [0, 1, 2]  # predict() reads the epoch count
+    assert loop.fit(second, _loop_cfg(tmp_path, resume=True), _data(), log=lines.append) == loop.EXIT_OK
+    assert second.epochs_run == [0, 1, 2, 3, 4, 5]
+    assert lines[-1] == f"resumed from {tmp_path / 'last.json'} after epoch 3"
+    assert [int(r.split(",")[0]) for r in (tmp_path / "log.csv").read_text().splitlines()[1:]] == [1, 2, 3, 4, 5, 6]
+    assert json.loads((tmp_path / "best.json").read_text()) == {"weights": 3}
+
+
+def test_fit_stops_on_nan_and_keeps_the_last_good_epoch(tmp_path):
+    trainer = FakeTrainer(tmp_path, [1.0, 0.9, float("nan"), 0.5, 0.5, 0.5], _val([0.5] * 6))
+    lines = []
+    assert loop.fit(trainer, _loop_cfg(tmp_path), _data(), log=lines.append) == loop.EXIT_DIVERGED
+    assert lines[0].startswith(f"error: training stopped at epoch 3, step 1: the loss is not a number (nan); the "
+                               f"files of epoch 2 in {tmp_path} are kept")
+    assert json.loads((tmp_path / "last.json").read_text())["state"]["epoch"] == 2
+
+
+def test_fit_falls_back_to_a_metric_it_has(tmp_path):
+    trainer = FakeTrainer(tmp_path, [1.0, 0.9], _val([0.5, 0.5]))
+    lines = []
+    loop.fit(trainer, _loop_cfg(tmp_path, epochs=2, monitor="val_top5"), _data(), log=lines.append)
+    assert lines == ["note: no val_top5 (no validation split, or too few classes for top-5): monitoring val_loss "
+                     "instead"]
+
+
+def test_progress_bar_draws_in_place():
+    stream = io.StringIO()
+    progress = loop.Progress("bar", stream=stream)
+    progress.start(epoch=1, epochs=3, steps=10)
+    progress.update(5, {"loss": 0.5, "acc": 0.75})
+    progress.line("epoch 2/3 | done")
+    assert stream.getvalue() == ("\repoch 2/3 [============>           ] 5/10 loss 0.5000 acc 0.7500"
+                                 "\r\033[Kepoch 2/3 | done\n")

@@ -223,7 +223,8 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
     schedule = Schedule(cfg)
     if state["schedule"]:
         schedule.state.update(state["schedule"])
-    better = better_for(cfg.monitor)
+    monitor = cfg.monitor
+    better = better_for(monitor)
     progress = Progress(cfg.progress, enabled=trainer.is_main)
     guard = Guard(cfg.max_loss_ratio)
     ran = 0
@@ -241,7 +242,12 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
         if len(data.val):
             row.update({f"val_{k}": v for k, v in metrics.summary(trainer.predict(data.val), data.val.labels,
                                                                   cfg.top_k).items()})
-        value = row.get(cfg.monitor)
+        if monitor not in row:
+            fallback = "val_loss" if "val_loss" in row else "train_loss"
+            log(f"note: no {monitor} (no validation split, or too few classes for top-5): monitoring {fallback} "
+                "instead")
+            monitor, better = fallback, better_for(fallback)
+        value = row[monitor]
         improved = value is not None and (state["best"] is None or better(value, state["best"]))
         if improved:
             state.update(best=value, best_epoch=epoch + 1, wait=0)
@@ -259,7 +265,7 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
         progress.line(epoch_line(row, cfg.epochs, improved))
         ran += 1
         if cfg.patience and state["wait"] >= cfg.patience:
-            log(f"early stop: no better {cfg.monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
+            log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
                 f"at epoch {state['best_epoch']})")
             break
         if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
