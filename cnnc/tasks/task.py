@@ -11,7 +11,7 @@ from cnnc.tasks.runtime import config
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 RUNTIME_PACKAGE = "cnnc_runtime"
-FRAMEWORK_FILES = {"torch": "torch_lib.py", "keras": "keras_lib.py"}
+FRAMEWORK_FILES = {"torch": ("torch_lib.py", "torch_data.py"), "keras": ("keras_lib.py", "keras_data.py")}
 NEUTRAL_MODULES = ("__init__", "config", "data", "augment", "metrics", "loop")
 
 
@@ -39,5 +39,5 @@ def task_config(task: str, framework: str, overrides: dict[str, Any]) -> dict[st
 
 def runtime_files(task: Task, framework: str) -> dict[str, str]:
     """The runtime package as it goes into the output folder."""
-    names = [f"{m}.py" for m in task.runtime] + [FRAMEWORK_FILES[framework]]
+    names = [f"{m}.py" for m in task.runtime] + list(FRAMEWORK_FILES[framework])
     return {f"{RUNTIME_PACKAGE}/{name}": (RUNTIME_DIR / name).read_text(encoding="utf-8") for name in names}

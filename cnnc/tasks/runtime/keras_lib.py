@@ -31,12 +31,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: n
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from . import config, loop, metrics
+from . import config, loop
 from . import data as data_lib
 from .config import ConfigError, Head
 from .data import DataError
+from .keras_data import Batches, workers_for
 
-fit = loop.fit
+fit, test = loop.fit, loop.test
 
 
 # ---------------------------------------------------------------- strategy and seeds
@@ -105,58 +106,6 @@ def load_data(cfg, inputs: dict, env: Env):
     data, pipeline = data_lib.prepare(cfg, tuple(shape))
     env.log(data.describe())
     return data, pipeline
-
-
-class Batches(keras.utils.PyDataset):
-    """An epoch's batches of one split, loaded in worker threads; a file that fails to load stops the run
-    with its name (kept in `failure`, checked by the caller; a zero batch stands in meanwhile)."""
-
-    def __init__(self, split, pipeline, cfg, train: bool, head: Head, outputs: int = 1, ten_crop: float = 0.0,
-                 workers: int = 1):
-        super().__init__(workers=max(1, workers), use_multiprocessing=False, max_queue_size=8)
-        self.split, self.pipeline, self.cfg, self.train, self.head = split, pipeline, cfg, train, head
-        self.outputs, self.ten_crop, self.failure = outputs, ten_crop, None
-        self.prepared = None  # in memory and not augmented: scaled once, then only indexed
-        if split.in_memory and not ten_crop and not (train and pipeline.augment.active) and \
-                split.images.size * 4 < data_lib.PREPARE_LIMIT:
-            self.prepared, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.order = data_lib.batch_indices(len(self.split), self.cfg.batch_size, self.cfg.seed, epoch, self.train,
-                                            drop_last=self.train and len(self.split) > self.cfg.batch_size)
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def __getitem__(self, i: int):
-        indices = self.order[i]
-        try:
-            if self.prepared is not None:
-                x, y = self.prepared[indices], self.split.labels[indices]
-            elif self.ten_crop:
-                x = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop)
-                y = np.repeat(self.split.labels[indices], 10)
-            else:
-                x, y = self.pipeline.batch(self.split, indices, self.epoch, self.train)
-        except DataError as exc:
-            self.failure = str(exc)
-            n = len(indices) * (10 if self.ten_crop else 1)
-            x, y = np.zeros((n, *self.pipeline.data.shape), np.float32), np.zeros(n, np.int64)
-        y = y[:, None].astype(np.float32) if self.head.binary else y
-        return x, (tuple([y] * self.outputs) if self.outputs > 1 else y)
-
-    def check(self) -> None:
-        if self.failure:
-            raise DataError(self.failure)
-
-
-def _workers(cfg, split, pipeline, train: bool, ten_crop: bool) -> int:
-    if cfg.workers >= 0:
-        return cfg.workers
-    busy = not split.in_memory or (train and pipeline.augment.active) or ten_crop
-    return min(4, max(1, (os.cpu_count() or 2) - 1)) if busy else 1
 
 
 # ---------------------------------------------------------------- model
@@ -335,7 +284,7 @@ class Trainer:
         self.seed_states = [v for v in model.variables if "seed_generator_state" in v.path]
 
     def _batches(self, split, train: bool, ten_crop: float = 0.0) -> Batches:
-        workers = _workers(self.cfg, split, self.pipeline, train, bool(ten_crop))
+        workers = workers_for(self.cfg, split, self.pipeline, train, bool(ten_crop))
         return Batches(split, self.pipeline, self.cfg, train, self.head, self.outputs if train else 1, ten_crop,
                        workers)
 
@@ -409,30 +358,6 @@ def digest(model: keras.Model) -> str:
         h.update(v.path.encode())
         h.update(np.ascontiguousarray(v.numpy()).tobytes())
     return h.hexdigest()[:16]
-
-
-# ---------------------------------------------------------------- evaluation
-
-def test(trainer: Trainer, cfg, files: list[str] | None = None) -> dict:
-    """The test split with the best weights (or an ensemble of weight files): report and metrics.json."""
-    files = files or ([str(trainer.files["best"])] if trainer.files["best"].exists() else [])
-    split = trainer.data.test
-    if not len(split):
-        trainer.env.log("test: the test split is empty")
-        return {}
-    probs = []
-    for path in files or [None]:
-        if path is not None:
-            trainer.load_weights(path)
-        probs.append(trainer.predict(split, ten_crop=cfg.ten_crop))
-    result = metrics.evaluate(np.mean(probs, axis=0), split.labels, trainer.data.class_names, cfg.top_k)
-    title = "test" + (" (10-crop)" if cfg.ten_crop else "") + (f" (ensemble of {len(files)})" if len(files) > 1
-                                                                else "")
-    result.update(weights=files, ten_crop=cfg.ten_crop)
-    if trainer.is_main:
-        print(metrics.format_report(result, title), flush=True)
-        loop.save_report(Path(cfg.out), result)
-    return result
 
 
 # ---------------------------------------------------------------- transfer learning: cached features

@@ -50,6 +50,7 @@ class Trainer(Protocol):
     def save_checkpoint(self, path: Path, state: dict) -> None: ...
     def load_checkpoint(self, path: Path) -> dict: ...
     def save_weights(self, path: Path) -> None: ...
+    def load_weights(self, path: str) -> None: ...
 
 
 # ---------------------------------------------------------------- files
@@ -290,3 +291,26 @@ def epoch_line(row: dict, epochs: int, improved: bool) -> str:
 
 def save_report(out: Path, result: dict, name: str = "metrics.json") -> None:
     write_text(Path(out) / name, json.dumps(result, indent=1) + "\n")
+
+
+def test(trainer: Trainer, cfg, files: list[str] | None = None) -> dict:
+    """The test split with the best weights, or the average of several weight files (an ensemble of runs):
+    printed and written to <out>/metrics.json."""
+    files = files or ([str(trainer.files["best"])] if trainer.files["best"].exists() else [])
+    split = trainer.data.test
+    if not len(split):
+        trainer.env.log("test: the test split is empty")
+        return {}
+    probs = []
+    for path in files or [None]:
+        if path is not None:
+            trainer.load_weights(path)
+        probs.append(trainer.predict(split, ten_crop=cfg.ten_crop))
+    result = metrics.evaluate(np.mean(probs, axis=0), split.labels, trainer.data.class_names, cfg.top_k)
+    title = "test" + (" (10-crop)" if cfg.ten_crop else "")
+    title += f" (ensemble of {len(files)})" if len(files) > 1 else ""
+    result.update(weights=files, ten_crop=cfg.ten_crop)
+    if trainer.is_main:
+        print(metrics.format_report(result, title), flush=True)
+        save_report(Path(cfg.out), result)
+    return result

@@ -28,15 +28,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import config, loop, metrics
 from . import data as data_lib
 from .config import ConfigError, Head
 from .data import DataError
+from .torch_data import batches_on_device, loader
 
 _EPS = 1e-7
-fit = loop.fit
+fit, test = loop.fit, loop.test
 
 
 # ---------------------------------------------------------------- device and processes
@@ -112,85 +112,6 @@ def load_data(cfg, inputs: dict, env: Env):
     data, pipeline = data_lib.prepare(cfg, channels_last)
     env.log(data.describe())
     return data, pipeline
-
-
-class _EpochBatches(Sampler):
-    """Yields (epoch, indices) of this process's batches; the epoch travels with them to the workers."""
-
-    def __init__(self, n, batch_size, seed, shuffle, env: Env, drop_last):
-        self.args = (n, batch_size, seed)
-        self.shuffle, self.env, self.drop_last, self.epoch = shuffle, env, drop_last, 0
-
-    def batches(self) -> list[np.ndarray]:
-        n, batch_size, seed = self.args
-        world = self.env.world if self.shuffle else 1  # evaluation: every rank sees everything
-        return data_lib.batch_indices(n, batch_size, seed, self.epoch, self.shuffle, self.env.rank, world,
-                                      self.drop_last)
-
-    def __iter__(self):
-        return iter([(self.epoch, b) for b in self.batches()])
-
-    def __len__(self) -> int:
-        return len(self.batches())
-
-
-class _Batches(Dataset):
-    """Whole batches, NCHW; a file that fails to load comes back as its message, raised in the main process.
-
-    Examples in memory that are not augmented are prepared once (scaled, centred, NCHW) and then only
-    indexed, as a hand-written loop over a tensor would."""
-
-    def __init__(self, split, pipeline, train: bool, ten_crop: float = 0.0):
-        self.split, self.pipeline, self.train, self.ten_crop = split, pipeline, train, ten_crop
-        fixed = split.in_memory and not ten_crop and not (train and pipeline.augment.active)
-        self.prepared = None
-        if fixed and split.images.size * 4 < data_lib.PREPARE_LIMIT:
-            x, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
-            self.prepared = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
-            self.labels = torch.from_numpy(split.labels)
-
-    def __getitem__(self, item):
-        epoch, indices = item
-        if self.prepared is not None:
-            index = torch.from_numpy(indices)
-            return self.prepared[index], self.labels[index]
-        try:
-            if self.ten_crop:
-                x, y = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop), self.split.labels[indices]
-            else:
-                x, y = self.pipeline.batch(self.split, indices, epoch, self.train)
-        except DataError as exc:
-            return str(exc)
-        x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
-        return torch.from_numpy(x), torch.from_numpy(np.asarray(y))
-
-    def __len__(self) -> int:
-        return len(self.split)
-
-
-def loader(split, pipeline, cfg, env: Env, train: bool, ten_crop: float = 0.0) -> DataLoader:
-    workers = cfg.workers
-    if workers < 0:  # auto: decoding or augmenting goes to background workers
-        busy = not split.in_memory or (train and pipeline.augment.active) or bool(ten_crop)
-        workers = min(4, max(1, (os.cpu_count() or 2) // max(env.world, 1) - 1)) if busy else 0
-    sampler = _EpochBatches(len(split), cfg.batch_size, cfg.seed, train, env,
-                            drop_last=train and len(split) > cfg.batch_size)
-    # its own generator: starting workers must not draw from the global one, which seeds dropout
-    return DataLoader(_Batches(split, pipeline, train, ten_crop), sampler=sampler, batch_size=None,
-                      num_workers=workers, persistent_workers=workers > 0, generator=torch.Generator(),
-                      pin_memory=env.device.type == "cuda", prefetch_factor=4 if workers else None)
-
-
-def _batches(loader_: DataLoader, env: Env):
-    """(x, y) on the device.  Prepared in-memory data skips the DataLoader machinery: nothing to overlap."""
-    dataset = loader_.dataset
-    batches = (dataset[item] for item in loader_.sampler) if dataset.prepared is not None and \
-        loader_.num_workers == 0 else loader_
-    for batch in batches:
-        if isinstance(batch, str):
-            raise DataError(batch)
-        x, y = batch
-        yield x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
 
 
 # ---------------------------------------------------------------- model
@@ -395,7 +316,7 @@ class Trainer:
         correct = torch.zeros((), device=env.device, dtype=torch.int64)
         count = 0
         start = loop.time.perf_counter()
-        for step, (x, y) in enumerate(_batches(self.train_loader, env), 1):
+        for step, (x, y) in enumerate(batches_on_device(self.train_loader, env), 1):
             with self._autocast():
                 main, loss = self._step_loss(x, y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -433,7 +354,8 @@ class Trainer:
         self.model.eval()
         crops = self.cfg.tta_scale if ten_crop else 0.0
         outs = []
-        for x, _ in _batches(loader(split, self.pipeline, self.cfg, self.env, train=False, ten_crop=crops), self.env):
+        batches = loader(split, self.pipeline, self.cfg, self.env, train=False, ten_crop=crops)
+        for x, _ in batches_on_device(batches, self.env):
             with self._autocast():
                 main, _ = _split_outputs(self.model(x), self.head)
             probs = probabilities(self.head, main)
@@ -459,6 +381,9 @@ class Trainer:
         with loop.atomic_path(path) as tmp:
             torch.save(self.model.state_dict(), tmp)
 
+    def load_weights(self, path: str) -> None:
+        self.model.load_state_dict(read_weights(path, self.env.device))
+
 
 def check_ranks_agree(model: nn.Module, env: Env) -> None:
     """Each rank prints its weights' fingerprint; rank 0 says whether they all agree."""
@@ -471,30 +396,6 @@ def check_ranks_agree(model: nn.Module, env: Env) -> None:
         dist.all_gather_object(gathered, mine)
         env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else
                 f"warning: ranks disagree: {gathered}")
-
-
-# ---------------------------------------------------------------- evaluation
-
-def test(trainer: Trainer, cfg, files: list[str] | None = None) -> dict:
-    """The test split with the best weights (or an ensemble of weight files): report and metrics.json."""
-    files = files or ([str(trainer.files["best"])] if trainer.files["best"].exists() else [])
-    split = trainer.data.test
-    if not len(split):
-        trainer.env.log("test: the test split is empty")
-        return {}
-    probs = []
-    for path in files or [None]:
-        if path is not None:
-            trainer.model.load_state_dict(read_weights(path, trainer.env.device))
-        probs.append(trainer.predict(split, ten_crop=cfg.ten_crop))
-    result = metrics.evaluate(np.mean(probs, axis=0), split.labels, trainer.data.class_names, cfg.top_k)
-    title = "test" + (" (10-crop)" if cfg.ten_crop else "") + (f" (ensemble of {len(files)})" if len(files) > 1
-                                                                else "")
-    result.update(weights=files, ten_crop=cfg.ten_crop)
-    if trainer.is_main:
-        print(metrics.format_report(result, title), flush=True)
-        loop.save_report(Path(cfg.out), result)
-    return result
 
 
 # ---------------------------------------------------------------- transfer learning: cached features
@@ -532,7 +433,7 @@ def cached_features(trainer: Trainer, split, name: str) -> np.ndarray:
     path = Path(cfg.out) / "features" / f"{name}-{key.hexdigest()[:12]}.npy"
     if path.exists():
         return np.load(path)
-    batches = _batches(loader(split, trainer.pipeline, cfg, env, train=False), env)
+    batches = batches_on_device(loader(split, trainer.pipeline, cfg, env, train=False), env)
     feats = _features(trainer.model, getattr(trainer.model, trainer.head.layer), batches)
     if env.is_main:
         with loop.atomic_path(path) as tmp:
