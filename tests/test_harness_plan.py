@@ -151,3 +151,13 @@ def test_train_verb_takes_every_task_option():
     assert given["epochs"] == "3" and given["nesterov"] is False
     assert given["data"].endswith("/d.npz") and given["data"].startswith("/")
     assert [p.rsplit("/", 1)[1] for p in given["ensemble"]] == ["a.pt", "b.pt"]
+
+
+def test_layers_with_weights_are_listed_in_spec_order(spec_file):
+    text = net("h = x -> conv(8, 3) as stem -> relu\n  a = h -> conv(4, 1) as a1\n  b = h -> conv(4, 1) as b1\n"
+               "  shared s = conv(4, 1)\n  p = a -> s\n  q = b -> s\n  concat(p, q) -> global_avgpool -> "
+               "dense(num_classes) as fc -> output y")
+    graph = analyze(spec_file(text)).graph
+    assert classify.weighted_layers(graph) == ["stem", "a1", "b1", "s", "fc"]
+    script = generate(analyze(spec_file(text)), CompileOptions("keras", "classify"))["train.py"]
+    assert "LAYERS = ('stem', 'a1', 'b1', 's', 'fc')" in script

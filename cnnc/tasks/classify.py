@@ -90,11 +90,18 @@ def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
                 dense_tail=dense_tail)
 
 
+def weighted_layers(graph: Graph) -> list[str]:
+    """Names of the layers that own weights, in the spec's order (a shared layer once)."""
+    from cnnc.backends.naming import layer_name
+
+    return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
+
+
 _BODY = {
     "torch": [
         "    env = rt.setup(cfg)  # device, the processes of torchrun, seeds",
         "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
-        "    model = rt.make_model(build_model, HEAD, cfg, env, data.num_classes)  # head width, start weights, "
+        "    model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
         "freezing",
         "    loss_fn = rt.make_loss(HEAD)",
         "    optimizer = rt.make_optimizer(model.parameters(), cfg)",
@@ -103,7 +110,7 @@ _BODY = {
         "    env = rt.setup(cfg)  # seeds, determinism, the tf.distribute strategy",
         "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
         "    with env.strategy.scope():",
-        "        model = rt.make_model(build_model, HEAD, cfg, env, data.num_classes)  # head width, start weights, "
+        "        model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
         "freezing",
         "        loss_fn = rt.make_loss(HEAD)",
         "        optimizer = rt.make_optimizer(cfg)",
@@ -137,6 +144,8 @@ def render_script(head: Head, framework: str, values: dict, analysis) -> str:
     note = _LOSS_NOTES[(head.activation, head.binary)]
     lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
               f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
+    lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
+    lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
     lines += render.config_block("classify", framework, values)
     lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
               "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]

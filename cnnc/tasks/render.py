@@ -50,3 +50,18 @@ def call(name: str, args: dict[str, Any], indent: int = 0) -> str:
     if len(flat) + indent <= 110:
         return flat
     return f"{name}(\n" + "".join(f"    {k}={v!r},\n" for k, v in args.items()) + ")"
+
+
+def wrapped_tuple(name: str, items: list[str], width: int = 110) -> list[str]:
+    """NAME = ('a', 'b', ...) over as many lines as it takes."""
+    flat = f"{name} = ({', '.join(repr(i) for i in items)}{',' if len(items) == 1 else ''})"
+    if len(flat) <= width:
+        return [flat]
+    lines, line = [f"{name} = ("], "   "
+    for item in items:
+        piece = f" {item!r},"
+        if len(line) + len(piece) > width:
+            lines.append(line)
+            line = "   "
+        line += piece
+    return lines + [line, ")"]

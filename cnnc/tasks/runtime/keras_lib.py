@@ -110,7 +110,7 @@ def load_data(cfg, inputs: dict, env: Env):
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> keras.Model:
+def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> keras.Model:
     """The spec's model for this data (call under env.strategy.scope()): head width, start weights, freezing,
     L1/L2 penalties on the trainable weights."""
     units = head.units_for(num_classes)
@@ -122,17 +122,12 @@ def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> kera
     model = build_model(**kwargs)
     if cfg.weights:
         load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
-    freeze(model, cfg, head, env)
+    freeze(model, layers, cfg, head, env)
     if cfg.l1 or cfg.weight_decay:
         penalty = keras.regularizers.L1L2(l1=cfg.l1, l2=cfg.weight_decay / 2)
         for variable in model.trainable_variables:
             variable.regularizer = penalty
     return model
-
-
-def weighted_layers(model: keras.Model) -> list[str]:
-    """The layers with weights, in the model's (topological) order."""
-    return [layer.name for layer in model.layers if layer.weights]
 
 
 def _find_layer(name: str, layers: list[str], option: str) -> int:
@@ -145,19 +140,21 @@ def _find_layer(name: str, layers: list[str], option: str) -> int:
     return layers.index(name)
 
 
-def freeze(model: keras.Model, cfg, head: Head, env: Env) -> None:
+def freeze(model: keras.Model, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
     if cfg.freeze_below and cfg.unfreeze_top >= 0:
         raise ConfigError("give --freeze-below or --unfreeze-top, not both")
     frozen: list[str] = []
+    layers = list(layers)
     if cfg.freeze_below:
-        layers = weighted_layers(model)
         frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
     elif cfg.unfreeze_top >= 0:
-        layers = weighted_layers(model)
         top = _find_layer(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
         frozen = layers[:max(0, top - cfg.unfreeze_top)]
+    names = {layer.name for layer in model.layers}
     for name in frozen:
+        if name not in names:
+            raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
         model.get_layer(name).trainable = False  # frozen batch norm runs in inference mode (Keras rule)
     if frozen:
         env.log(f"frozen: {len(frozen)} layers ({frozen[0]} .. {frozen[-1]})")

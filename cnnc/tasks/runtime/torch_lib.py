@@ -116,7 +116,7 @@ def load_data(cfg, inputs: dict, env: Env):
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> nn.Module:
+def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> nn.Module:
     """The spec's model for this data: head width from the data, start weights, frozen layers."""
     units = head.units_for(num_classes)
     kwargs = {head.units_param: units} if head.units_param and units != head.units else {}
@@ -127,13 +127,8 @@ def make_model(build_model, head: Head, cfg, env: Env, num_classes: int) -> nn.M
     model = build_model(**kwargs).to(env.device)
     if cfg.weights:
         load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
-    freeze(model, cfg, head, env)
+    freeze(model, layers, cfg, head, env)
     return model
-
-
-def weighted_layers(model: nn.Module) -> list[str]:
-    """The layers with weights, in spec order (the generated module registers them in that order)."""
-    return [name for name, child in model.named_children() if any(True for _ in child.parameters())]
 
 
 def _find_layer(name: str, layers: list[str], option: str) -> int:
@@ -144,19 +139,20 @@ def _find_layer(name: str, layers: list[str], option: str) -> int:
     return layers.index(name)
 
 
-def freeze(model: nn.Module, cfg, head: Head, env: Env) -> None:
+def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
     if cfg.freeze_below and cfg.unfreeze_top >= 0:
         raise ConfigError("give --freeze-below or --unfreeze-top, not both")
     frozen: list[str] = []
+    layers = list(layers)
     if cfg.freeze_below:
-        layers = weighted_layers(model)
         frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
     elif cfg.unfreeze_top >= 0:
-        layers = weighted_layers(model)
         top = _find_layer(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
         frozen = layers[:max(0, top - cfg.unfreeze_top)]
     for name in frozen:
+        if not hasattr(model, name):
+            raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
         for p in getattr(model, name).parameters():
             p.requires_grad_(False)
     if frozen:
