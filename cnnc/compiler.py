@@ -48,6 +48,13 @@ def analyze(path: Path | str, text: str | None = None, *, network: str | None = 
     except CnncError as exc:
         diagnostics += expander.diagnostics + exc.diagnostics
         return result
+    except RecursionError:
+        # Expressions, bodies and blocks expand recursively: refuse what Python's stack cannot hold.
+        diagnostics += expander.diagnostics + [Diagnostic(
+            "error", "E0601", "the spec nests too deeply", definition.name_span,
+            notes=["expressions, `if`/`for`/`repeat` bodies and block calls nest a few hundred levels at most"],
+            help="name intermediate values instead of nesting them")]
+        return result
     diagnostics += expander.diagnostics
     if any(d.is_error for d in diagnostics):
         return result

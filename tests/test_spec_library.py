@@ -346,6 +346,15 @@ def test_docs_table_is_current(rendered_table: str):
     assert committed == rendered_table, "run: python tools/spec_table.py > docs/spec-library.md"
 
 
+def test_readme_table_is_current(rendered_table: str):
+    spec = importlib.util.spec_from_file_location("spec_table", ROOT / "tools" / "spec_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    assert module.README_START in readme
+    assert readme == module.with_readme_table(readme, rendered_table), "run: python tools/spec_table.py --readme"
+
+
 def test_docs_table_rows(rendered_table: str):
     rows = [line for line in rendered_table.splitlines() if line.startswith("| ") and ".cnn" in line]
     assert rows[0] == "| lenet5.cnn | LeNet5 | x 32x32x1 | y 10 | 61,706 | 61,706 | 416,520 |"

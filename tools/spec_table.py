@@ -1,9 +1,11 @@
 """Print the spec library as a markdown table, computed from the specs.
 
     python tools/spec_table.py > docs/spec-library.md
+    python tools/spec_table.py --readme        # also refresh the table in README.md
 
-tests/test_spec_library.py checks that the committed file is this script's
-output, so the table cannot go stale.  Analysis only: no framework import.
+tests/test_spec_library.py checks that the committed file and the README's
+table are this script's output, so neither can go stale.  Analysis only: no
+framework import.
 """
 
 from __future__ import annotations
@@ -85,5 +87,23 @@ def render(specs: Path = ROOT / "specs") -> str:
     return HEADER + "\n".join(lines) + "\n"
 
 
+README_START, README_END = "<!-- spec-table:start -->", "<!-- spec-table:end -->"
+
+
+def table_only(rendered: str) -> str:
+    """The table lines of `render()`'s output, as the README embeds them."""
+    return "\n".join(line for line in rendered.splitlines() if line.startswith("|")) + "\n"
+
+
+def with_readme_table(readme: str, rendered: str) -> str:
+    head, _, rest = readme.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_START}\n{table_only(rendered)}{README_END}{tail}"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    text = render()
+    if "--readme" in sys.argv[1:]:
+        readme = ROOT / "README.md"
+        readme.write_text(with_readme_table(readme.read_text(), text))
+    sys.stdout.write(text)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnc.backends import convert
+
 TARGETS = {"torch": "cnnc.backends.torch", "keras": "cnnc.backends.keras"}
 
 
@@ -100,5 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
-SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile, _add_train]
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"compile": cmd_compile, "train": cmd_train}
+SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile, convert.add_parser, _add_train]
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "compile": cmd_compile, "convert-weights": convert.run, "train": cmd_train,
+}

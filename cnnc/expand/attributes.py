@@ -52,7 +52,7 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Sc
         if name in UNIVERSAL:
             value = ex.eval(arg.value, scope)
             if not isinstance(value, bool):
-                ex.report("E0201", f"`frozen` is true or false, got {value!r}", arg.value.span)
+                ex.report("E0201", f"`frozen` is true or false, got a {type_name(value)}", arg.value.span)
                 ok = False
             frozen = value is True
             continue
@@ -71,6 +71,7 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Sc
         elif isinstance(value, Tensor):
             ex.report("E0201", f"`{name}` takes a value, not a tensor", arg.value.span)
             ok = False
+            continue
         values[name], arg_of[name] = value, arg
     values = {k: v for k, v in values.items() if not isinstance(v, Poison)}
     try:

@@ -15,6 +15,7 @@ from cnnc.diagnostics import Diagnostic, Span, did_you_mean
 from cnnc.expand.values import (
     BUILTINS,
     MAX_MAGNITUDE,
+    MAX_RANGE,
     POISON,
     SHAPE_ATTRIBUTES,
     Poison,
@@ -232,4 +233,13 @@ class Evaluator:
             return self.report("E0207", f"bad arguments to `{expr.func}`: {str(exc).lower()}", expr.span)
         if is_number(result) and abs(result) > MAX_MAGNITUDE:
             return self.report("E0601", "number out of range", expr.span)
+        if isinstance(result, range) and _longer_than(result, MAX_RANGE):
+            return self.report("E0601", f"a range of more than {MAX_RANGE:,} numbers is too long", expr.span)
         return result
+
+
+def _longer_than(items: range, limit: int) -> bool:
+    try:
+        return len(items) > limit
+    except OverflowError:  # longer than sys.maxsize
+        return True

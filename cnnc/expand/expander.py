@@ -27,7 +27,7 @@ from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
 MAX_NODES = 50_000  # the largest classic nets have a few thousand layers
-MAX_STEPS = 20_000_000
+MAX_STEPS = 500_000  # the largest shipped spec takes 2,200; 50,000 layers at 8 steps a layer fit
 MAX_BLOCK_DEPTH = 64
 
 
@@ -270,6 +270,7 @@ class Expander(Evaluator):
                         help="loop over `range(n)` or a list")
             return
         for item in items:
+            self.tick(stmt.span)  # an empty body must count too, or `for` over a long range never ends
             if len(stmt.targets) == 1:
                 scope.vars[stmt.targets[0]] = item
             elif isinstance(item, (tuple, list)) and len(item) == len(stmt.targets):
@@ -284,7 +285,10 @@ class Expander(Evaluator):
     def _stmt_Repeat(self, stmt: ast.Repeat, scope: Scope) -> None:
         count = self.repeat_count(stmt.count, scope)
         for _ in range(count):
+            self.tick(stmt.span)
             self.execute(stmt.body, scope)
+            if scope.returned is not None:
+                return
 
     def repeat_count(self, expr: ast.Expr, scope: Scope) -> int:
         count = self.eval(expr, scope)
@@ -456,6 +460,9 @@ class Expander(Evaluator):
         return inner.returned
 
     def apply_shared(self, shared: SharedInstance, value: object, step: ast.CallStep, scope: Scope) -> object:
+        if shared.step.name == shared.name and shared.name not in self.program.blocks:
+            return self.report("E0401", f"shared `{shared.name}` is defined in terms of itself", shared.step.span,
+                               help="name a layer or a block after `=`: `shared f = conv(8, 3)`")
         shared.uses += 1
         start = len(self.created)
         prefix = shared.name if shared.uses == 1 else f"{shared.name}_{shared.uses}"

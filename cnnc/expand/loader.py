@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +27,16 @@ class Program:
 
 
 def read_source(path: Path) -> str:
-    """A spec's text; OSError and UnicodeDecodeError are the caller's to report."""
-    return path.read_text(encoding="utf-8")
+    """A spec's text (a leading byte-order mark is dropped); OSError and
+    UnicodeDecodeError are the caller's to report."""
+    return path.read_text(encoding="utf-8-sig")
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(text: str, file: str) -> ast.Module:
+    # The AST is never modified after parsing, so one parse of a file's text can
+    # serve every analysis in the process (the stdlib is read by each of them).
+    return parse(text, file)
 
 
 def load(path: Path, text: str | None = None) -> Program:
@@ -55,7 +64,7 @@ def _load_file(path: Path, program: Program, seen: set[Path]) -> ast.Module | No
     text = read_source(path)
     program.sources.add(str(path), text)
     try:
-        return parse(text, str(path))
+        return _parse_cached(text, str(path))
     except CnncError as exc:
         program.diagnostics += exc.diagnostics
         return None

@@ -10,6 +10,8 @@ from cnnc.ir.shape_math import Shape
 
 # Numbers beyond this are a typo or an attack, never a network.
 MAX_MAGNITUDE = 1 << 62
+# `sum`, `min` and `max` walk a range in C, where no step budget can stop them.
+MAX_RANGE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,21 @@ def _range(*args: int) -> range:
     return range(*args)
 
 
+def _round(x: float, digits: int | None = None) -> float:
+    if digits is None:
+        return round(x)
+    # round(5, -10**9) builds 10**(10**9).  Past 400 digits every float, and every int below
+    # MAX_MAGNITUDE, rounds the same, so clamping changes no result.
+    return round(x, max(-400, min(400, digits)))
+
+
 BUILTINS = {
     "min": min,
     "max": max,
     "abs": abs,
     "ceil": lambda x: int(math.ceil(x)),
     "floor": lambda x: int(math.floor(x)),
-    "round": lambda x, n=None: round(x) if n is None else round(x, n),
+    "round": _round,
     "int": int,
     "float": float,
     "sqrt": math.sqrt,

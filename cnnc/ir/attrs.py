@@ -39,9 +39,8 @@ class Attrs(BaseModel):
 
 
 class LayerAttrs(Attrs):
-    """Attributes every layer with weights accepts."""
-
-    frozen: bool = False
+    """Attributes of layers with weights.  (`frozen=` is accepted by every step and
+    kept on the node, `Node.frozen`, since it also applies to whole blocks.)"""
 
 
 class NoAttrs(Attrs):
@@ -69,14 +68,10 @@ class DepthwiseAttrs(LayerAttrs):
     bias: bool = True
 
 
-class SeparableAttrs(LayerAttrs):
+class SeparableAttrs(DepthwiseAttrs):
+    """Depthwise (kernel, stride, padding, dilation, multiplier) then a 1x1 to `filters`."""
+
     filters: PosInt
-    kernel: Size
-    stride: Size = 1
-    padding: Padding = "valid"
-    dilation: Size = 1
-    multiplier: PosInt = 1
-    bias: bool = True
 
 
 class PointwiseAttrs(LayerAttrs):

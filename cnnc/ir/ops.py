@@ -378,7 +378,7 @@ def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
     total = math.prod(ins[0])
     known = math.prod(d for d in attrs.shape if d != -1)
     unknown = attrs.shape.count(-1)
-    if unknown > 1 or 0 in attrs.shape:
+    if unknown > 1 or 0 in attrs.shape or not attrs.shape:  # `reshape([])` would make a scalar
         raise ShapeError("reshape takes positive sizes and at most one -1", code="E0305")
     if (unknown and total % known) or (not unknown and known != total):
         raise ShapeError(

@@ -9,6 +9,7 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
+from cnnc.expand.values import MAX_MAGNITUDE
 from cnnc.syntax import ast
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -23,9 +24,15 @@ def _token_span(file: str, tok: Token) -> Span:
     return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-def _unquote(text: str) -> str:
+def _unquote(text: str, span: Span) -> str:
     body = text[1:-1]
-    return body.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in body else body
+    if "\\" not in body:
+        return body
+    try:
+        return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError as exc:  # `"\x"`, `"\N{nope}"`: not the file's encoding, the string's
+        raise CnncError(Diagnostic("error", "E0001", f"bad escape in string: {exc.reason}", span,
+                                   help="write a backslash as `\\\\`")) from None
 
 
 @v_args(meta=True)
@@ -55,7 +62,7 @@ class _ToAst(Transformer_NonRecursive):
         return module
 
     def import_item(self, meta, c):
-        return ast.Import(_unquote(c[0]), self.s(meta))
+        return ast.Import(_unquote(c[0], _token_span(self.file, c[0])), self.s(meta))
 
     def const_def(self, meta, c):
         return ast.Const(str(c[0]), c[1], self.s(meta))
@@ -138,16 +145,23 @@ class _ToAst(Transformer_NonRecursive):
         return ast.OutputStep(str(c[0]), self.s(meta))
 
     # --- expressions ---
+    def integer(self, text: str, meta) -> int:
+        # Python refuses to convert more than 4,300 digits; cnnc's numbers stay below 2^62 anyway.
+        if len(text.lstrip("0")) > 19 or int(text) > MAX_MAGNITUDE:
+            raise CnncError(Diagnostic("error", "E0601", "number out of range", self.s(meta),
+                                       notes=["cnnc's numbers stay below 2^62 in magnitude"]))
+        return int(text)
+
     def number(self, meta, c):
         text = str(c[0])
-        value = int(text) if text.isdigit() else float(text)
+        value = self.integer(text, meta) if text.isdigit() else float(text)
         return ast.Literal(value, self.s(meta))
 
     def shape_literal(self, meta, c):
-        return ast.ShapeLiteral(tuple(int(d) for d in str(c[0]).split("x")), self.s(meta))
+        return ast.ShapeLiteral(tuple(self.integer(d, meta) for d in str(c[0]).split("x")), self.s(meta))
 
     def string(self, meta, c):
-        return ast.Literal(_unquote(str(c[0])), self.s(meta))
+        return ast.Literal(_unquote(str(c[0]), self.s(meta)), self.s(meta))
 
     def true(self, meta, c):
         return ast.Literal(True, self.s(meta))

@@ -96,13 +96,13 @@ def _shapes(graph: Graph, names: dict[str, str]) -> str:
 
 
 def _signature(graph: Graph, b: Builder) -> str:
-    """Keyword arguments for the network parameters the generated code reads, with the compiled values."""
+    """Keyword arguments for the network parameters, defaulting to the values the spec was compiled with."""
     parts = []
-    for param in graph.params.values():
-        if param.name in b.used_params:
-            hint = _TYPE_HINTS.get(param.type)
-            name = b.params[param.name]
-            parts.append(f"{name}: {hint} = {literal(param.value)}" if hint else f"{name}={literal(param.value)}")
+    for param, name in b.params.items():
+        node_id, attr = b.sites[param][0]
+        value = literal(getattr(graph.node(node_id).attrs, attr))
+        hint = _TYPE_HINTS.get(graph.params[param].type)
+        parts.append(f"{name}: {hint} = {value}" if hint else f"{name}={value}")
     return ", ".join(parts)
 
 

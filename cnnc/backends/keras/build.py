@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnc.backends.common import constructor_params
 from cnnc.backends.keras.writer import Writer, literal
 from cnnc.backends.naming import Namespace, layer_name
 from cnnc.ir.graph import Graph, Node
@@ -25,9 +26,9 @@ class Builder:
         self.runtime: set[str] = set()  # custom layer classes to paste into the file
         self.constants: list[tuple[str, str]] = []  # module-level (name, literal)
         self.uses_ops = False
-        self.used_params: set[str] = set()
-        self.params = {p.name: self.names(f"param:{p.name}", p.name) for p in graph.params.values()
-                       if not p.structural}
+        # The network parameters both backends take as arguments (changing them changes no shape).
+        self.sites = constructor_params(graph)
+        self.params = {p: self.names(f"param:{p}", p) for p in graph.params if p in self.sites}
         self.shared = {n.shares for n in graph.nodes() if n.shares}
         self.layer_vars: dict[str, str] = {}  # node id of a shared layer's owner -> variable holding the layer
         self._layer_names = {layer_name(n.id) for n in graph.nodes()}
@@ -44,11 +45,14 @@ class Builder:
 
     def attr(self, node: Node, key: str) -> str:
         """An attribute as source: the builder's argument when it came straight from one, else a literal."""
+        return self.bound(node, key) or literal(getattr(node.attrs, key))
+
+    def bound(self, node: Node, key: str) -> str | None:
+        """The builder argument an attribute comes from, if it is one."""
         param = node.bindings.get(key)
-        if param in self.params:
-            self.used_params.add(param)
+        if param in self.params and (node.id, key) in self.sites[param]:
             return self.params[param]
-        return literal(getattr(node.attrs, key))
+        return None
 
     def use(self, cls: str) -> str:
         """A custom layer class from runtime.py, pasted into the generated file."""

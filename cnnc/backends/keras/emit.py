@@ -37,7 +37,7 @@ def _rank(b: Builder, node: Node) -> int:
 
 def _opt(b: Builder, node: Node, keyword: str, key: str, default: object) -> list[str]:
     """`keyword=value` unless the attribute keeps Keras' default."""
-    if getattr(node.attrs, key) == default and key not in node.bindings:
+    if getattr(node.attrs, key) == default and not b.bound(node, key):
         return []
     return [f"{keyword}={b.attr(node, key)}"]
 
@@ -207,9 +207,9 @@ def emit_upsample(b: Builder, node: Node) -> str:
 @emits("batchnorm")
 def emit_batchnorm(b: Builder, node: Node) -> str:
     a = node.attrs
-    param = node.bindings.get("momentum")
-    momentum = f"1 - {b.attr(node, 'momentum')}" if param in b.params else repr(float(f"{1 - a.momentum:.12g}"))
-    args = [f"momentum={momentum}", f"epsilon={b.attr(node, 'epsilon')}"]  # Keras keeps 1 - PyTorch's momentum
+    param = b.bound(node, "momentum")  # Keras keeps 1 - PyTorch's momentum
+    momentum = f"1 - {param}" if param else repr(float(f"{1 - a.momentum:.12g}"))
+    args = [f"momentum={momentum}", f"epsilon={b.attr(node, 'epsilon')}"]
     args += _opt(b, node, "center", "center", True) + _opt(b, node, "scale", "scale", True)
     return b.layer(node, "layers.BatchNormalization", args, b.input(node))
 

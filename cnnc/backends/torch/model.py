@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from cnnc.backends.common import channels_first, constructor_params
 from cnnc.backends.naming import Namespace, class_name, layer_name, sanitize
-from cnnc.backends.pysource import CodeWriter, Expr, comment_text, dict_of, flat, literal, quote, tuple_of
+from cnnc.backends.pysource import CodeWriter, Expr, Seq, comment_text, dict_of, flat, literal, quote, tuple_of
 from cnnc.backends.torch.emitters import EMITTERS, HELPERS, Emit, Site
 from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.ir.graph import Graph, Node
@@ -241,9 +241,7 @@ def _write_class(code: CodeWriter, model: ModelWriter, body: Body) -> None:
             code.statement("return ", outputs[0] if len(outputs) == 1 else tuple_of(*outputs, bare=True))
 
 
-def _signature(head: str, params: list[tuple[str, Expr]]):
-    from cnnc.backends.pysource import Seq
-
+def _signature(head: str, params: list[tuple[str, Expr]]) -> Seq:
     return Seq(head, "(", tuple(params), ")")
 
 

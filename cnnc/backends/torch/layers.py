@@ -1,0 +1,193 @@
+"""Emitters for the ops that do not slide a window: norms, reshapes, dense, activations, merges."""
+
+from __future__ import annotations
+
+from cnnc.backends.common import channels_first, channels_first_axis
+from cnnc.backends.pysource import Expr, call, flat, literal, tuple_of
+from cnnc.backends.torch.site import Emit, Site, emits, size_literal
+from cnnc.backends.torch.windows import padded
+from cnnc.ir.shape_math import pad_pairs, per_dim
+
+# --- pooling over everything, to a size, and upsampling: no window, no padding ---------
+
+
+def _spatial_dims(site: Site) -> Expr:
+    dims = tuple(range(2, 2 + site.rank))
+    return literal(dims[0]) if len(dims) == 1 else literal(dims)
+
+
+@emits("global_avgpool", "global_maxpool")
+def emit_global_pool(site: Site) -> Emit:
+    method = "mean" if site.node.op.name == "global_avgpool" else "amax"
+    keep = "True" if site.attrs.keepdims else None
+    return Emit(call(f"{site.x}.{method}", _spatial_dims(site), keepdim=keep))
+
+
+@emits("adaptive_avgpool")
+def emit_adaptive_pool(site: Site) -> Emit:
+    size = per_dim(site.attrs.size, site.rank, "size")
+    return Emit(call(f"F.adaptive_avg_pool{site.rank}d", site.x, size_literal(size)))
+
+
+@emits("upsample")
+def emit_upsample(site: Site) -> Emit:
+    scale = size_literal(per_dim(site.attrs.scale, site.rank, "scale"))
+    if site.attrs.mode == "bilinear":
+        return Emit(call("F.interpolate", site.x, scale_factor=scale, mode='"bilinear"', align_corners="False"))
+    return Emit(call("F.interpolate", site.x, scale_factor=scale))
+
+
+# --- normalisation and regularisation ----------------------------------------------
+
+
+@emits("batchnorm")
+def emit_batchnorm(site: Site) -> Emit:
+    attrs, c = site.attrs, site.channels
+    cls = f"nn.BatchNorm{max(site.rank, 1)}d"
+    both = attrs.scale and attrs.center
+    module = call(cls, literal(c), eps=site.option("epsilon", 1e-5), momentum=site.option("momentum", 0.1),
+                  affine=None if both else "False")
+    emit = Emit(call(site.module, site.x), module)
+    # PyTorch's affine is both or neither; a lone scale or shift is added as the parameter it reads.
+    if attrs.scale and not both:
+        emit.setup.append((0, f"{site.module}.weight = ", call("nn.Parameter", call("torch.ones", literal(c)))))
+    if attrs.center and not both:
+        emit.setup.append((0, f"{site.module}.bias = ", call("nn.Parameter", call("torch.zeros", literal(c)))))
+    return emit
+
+
+@emits("lrn")
+def emit_lrn(site: Site) -> Emit:
+    options = {"alpha": site.value("alpha"), "beta": site.value("beta"), "k": site.value("k")}
+    x = site.x if site.rank else f"{site.x}[:, :, None]"  # LRN wants a spatial axis
+    if site.bound:
+        emit = Emit(call(site.module, x), call("nn.LocalResponseNorm", site.value("size"), **options))
+    else:
+        emit = Emit(call("F.local_response_norm", x, site.value("size"), **options))
+    if not site.rank:
+        emit.then = ("{}[:, :, 0]",)
+    return emit
+
+
+@emits("dropout")
+def emit_dropout(site: Site) -> Emit:
+    if site.bound:
+        return Emit(call(site.module, site.x), call("nn.Dropout", site.value("rate")))
+    return Emit(call("F.dropout", site.x, p=site.value("rate"), training="self.training"))
+
+
+# --- reshaping -------------------------------------------------------------------------
+
+
+@emits("zeropad")
+def emit_zeropad(site: Site) -> Emit:
+    return Emit(padded(site.x, pad_pairs(site.attrs.padding, site.rank)))
+
+
+@emits("crop")
+def emit_crop(site: Site) -> Emit:
+    pairs = pad_pairs(site.attrs.cropping, site.rank, "cropping")
+    spans = ", ".join(f"{before}:{n - after}" for (before, after), n in zip(pairs, site.shape[:-1]))
+    return Emit(f"{site.x}[:, :, {spans}]")
+
+
+@emits("flatten")
+def emit_flatten(site: Site) -> Emit:
+    return Emit(call(f"{site.x}.flatten", "1"))
+
+
+@emits("reshape")
+def emit_reshape(site: Site) -> Emit:
+    """To or from a flat vector: PyTorch's own (channels-first) order, as `flatten` is
+    (weight conversion reorders the dense layer next to it).  Between two maps the
+    IR's channels-last order is the meaning, which no weight order can stand in for,
+    so the channels move last for the reshape and back after it."""
+    if site.rank and len(site.node.shape) > 1:
+        dims = ", ".join(literal(d) for d in site.node.shape)
+        return Emit(f"{site.x}.movedim(1, -1).reshape(-1, {dims}).movedim(-1, 1)")
+    return Emit(call(f"{site.x}.reshape", "-1", *(literal(d) for d in channels_first(site.node.shape))))
+
+
+@emits("dense")
+def emit_dense(site: Site) -> Emit:
+    module = call("nn.Linear", literal(site.channels), site.value("units"), bias=site.option("bias", True))
+    return Emit(call(site.module, site.x), module)
+
+
+# --- activations -------------------------------------------------------------------------
+
+# op -> (function, may work in place).  In place only where the backward pass reads the
+# output, not the input (relu, relu6), exactly as torchvision's nn.ReLU(inplace=True).
+ACTIVATIONS: dict[str, tuple[str, bool]] = {
+    "relu": ("F.relu", True),
+    "relu6": ("F.relu6", True),
+    "sigmoid": ("torch.sigmoid", False),
+    "tanh": ("torch.tanh", False),
+    "swish": ("F.silu", False),
+    "hard_swish": ("F.hardswish", False),
+    "hard_sigmoid": ("F.hardsigmoid", False),
+    "gelu": ("F.gelu", False),
+}
+
+
+@emits(*ACTIVATIONS)
+def emit_activation(site: Site) -> Emit:
+    fn, can_inplace = ACTIVATIONS[site.node.op.name]
+    if can_inplace and site.inplace == 0:
+        return Emit(call(fn, site.x, inplace="True"), inplace=True)
+    return Emit(call(fn, site.x))
+
+
+@emits("leaky_relu", "elu")
+def emit_parametric_activation(site: Site) -> Emit:
+    name = site.node.op.name
+    if site.bound:
+        cls = "nn.LeakyReLU" if name == "leaky_relu" else "nn.ELU"
+        return Emit(call(site.module, site.x), call(cls, site.value("alpha")))
+    return Emit(call(f"F.{name}", site.x, site.value("alpha")))
+
+
+@emits("softmax")
+def emit_softmax(site: Site) -> Emit:
+    return Emit(call("torch.softmax", site.x, literal(channels_first_axis(site.attrs.axis, len(site.shape)))))
+
+
+@emits("maxout")
+def emit_maxout(site: Site) -> Emit:
+    """The max over groups of `pieces` consecutive channels."""
+    pieces = site.attrs.pieces
+    groups = flat(tuple_of(literal(site.channels // pieces), literal(pieces)))
+    return Emit(call(f"{site.x}.unflatten(1, {groups}).amax", "2"))
+
+
+@emits("identity")
+def emit_identity(site: Site) -> Emit:
+    return Emit(None)
+
+
+# --- merges ------------------------------------------------------------------------------
+
+
+@emits("add")
+def emit_add(site: Site) -> Emit:
+    if site.inplace is not None and len(site.args) == 2:
+        other = site.args[1 - site.inplace]
+        return Emit(other, inplace=True, augmented="+")
+    return Emit(" + ".join(site.args))
+
+
+@emits("multiply")
+def emit_multiply(site: Site) -> Emit:
+    """Elementwise product; an operand of lower rank is lined up channels-first, as the IR broadcasts it."""
+    rank = len(site.node.shape)
+    terms = []
+    for arg, shape in zip(site.args, site.in_shapes):
+        missing = rank - len(shape)
+        terms.append(f"{arg}[:, :{', None' * missing}]" if missing and rank > 1 else arg)
+    return Emit(" * ".join(terms))
+
+
+@emits("concat")
+def emit_concat(site: Site) -> Emit:
+    dim = channels_first_axis(site.attrs.axis, len(site.shape))
+    return Emit(call("torch.cat", tuple_of(*site.args), literal(dim)))

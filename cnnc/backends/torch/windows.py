@@ -1,0 +1,193 @@
+"""Emitters for the ops that slide a window: convolutions and pooling.
+
+Padding is resolved to TensorFlow's (before, after) pairs first (`same` puts
+the odd pixel at the end); PyTorch's own symmetric padding is used where it
+gives the same cells, an explicit `F.pad` where it does not.
+"""
+
+from __future__ import annotations
+
+from cnnc.backends.common import Pairs, symmetric, uniform, window_geometry
+from cnnc.backends.pysource import Expr, call, dict_of, list_of, literal
+from cnnc.backends.torch.site import AVG_POOL_HELPER, Emit, Site, emits, size_literal
+from cnnc.ir.ops import constant_kernel
+from cnnc.ir.shape_math import per_dim
+
+# --- padding -------------------------------------------------------------
+
+
+def _torch_pad(pairs: Pairs) -> tuple[int, ...]:
+    """(before, after) pairs per spatial axis in F.pad's order: last axis first."""
+    return tuple(v for before, after in reversed(pairs) for v in (before, after))
+
+
+def padded(x: Expr, pairs: Pairs, value: str | None = None) -> Expr:
+    if all(p == (0, 0) for p in pairs):
+        return x
+    return call("F.pad", x, literal(_torch_pad(pairs)), value=value)
+
+
+def _native_or_explicit(site: Site, pairs: Pairs, stride: tuple) -> tuple[int | tuple, Pairs]:
+    """(padding for the layer itself, padding to apply with F.pad first).
+
+    PyTorch layers pad symmetrically; TensorFlow's `same` with stride > 1 (or an
+    even kernel) pads one pixel more at the end, which takes an explicit F.pad.
+    With stride > 1 `same` padding depends on the input size, and a shared layer
+    may see several sizes, so there it is always explicit.
+    """
+    size_dependent = site.attrs.padding == "same" and site.shared and any(s > 1 for s in stride)
+    if symmetric(pairs) and not size_dependent:
+        return uniform(tuple(before for before, _ in pairs)), ((0, 0),) * len(pairs)
+    return 0, pairs
+
+
+def _conv_class(rank: int, transposed: bool = False) -> str:
+    return f"nn.ConvTranspose{rank}d" if transposed else f"nn.Conv{rank}d"
+
+
+def _conv_options(site: Site, stride: tuple, padding: int | tuple, dilation: tuple) -> dict[str, Expr | None]:
+    return {
+        "stride": size_literal(stride) if any(s != 1 for s in stride) else None,
+        "padding": literal(padding) if padding != 0 else None,
+        "dilation": size_literal(dilation) if any(d != 1 for d in dilation) else None,
+    }
+
+
+# --- convolutions ----------------------------------------------------------------
+
+
+@emits("conv")
+def emit_conv(site: Site) -> Emit:
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    native, explicit = _native_or_explicit(site, pairs, stride)
+    groups = site.attrs.groups
+    module = call(_conv_class(site.rank), literal(site.channels), site.value("filters"), size_literal(kernel),
+                  **_conv_options(site, stride, native, dilation),
+                  groups=literal(groups) if groups != 1 else None, bias=site.option("bias", True))
+    emit = Emit(call(site.module, padded(site.x, explicit)), module)
+    if site.attrs.weights is not None:
+        emit.setup = _constant_kernel(site)
+    return emit
+
+
+def _constant_kernel(site: Site) -> list[tuple[int, str, Expr | None]]:
+    """Every (out, in) pair of the conv gets the fixed 2D kernel; the bias starts at zero."""
+    matrix = constant_kernel(site.attrs)
+    rows = list_of(*(list_of(*(literal(float(v)) for v in row)) for row in matrix))
+    setup: list[tuple[int, str, Expr | None]] = []
+    if isinstance(site.attrs.weights, str):
+        setup.append((0, f"# constant {site.attrs.weights} kernel", None))
+    setup.append((0, "with torch.no_grad():", None))
+    setup.append((1, "", call(f"{site.module}.weight.copy_", call("torch.tensor", rows))))
+    if site.attrs.bias:
+        setup.append((1, "", call(f"{site.module}.bias.zero_")))
+    return setup
+
+
+@emits("depthwise")
+def emit_depthwise(site: Site) -> Emit:
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    native, explicit = _native_or_explicit(site, pairs, stride)
+    c = site.channels
+    module = call(_conv_class(site.rank), literal(c), literal(c * site.attrs.multiplier), size_literal(kernel),
+                  **_conv_options(site, stride, native, dilation), groups=literal(c),
+                  bias=site.option("bias", True))
+    return Emit(call(site.module, padded(site.x, explicit)), module)
+
+
+@emits("separable")
+def emit_separable(site: Site) -> Emit:
+    """Depthwise (no bias) then pointwise (with the bias), as one ModuleDict so the weights stay together."""
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    native, explicit = _native_or_explicit(site, pairs, stride)
+    c, mid, cls = site.channels, site.channels * site.attrs.multiplier, _conv_class(site.rank)
+    depthwise = call(cls, literal(c), literal(mid), size_literal(kernel),
+                     **_conv_options(site, stride, native, dilation), groups=literal(c), bias="False")
+    pointwise = call(cls, literal(mid), site.value("filters"), "1", bias=site.option("bias", True))
+    module = call("nn.ModuleDict", dict_of([('"depthwise"', depthwise), ('"pointwise"', pointwise)]))
+    inner = call(f"{site.module}.depthwise", padded(site.x, explicit))
+    return Emit(call(f"{site.module}.pointwise", inner), module)
+
+
+@emits("pointwise")
+def emit_pointwise(site: Site) -> Emit:
+    module = call(_conv_class(site.rank), literal(site.channels), site.value("filters"), "1",
+                  bias=site.option("bias", True))
+    return Emit(call(site.module, site.x), module)
+
+
+@emits("conv_transpose")
+def emit_conv_transpose(site: Site) -> Emit:
+    attrs, rank = site.attrs, site.rank
+    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
+    padding, extra, crop = _transpose_padding(attrs.padding, per_dim(attrs.output_padding, rank, "output_padding"),
+                                              kernel, stride)
+    module = call(_conv_class(rank, transposed=True), literal(site.channels), site.value("filters"),
+                  size_literal(kernel),
+                  stride=size_literal(stride) if any(s != 1 for s in stride) else None,
+                  padding=size_literal(padding) if any(padding) else None,
+                  output_padding=size_literal(extra) if any(extra) else None, bias=site.option("bias", True))
+    emit = Emit(call(site.module, site.x), module)
+    if any(crop):
+        slices = ", ".join(":-1" if c else ":" for c in crop)
+        emit.then = ("{}[:, :, " + slices + "]",)
+    return emit
+
+
+def _transpose_padding(padding, output_padding: tuple, kernel: tuple, stride: tuple) -> tuple[tuple, tuple, tuple]:
+    """(padding, output_padding, crop one at the end) per axis.
+
+    `same` gives n * s, cropping the full output (n - 1) * s + k the way
+    TensorFlow does: (k - s) // 2 at the start, the rest at the end.  PyTorch
+    crops symmetrically, so an odd k - s leaves one more to crop at the end.
+    """
+    rank = len(kernel)
+    if padding == "same":
+        pads, extras, crops = [], [], []
+        for k, s in zip(kernel, stride):
+            total = k - s
+            pads.append(max(total, 0) // 2)
+            extras.append(max(-total, 0))
+            crops.append(int(total > 0 and total % 2 == 1))
+        return tuple(pads), tuple(extras), tuple(crops)
+    pads = (0,) * rank if padding == "valid" else per_dim(padding, rank, "padding")
+    return pads, output_padding, (0,) * rank
+
+
+# --- pooling ---------------------------------------------------------------------
+
+
+def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
+    """PyTorch's pooling output size (its ceil-mode rule included)."""
+    span = n + 2 * p - k
+    size = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (size - 1) * s >= n + p:
+        size -= 1
+    return size
+
+
+@emits("maxpool", "avgpool")
+def emit_pool(site: Site) -> Emit:
+    kernel, stride, _, pairs = window_geometry(site.node, site.shape)
+    sizes, out = site.shape[:-1], site.node.shape[:-1]
+    ceil = site.attrs.ceil and site.attrs.padding != "same"
+    native = tuple(before for before, _ in pairs)
+    is_max = site.node.op.name == "maxpool"
+    fits = symmetric(pairs) and all(_pool_size(n, k, s, p, ceil) == o
+                                    for n, k, s, p, o in zip(sizes, kernel, stride, native, out))
+    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it.
+    fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
+    fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
+    size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
+    if fits:
+        any_pad = any(native)
+        return Emit(call(fn, site.x, size, stride=step, padding=size_literal(native) if any_pad else None,
+                         ceil_mode="True" if ceil else None,
+                         count_include_pad="False" if any_pad and not is_max else None))
+    # Asymmetric (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
+    explicit = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel,
+                                                                                       stride, out))
+    if is_max:
+        return Emit(call(fn, padded(site.x, explicit, value='float("-inf")'), size, stride=step))
+    return Emit(call(AVG_POOL_HELPER, site.x, literal(_torch_pad(explicit)), size, size_literal(stride)),
+                helpers=(AVG_POOL_HELPER,))
