@@ -58,13 +58,13 @@ def measure(framework: str, args) -> dict:
 
     rt = __import__(f"cnnc_runtime.{framework}_lib", fromlist=["x"])
     from model import INPUTS, build_model
-    from train import CONFIG, HEAD
+    from train import CONFIG, HEAD, LAYERS
 
     cfg = rt.parse_args("classify", CONFIG, options(args, data, work / "run"))
     env = rt.setup(cfg)
     loaded, pipeline = rt.load_data(cfg, INPUTS, env)
     minimal = MINIMAL[framework](build_model, loaded, pipeline, cfg)
-    model = rt.make_model(build_model, HEAD, cfg, env, loaded.num_classes)
+    model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, loaded.num_classes)
     optimizer = rt.make_optimizer(model.parameters(), cfg) if framework == "torch" else rt.make_optimizer(cfg)
     trainer = rt.Trainer(model, rt.make_loss(HEAD), optimizer, loaded, pipeline, HEAD, cfg, env)
     progress, guard = loop.Progress("none"), loop.Guard(cfg.max_loss_ratio)
