@@ -367,7 +367,7 @@ class Trainer:
             torch.save(blob, tmp)
 
     def load_checkpoint(self, path: Path) -> dict:
-        blob = torch.load(path, map_location=self.env.device, weights_only=False)
+        blob = torch.load(path, map_location=self.env.device, weights_only=True)
         self.model.load_state_dict(blob["model"])
         self.optimizer.load_state_dict(blob["optimizer"])
         self.scaler.load_state_dict(blob["scaler"])
