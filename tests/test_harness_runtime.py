@@ -355,3 +355,12 @@ def test_progress_bar_draws_in_place():
     progress.line("epoch 2/3 | done")
     assert stream.getvalue() == ("\repoch 2/3 [============>           ] 5/10 loss 0.5000 acc 0.7500"
                                  "\r\033[Kepoch 2/3 | done\n")
+
+
+def test_head_width_follows_the_data():
+    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    assert head.units_for(3) == 3 and not head.binary
+    binary = config.Head(output="y", outputs=("y",), units=1, activation="sigmoid", layer="fc")
+    assert binary.units_for(2) == 1
+    with pytest.raises(config.ConfigError, match="one unit .a binary classifier. but the data has 3 classes"):
+        binary.units_for(3)

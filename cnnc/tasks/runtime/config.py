@@ -207,4 +207,7 @@ class Head:
 
     def units_for(self, classes: int) -> int:
         """The head width for data with `classes` classes."""
-        return 1 if self.binary and classes <= 2 else classes
+        if self.binary and classes > 2:
+            raise ConfigError(f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
+                              f"has {classes} classes; end the spec with dense(num_classes) -> softmax")
+        return 1 if self.binary else classes
