@@ -61,13 +61,20 @@ def write_atomically(files: dict[str, str], out_dir: Path) -> list[Path]:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from cnnc.cli import EXIT_ERRORS, EXIT_OK, _print_diagnostics, run_analysis
+    from cnnc.compiler import Analysis
+    from cnnc.diagnostics import CnncError
 
     analysis = run_analysis(args)
     _print_diagnostics(analysis)
     if not analysis.ok:
         return EXIT_ERRORS
     options = CompileOptions(args.target, args.task)
-    written = write_atomically(generate(analysis, options), Path(args.output))
+    try:
+        files = generate(analysis, options)
+    except CnncError as exc:  # the spec does not fit the task
+        _print_diagnostics(Analysis(analysis.graph, exc.diagnostics, analysis.sources))
+        return EXIT_ERRORS
+    written = write_atomically(files, Path(args.output))
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
@@ -83,5 +90,19 @@ def _add_compile(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default="build", help="output folder (default: build)")
 
 
-SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile, convert.add_parser]
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"compile": cmd_compile, "convert-weights": convert.run}
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from cnnc.tasks.command import add_train_parser
+
+    add_train_parser(sub)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cnnc.tasks.command import run_train
+
+    return run_train(args)
+
+
+SUBPARSERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_compile, convert.add_parser, _add_train]
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "compile": cmd_compile, "convert-weights": convert.run, "train": cmd_train,
+}

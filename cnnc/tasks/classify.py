@@ -1,0 +1,173 @@
+"""Image classification (and 1D/3D classification): the spec's head, and the train.py that trains it.
+
+The plan reads the end of the network from the IR:
+- one input; the outputs that are vectors of class scores (shape (K,)); the
+  first declared one is trained and evaluated, the others of the same width
+  are auxiliary heads (GoogLeNet) added to the loss with --aux-weight;
+- the output's last op decides the loss: `softmax` -> NLL on the log of the
+  probabilities, `sigmoid` -> binary cross-entropy (one unit: a binary
+  classifier), anything else -> the output is logits (cross-entropy with the
+  softmax, or the sigmoid, inside the loss);
+- the head layer: the last layer with weights on the way back from the output
+  (the one a new number of classes replaces), the network parameter that sets
+  its width when that can change without recompiling (`num_classes`), and
+  whether only activations or dropout follow it (needed to train it alone on
+  cached features).
+"""
+
+from __future__ import annotations
+
+from cnnc.diagnostics import CnncError, Diagnostic
+from cnnc.ir.graph import Graph
+from cnnc.tasks import render
+from cnnc.tasks.runtime.config import Head
+from cnnc.tasks.task import Task
+
+_PASS_THROUGH = {"dropout", "identity", "flatten", "reshape"}  # ops that carry the scores unchanged in meaning
+_WIDTH_ATTR = {"dense": "units", "conv": "filters", "pointwise": "filters"}
+
+_LOSS_NOTES = {
+    ("softmax", False): "it ends in softmax: the loss is NLL on the log of its probabilities",
+    ("logits", False): "it ends without an activation (logits): cross-entropy with the softmax inside the loss",
+    ("sigmoid", True): "one sigmoid unit (binary): binary cross-entropy on its probability",
+    ("logits", True): "one unit without an activation (a binary logit): binary cross-entropy with the sigmoid "
+                      "inside the loss",
+    ("sigmoid", False): "sigmoid units (one-vs-rest): binary cross-entropy per class",
+}
+
+
+def plan(graph: Graph) -> Head:
+    """The head of a classifier, or CnncError pointing at what does not fit."""
+    problems: list[Diagnostic] = []
+    if len(graph.inputs) != 1:
+        problems.append(Diagnostic("error", "E0701", f"task `classify` needs one input, the network has "
+                                   f"{len(graph.inputs)}", graph.span,
+                                   help="train several-input networks with your own loop on model.py"))
+    vectors = [name for name, nid in graph.outputs.items() if len(graph.node(nid).shape) == 1]
+    for name, nid in graph.outputs.items():
+        shape = graph.node(nid).shape
+        if len(shape) != 1:
+            problems.append(Diagnostic(
+                "error", "E0702", f"task `classify` needs class scores, but output `{name}` is "
+                f"{'x'.join(map(str, shape))}", graph.output_spans.get(name),
+                help="end with `-> global_avgpool -> dense(num_classes) -> softmax` (or flatten before dense)"))
+    if vectors:
+        width = graph.node(graph.outputs[vectors[0]]).shape[0]
+        for name in vectors[1:]:
+            if graph.node(graph.outputs[name]).shape[0] != width:
+                problems.append(Diagnostic(
+                    "error", "E0703", f"auxiliary output `{name}` has {graph.node(graph.outputs[name]).shape[0]} "
+                    f"scores, the main output `{vectors[0]}` has {width}", graph.output_spans.get(name)))
+        end = graph.node(graph.outputs[vectors[0]])
+        if end.op.name == "softmax" and width == 1:
+            problems.append(Diagnostic("error", "E0704", "softmax over one unit is always 1",
+                                       graph.output_spans.get(vectors[0]),
+                                       help="use `sigmoid` for a binary classifier, or two units with softmax"))
+    if problems:
+        raise CnncError(problems)
+    return _head(graph, vectors[0], vectors)
+
+
+def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
+    end = graph.node(graph.outputs[output])
+    activation = end.op.name if end.op.name in ("softmax", "sigmoid") else "logits"
+    node, between = end, []
+    while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
+        between.append(node.op.name)
+        node = graph.node(graph.input_ids(node.id)[0])
+    layer = graph.weight_owner(node) if node.params.total or node.shares else None
+    units_param = None
+    if layer is not None and layer.op.name in _WIDTH_ATTR:
+        bound = layer.bindings.get(_WIDTH_ATTR[layer.op.name])
+        if bound and bound in graph.params and not graph.params[bound].structural:
+            units_param = bound
+    from cnnc.backends.naming import layer_name
+
+    dense_tail = (layer is not None and layer.op.name == "dense" and node is layer
+                  and all(op in _PASS_THROUGH or op in ("softmax", "sigmoid") for op in between))
+    return Head(output=output, outputs=tuple(graph.outputs), units=end.shape[0], activation=activation,
+                layer=layer_name(layer.id) if layer is not None else None, units_param=units_param,
+                dense_tail=dense_tail)
+
+
+def weighted_layers(graph: Graph) -> list[str]:
+    """Names of the layers that own weights, in the spec's order (a shared layer once)."""
+    from cnnc.backends.naming import layer_name
+
+    return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
+
+
+_BODY = {
+    "torch": [
+        "    env = rt.setup(cfg)  # device, the processes of torchrun, seeds",
+        "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
+        "    model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
+        "freezing",
+        "    loss_fn = rt.make_loss(HEAD)",
+        "    optimizer = rt.make_optimizer(model.parameters(), cfg)",
+    ],
+    "keras": [
+        "    env = rt.setup(cfg)  # seeds, determinism, the tf.distribute strategy",
+        "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
+        "    with env.strategy.scope():",
+        "        model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
+        "freezing",
+        "        loss_fn = rt.make_loss(HEAD)",
+        "        optimizer = rt.make_optimizer(cfg)",
+    ],
+}
+
+_RUNS = {
+    "torch": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+              "python train.py --data DATA --resume         # go on after an interruption",
+              "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
+              "python train.py --help                       # every option"],
+    "keras": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+              "python train.py --data DATA --resume         # go on after an interruption",
+              "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
+              "python train.py --help                       # every option"],
+}
+
+_WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best weights), log.csv, curves.png, "
+                    "metrics.json.",
+           "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
+                    "curves.png, metrics.json."}
+
+
+def render_script(head: Head, framework: str, values: dict, analysis) -> str:
+    graph = analysis.graph
+    module = "torch_lib" if framework == "torch" else "keras_lib"
+    lines = render.header(f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework],
+                          _WRITES[framework])
+    lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt", "from cnnc_runtime.config import Head",
+              "from model import INPUTS, build_model", ""]
+    note = _LOSS_NOTES[(head.activation, head.binary)]
+    lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
+              f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
+    lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
+    lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
+    lines += render.config_block("classify", framework, values)
+    lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
+              "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]
+    lines += _BODY[framework]
+    lines += [
+        "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
+        "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
+        "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+        "        return 0",
+        "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
+        "        rt.train_head_on_features(trainer, env.log)",
+        "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
+        "    rt.check_ranks_agree(model, env)",
+        "    if status == 0:",
+        "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
+        "    return status",
+        "", "",
+        'if __name__ == "__main__":',
+        "    sys.exit(rt.run(main))",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+TASK = Task("classify", "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
+            plan=plan, render=render_script)

@@ -1,0 +1,153 @@
+"""The augmentations of the material, on one channels-last example, in numpy.
+
+Each is switched by its strength (0 = off) and draws from a generator seeded
+with (seed, epoch, example index), so an epoch's augmentations do not depend on
+which worker loads which batch, or on whether the run was resumed: resuming
+gives the same numbers as running through.
+
+Geometry first (mirror, random crop, then one affine warp for rotation, shear,
+zoom and shift, sampled bilinearly with edge pixels repeated, as Keras'
+ImageDataGenerator fill_mode="nearest"), then colour (brightness, contrast,
+per-channel shift, AlexNet's PCA colour), then noise.  Pixels are in [0, 1]
+units here (before centering), so strengths mean the same for every dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+_IMAGE_ONLY = ("rotate", "shear", "zoom")  # need a 2D image
+_COLOR_ONLY = ("pca_color",)  # needs three channels
+
+
+@dataclass
+class Augment:
+    flip: float = 0.0
+    flip_vertical: float = 0.0
+    crop: int = 0
+    rotate: float = 0.0
+    shear: float = 0.0
+    zoom: float = 0.0
+    shift: float = 0.0
+    color_shift: float = 0.0
+    pca_color: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+    noise: float = 0.0
+    pca_std: np.ndarray | None = None  # std along each RGB principal component
+    pca_vectors: np.ndarray | None = None  # columns: the components
+
+    @classmethod
+    def from_config(cls, cfg) -> Augment:
+        names = [f.name for f in fields(cls) if not f.name.startswith("pca_") or f.name == "pca_color"]
+        return cls(**{name: getattr(cfg, name) for name in names})
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self) if not f.name.startswith("pca_") or
+                   f.name == "pca_color")
+
+    def problems(self, shape: tuple[int, ...]) -> list[str]:
+        """Switched-on augmentations that cannot apply to examples of this shape."""
+        out = []
+        if len(shape) != 3:
+            out += [f"--{n.replace('_', '-')} needs 2D images" for n in _IMAGE_ONLY if getattr(self, n)]
+        if shape[-1] != 3:
+            out += [f"--{n.replace('_', '-')} needs RGB images" for n in _COLOR_ONLY if getattr(self, n)]
+        return out
+
+    def fit_pca(self, pixels: np.ndarray) -> None:
+        """The RGB principal components of training pixels (M x 3, in [0, 1])."""
+        cov = np.cov(pixels.astype(np.float64), rowvar=False)
+        values, vectors = np.linalg.eigh(cov)
+        self.pca_std = np.sqrt(np.maximum(values, 0.0)).astype(np.float32)
+        self.pca_vectors = vectors.astype(np.float32)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        spatial = x.ndim - 1
+        if self.flip and rng.random() < self.flip:
+            x = np.flip(x, axis=spatial - 1)  # the last spatial axis: width, or time
+        if self.flip_vertical and rng.random() < self.flip_vertical:
+            x = np.flip(x, axis=0)
+        if self.crop:
+            x = random_crop(x, self.crop, rng)
+        if spatial == 2 and (self.rotate or self.shear or self.zoom or self.shift):
+            x = warp_affine(x, self._affine(x.shape[:2], rng))
+        elif self.shift:
+            x = shift(x, [int(round(rng.uniform(-self.shift, self.shift) * n)) for n in x.shape[:-1]])
+        x = np.array(x, dtype=np.float32)  # own, contiguous memory from here on
+        if self.brightness:
+            x += np.float32(rng.uniform(-self.brightness, self.brightness))
+        if self.contrast:
+            mean = x.mean()
+            x = (x - mean) * np.float32(rng.uniform(1 - self.contrast, 1 + self.contrast)) + mean
+        if self.color_shift:
+            x += rng.uniform(-self.color_shift, self.color_shift, size=x.shape[-1]).astype(np.float32)
+        if self.pca_color and self.pca_vectors is not None:
+            # AlexNet (Krizhevsky et al. 2012, sec. 4.1): add p @ (alpha * lambda), alpha ~ N(0, sigma)
+            alpha = rng.normal(0.0, self.pca_color, size=3).astype(np.float32)
+            x += self.pca_vectors @ (alpha * self.pca_std)
+        if self.noise:
+            x += rng.normal(0.0, self.noise, size=x.shape).astype(np.float32)
+        return x
+
+    def _affine(self, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        """A 2x3 matrix from output (row, col) to input (row, col), about the image centre."""
+        theta = math.radians(rng.uniform(-self.rotate, self.rotate)) if self.rotate else 0.0
+        phi = math.radians(rng.uniform(-self.shear, self.shear)) if self.shear else 0.0
+        zoom = rng.uniform(1 - self.zoom, 1 + self.zoom) if self.zoom else 1.0
+        shifts = [rng.uniform(-self.shift, self.shift) * n for n in size] if self.shift else [0.0, 0.0]
+        rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+        shear = np.array([[1.0, 0.0], [math.tan(phi), 1.0]])
+        linear = rotation @ shear / zoom
+        centre = (np.array(size, dtype=np.float64) - 1) / 2
+        offset = centre - linear @ centre + np.array(shifts)
+        return np.concatenate([linear, offset[:, None]], axis=1)
+
+
+def warp_affine(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """H x W x C sampled at matrix @ (row, col, 1), bilinear, edge pixels repeated outside."""
+    h, w = x.shape[:2]
+    rows, cols = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+    src_r = np.clip(matrix[0, 0] * rows + matrix[0, 1] * cols + matrix[0, 2], 0, h - 1)
+    src_c = np.clip(matrix[1, 0] * rows + matrix[1, 1] * cols + matrix[1, 2], 0, w - 1)
+    r0 = np.floor(src_r).astype(np.int64)
+    c0 = np.floor(src_c).astype(np.int64)
+    r1 = np.minimum(r0 + 1, h - 1)
+    c1 = np.minimum(c0 + 1, w - 1)
+    fr = (src_r - r0)[..., None].astype(np.float32)
+    fc = (src_c - c0)[..., None].astype(np.float32)
+    top = x[r0, c0] * (1 - fc) + x[r0, c1] * fc
+    bottom = x[r1, c0] * (1 - fc) + x[r1, c1] * fc
+    return (top * (1 - fr) + bottom * fr).astype(np.float32)
+
+
+def random_crop(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
+    """Pad every spatial axis by `pad` (reflect) and crop back to the same size at a random place."""
+    spatial = x.ndim - 1
+    padded = np.pad(x, [(pad, pad)] * spatial + [(0, 0)], mode="reflect" if min(x.shape[:-1]) > pad else "edge")
+    starts = rng.integers(0, 2 * pad + 1, size=spatial)
+    return padded[tuple(slice(s, s + n) for s, n in zip(starts, x.shape[:-1], strict=True))]
+
+
+def shift(x: np.ndarray, offsets: list[int]) -> np.ndarray:
+    """Move the content by whole positions along each spatial axis, repeating edge values."""
+    pad = [(max(o, 0), max(-o, 0)) for o in offsets] + [(0, 0)]
+    padded = np.pad(x, pad, mode="edge")
+    return padded[tuple(slice(after, after + n) for (_, after), n in zip(pad, x.shape[:-1], strict=False))]
+
+
+def ten_crops(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The 10 crops of the material (AlexNet): four corners and the centre, and their mirrors."""
+    h, w = x.shape[:2]
+    ch, cw = size
+    origins = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+    crops = [x[r:r + ch, c:c + cw] for r, c in origins]
+    return np.stack(crops + [crop[:, ::-1] for crop in crops])
+
+
+def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng((seed, epoch, index))

@@ -1,0 +1,388 @@
+"""Data for the harnesses: image folders and .npz arrays, the split, scaling.
+
+Layout is channels-last throughout (H x W x C, L x C, D x H x W x C, as specs
+write shapes); the framework file moves channels where its layout wants them.
+
+- A folder of class subfolders (Keras' `flow_from_directory`, torchvision's
+  `ImageFolder`): class names are the sorted subfolder names; images are decoded
+  on access, in the loader's workers, and resized to the spec's input.  Every
+  file is checked once up front (`PIL.Image.verify`) so a corrupt file is named
+  before training starts; one that still fails to decode later is named too.
+- A `.npz` file with `x` and `y` (or `images`/`labels`, `X`/`Y`), optionally
+  `class_names`, or already split as `x_train`, `y_train`, `x_val`, `y_val`,
+  `x_test`, `y_test`.  2D images of another size are resized; 1D signals and 3D
+  volumes must match the spec's input (a missing channel axis is added).
+- The split is stratified and seeded: per class, a seeded permutation, then the
+  test, validation and training shares (`round` of the class count).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PREPARE_LIMIT = 2 << 30  # bytes: in-memory data up to this size is prepared once as float32 when not augmented
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+_PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+class DataError(Exception):
+    """A problem with the user's data, reported as one clear message (no traceback)."""
+
+
+@dataclass
+class Split:
+    """One part of the data: labels plus images in memory or image files decoded on access."""
+
+    name: str
+    labels: np.ndarray
+    images: np.ndarray | None = None  # N x shape, uint8 or float32
+    paths: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.images is not None
+
+    def load(self, indices: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Raw examples (uint8 or float32) at `shape` (channels-last)."""
+        if self.images is not None:
+            batch = self.images[indices]
+            if batch.shape[1:] != tuple(shape):
+                batch = np.stack([resize_image(image, shape[:2]) for image in batch])
+            return batch
+        return np.stack([decode_image(self.paths[i], shape) for i in indices])
+
+
+@dataclass
+class Data:
+    train: Split
+    val: Split
+    test: Split
+    class_names: list[str]
+    shape: tuple[int, ...]  # channels-last input shape of the model
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> str:
+        dims = "x".join(str(d) for d in self.shape)
+        return (f"data: {self.source}: {len(self.train) + len(self.val) + len(self.test)} examples of {dims}, "
+                f"{self.num_classes} classes; split {len(self.train)}/{len(self.val)}/{len(self.test)} "
+                f"(train/val/test)" + "".join(f"\n  {note}" for note in self.notes))
+
+
+def load(path: str | None, shape: tuple[int, ...], fractions: tuple[float, float, float], seed: int,
+         skip_corrupt: bool = False) -> Data:
+    """The data at `path` (folder or .npz), split and shaped for a model with input `shape`."""
+    if not path:
+        raise DataError("no data: give --data FOLDER (class subfolders of images) or --data FILE.npz")
+    source = Path(path)
+    if source.is_dir():
+        return _load_folder(source, shape, fractions, seed, skip_corrupt)
+    if source.suffix == ".npz" and source.is_file():
+        return _load_npz(source, shape, fractions, seed)
+    raise DataError(f"cannot use --data {path}: not a folder of class subfolders, nor an existing .npz file")
+
+
+# ---------------------------------------------------------------- image folders
+
+def scan_folder(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """Image paths, labels and class names of a folder of class subfolders."""
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    paths: list[str] = []
+    labels: list[int] = []
+    named: list[str] = []
+    for name in classes:
+        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not files:
+            continue
+        named.append(name)
+        paths += [str(p) for p in files]
+        labels += [len(named) - 1] * len(files)
+    if not paths:
+        raise DataError(f"{root} has no class subfolders with images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return paths, np.asarray(labels, dtype=np.int64), named
+
+
+def find_corrupt(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, reason) for each file that PIL cannot identify or verify."""
+    from PIL import Image
+
+    bad = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except Exception as exc:  # PIL raises many types for bad files; each is the user's file, not our bug
+            bad.append((path, _reason(exc)))
+    return bad
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).split("\n")[0] or type(exc).__name__
+
+
+def decode_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
+    """One image file as uint8 H x W x C at the model's size; DataError names the file."""
+    from PIL import Image
+
+    if len(shape) != 3 or shape[2] not in _PIL_MODES:
+        raise DataError(f"image files need a 2D input with 1, 3 or 4 channels, the model takes {shape}")
+    try:
+        with Image.open(path) as image:
+            image = image.convert(_PIL_MODES[shape[2]])
+            if image.size != (shape[1], shape[0]):
+                image = image.resize((shape[1], shape[0]), Image.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:
+        raise DataError(f"cannot read image {path}: {_reason(exc)}") from None
+    return array.reshape(shape)
+
+
+def _load_folder(root: Path, shape, fractions, seed, skip_corrupt) -> Data:
+    paths, labels, classes = scan_folder(root)
+    notes = []
+    bad = find_corrupt(paths)
+    if bad:
+        listing = "\n".join(f"  {p}: {why}" for p, why in bad)
+        if not skip_corrupt:
+            raise DataError(f"{len(bad)} unreadable image file(s):\n{listing}\n"
+                            "help: remove or replace them, or pass --skip-corrupt to leave them out")
+        keep = np.ones(len(paths), dtype=bool)
+        keep[[paths.index(p) for p, _ in bad]] = False
+        paths = [p for p, k in zip(paths, keep, strict=True) if k]
+        labels = labels[keep]
+        notes.append(f"left out {len(bad)} unreadable file(s):\n{listing}")
+    parts = stratified_split(labels, fractions, seed)
+    splits = [Split(name, labels[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
+    return Data(*splits, class_names=classes, shape=tuple(shape), source=str(root), notes=notes)
+
+
+# ---------------------------------------------------------------- .npz arrays
+
+_NAMES = ("train", "val", "test")
+_KEYS = (("x", "y"), ("images", "labels"), ("X", "Y"), ("data", "target"))
+
+
+def _load_npz(path: Path, shape, fractions, seed) -> Data:
+    try:
+        arrays = dict(np.load(path, allow_pickle=False))
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {_reason(exc)}") from None
+    notes: list[str] = []
+    if all(f"x_{n}" in arrays and f"y_{n}" in arrays for n in _NAMES):
+        images = {n: _conform(arrays[f"x_{n}"], shape, path, notes) for n in _NAMES}
+        labels = {n: _labels(arrays[f"y_{n}"], len(images[n]), path) for n in _NAMES}
+        splits = [Split(n, labels[n], images=images[n]) for n in _NAMES]
+        all_labels = np.concatenate(list(labels.values()))
+    else:
+        keys = next((k for k in _KEYS if k[0] in arrays and k[1] in arrays), None)
+        if keys is None:
+            raise DataError(f"{path} needs arrays `x` and `y` (or x_train, y_train, x_val, y_val, x_test, y_test); "
+                            f"it has {', '.join(sorted(arrays)) or 'none'}")
+        x = _conform(arrays[keys[0]], shape, path, notes)
+        all_labels = _labels(arrays[keys[1]], len(x), path)
+        parts = stratified_split(all_labels, fractions, seed)
+        splits = [Split(n, all_labels[idx], images=x[idx]) for n, idx in zip(_NAMES, parts, strict=True)]
+    count = int(all_labels.max()) + 1 if len(all_labels) else 0
+    names = [str(n) for n in arrays["class_names"]] if "class_names" in arrays else [str(i) for i in range(count)]
+    if len(names) < count:
+        raise DataError(f"{path}: labels go up to {count - 1} but class_names has {len(names)} names")
+    return Data(*splits, class_names=names, shape=tuple(shape), source=str(path), notes=notes)
+
+
+def _labels(y: np.ndarray, n: int, path: Path) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        y = y.argmax(axis=1)
+    y = y.reshape(-1)
+    if len(y) != n:
+        raise DataError(f"{path}: {n} examples but {len(y)} labels")
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
+        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows)")
+    if len(y) and y.min() < 0:
+        raise DataError(f"{path}: labels must be class indices 0..K-1, found {int(y.min())}")
+    return y.astype(np.int64)
+
+
+def _conform(x: np.ndarray, shape: tuple[int, ...], path: Path, notes: list[str]) -> np.ndarray:
+    """Arrays at the model's channels-last input shape: add a channel axis, resize 2D images."""
+    x = np.asarray(x)
+    if x.dtype != np.uint8:
+        x = x.astype(np.float32)
+    want = tuple(shape)
+    if x.ndim == len(want) and want[-1] == 1:
+        x = x[..., None]
+    if x.ndim != len(want) + 1:
+        raise DataError(f"{path}: arrays of {x.shape[1:]} per example do not fit the model's input {want}")
+    if x.shape[1:] == want:
+        return x
+    if len(want) == 3 and x.shape[-1] in (want[-1], 1):
+        notes.append(f"resized {'x'.join(map(str, x.shape[1:]))} to {'x'.join(map(str, want))}")
+        resized = np.stack([resize_image(image, want[:2]) for image in x])
+        if resized.shape[-1] != want[-1]:
+            resized = np.repeat(resized, want[-1], axis=-1)
+        return resized
+    raise DataError(f"{path}: examples of shape {x.shape[1:]} do not fit the model's input {want}")
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """H x W x C uint8 or float32 to size[0] x size[1] x C, bilinear."""
+    from PIL import Image
+
+    h, w = int(size[0]), int(size[1])
+    if image.dtype == np.uint8 and image.shape[-1] in _PIL_MODES:
+        mode = _PIL_MODES[image.shape[-1]]
+        pil = Image.fromarray(image[..., 0] if mode == "L" else image, mode)
+        return np.asarray(pil.resize((w, h), Image.BILINEAR)).reshape(h, w, image.shape[-1])
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
+                           .resize((w, h), Image.BILINEAR)) for c in range(image.shape[-1])]
+    return np.stack(channels, axis=-1).astype(image.dtype)
+
+
+# ---------------------------------------------------------------- the split, scaling
+
+def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
+    """Train, validation and test indices: per class a seeded permutation, shares rounded per class."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        n_test = int(round(len(idx) * fractions[2]))
+        n_val = int(round(len(idx) * fractions[1]))
+        if n_test + n_val >= len(idx) and fractions[0] > 0:  # keep at least one training example
+            n_test, n_val = min(n_test, len(idx) - 1), max(0, min(n_val, len(idx) - 1 - n_test))
+        parts[2].append(idx[:n_test])
+        parts[1].append(idx[n_test:n_test + n_val])
+        parts[0].append(idx[n_test + n_val:])
+    return [np.sort(np.concatenate(p)).astype(np.int64) if p else np.zeros(0, np.int64) for p in parts]
+
+
+@dataclass
+class Normalizer:
+    """x * scale, then (x - mean) / std per channel; `scale` brings pixels to [0, 1]."""
+
+    scale: float = 1.0
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+    @classmethod
+    def fit(cls, mode: str, split: Split, shape: tuple[int, ...], sample: int = 512, seed: int = 0) -> Normalizer:
+        if mode == "none":
+            return cls()
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(len(split), size=min(sample, len(split)), replace=False))
+        x = split.load(idx, shape)
+        if x.dtype == np.uint8 or split.paths is not None:
+            scale = 1 / 255
+        else:
+            peak = float(np.abs(split.images).max()) if split.images is not None and len(split.images) else 1.0
+            scale = 1.0 / peak if peak > 1.0 else 1.0
+        norm = cls(scale)
+        if mode in ("center", "standardize") and len(x):
+            flat = x.reshape(-1, x.shape[-1]).astype(np.float64) * scale
+            norm.mean = flat.mean(axis=0).tolist()
+            if mode == "standardize":
+                norm.std = np.maximum(flat.std(axis=0), 1e-6).tolist()
+        return norm
+
+    def scaled(self, raw: np.ndarray) -> np.ndarray:
+        x = raw.astype(np.float32)
+        if self.scale != 1.0:
+            x *= np.float32(self.scale)
+        return x
+
+    def standardize(self, x: np.ndarray) -> np.ndarray:
+        if self.mean is not None:
+            x -= np.asarray(self.mean, dtype=np.float32)
+        if self.std is not None:
+            x /= np.asarray(self.std, dtype=np.float32)
+        return x
+
+    def to_json(self) -> str:
+        return json.dumps({"scale": self.scale, "mean": self.mean, "std": self.std})
+
+
+# ---------------------------------------------------------------- batches
+
+class Pipeline:
+    """Batches of one split, ready for a model: raw -> [0, 1] -> augmented (training) -> centred/standardised."""
+
+    def __init__(self, data: Data, normalizer: Normalizer, augment, seed: int):
+        self.data, self.normalizer, self.augment, self.seed = data, normalizer, augment, seed
+
+    def batch(self, split: Split, indices: np.ndarray, epoch: int, train: bool) -> tuple[np.ndarray, np.ndarray]:
+        x = self.normalizer.scaled(split.load(indices, self.data.shape))
+        if train and self.augment is not None and self.augment.active:
+            from .augment import example_rng
+
+            x = np.stack([self.augment(example, example_rng(self.seed, epoch, int(i)))
+                          for example, i in zip(x, indices, strict=True)])
+        return self.normalizer.standardize(x), split.labels[indices]
+
+    def ten_crop_batch(self, split: Split, indices: np.ndarray, scale: float) -> np.ndarray:
+        """10 crops per example (example-major: 10 rows for the first example, then the next)."""
+        from .augment import ten_crops
+
+        h, w, c = self.data.shape
+        big = (max(h, int(round(h * scale))), max(w, int(round(w * scale))), c)
+        raw = self.normalizer.scaled(split.load(indices, big))
+        crops = np.concatenate([ten_crops(example, (h, w)) for example in raw])
+        return self.normalizer.standardize(crops)
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """The order of an epoch's examples: a permutation seeded by (seed, epoch)."""
+    if not shuffle:
+        return np.arange(n)
+    return np.random.default_rng((seed, 7919, epoch)).permutation(n)
+
+
+def batch_indices(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1,
+                  drop_last: bool = False) -> list[np.ndarray]:
+    """This process's batches of an epoch.  With several processes each gets an equal share of every global
+    batch (the order is padded by repeating its start, as torch's DistributedSampler does)."""
+    order = epoch_order(n, seed, epoch, shuffle)
+    if world > 1:
+        total = -(-n // world) * world
+        order = np.concatenate([order, order[:total - n]])[rank::world]
+        batch_size = max(1, batch_size // world)
+    cuts = range(0, len(order), batch_size)
+    batches = [order[i:i + batch_size] for i in cuts]
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def prepare(cfg, shape: tuple[int, ...], log=print) -> tuple[Data, Pipeline]:
+    """Load and split the data, fit scaling (and PCA colour) on the training split."""
+    from .augment import Augment
+    from .config import ConfigError, split_fractions
+
+    try:
+        fractions = split_fractions(cfg.split)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    data = load(cfg.data, tuple(shape), fractions, cfg.seed, cfg.skip_corrupt)
+    if not len(data.train):
+        raise DataError(f"{data.source}: no training examples after the split {cfg.split}")
+    augment = Augment.from_config(cfg)
+    problems = augment.problems(data.shape)
+    if problems:
+        raise ConfigError("; ".join(problems) + f" (the model's input is {'x'.join(map(str, data.shape))})")
+    normalizer = Normalizer.fit(cfg.normalize, data.train, data.shape, seed=cfg.seed)
+    if augment.pca_color:
+        rng = np.random.default_rng(cfg.seed)
+        idx = np.sort(rng.choice(len(data.train), size=min(256, len(data.train)), replace=False))
+        pixels = normalizer.scaled(data.train.load(idx, data.shape)).reshape(-1, data.shape[-1])
+        augment.fit_pca(pixels[rng.choice(len(pixels), size=min(100_000, len(pixels)), replace=False)])
+    return data, Pipeline(data, normalizer, augment, cfg.seed)

@@ -1,0 +1,406 @@
+"""The Keras side of the harnesses: strategy, loaders, model, loss, training through model.fit.
+
+Each epoch is one `model.fit(..., initial_epoch=e, epochs=e + 1)` call, so the
+shared loop (loop.py) owns the schedule, early stopping and checkpoints as it
+does for PyTorch; Keras users still get fit's compiled train step, callbacks
+and `tf.distribute`: build and compile happen under `env.strategy.scope()`
+(--strategy mirrored over the GPUs, multi_worker across machines as
+TF_CONFIG says, cpu2 over two logical CPU devices for testing).
+
+Batches come from a `keras.utils.PyDataset` whose worker threads decode and
+augment (numpy and PIL release the GIL); --batch-size is the global batch.
+Reproducible on CPU: seeds for weights, TF op determinism, and per epoch the
+dropout seed states are set from (seed, epoch), so a resumed run ends with the
+weights of an uninterrupted one.  The optimizers use PyTorch's default
+hyper-parameters (Adam epsilon 1e-8, RMSprop rho 0.99, ...) so the same
+options mean the same training in both frameworks; L2 weight decay w adds
+w * weight to each gradient (a Keras L2 regularizer of w / 2) as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: no start-up chatter
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from . import config, loop
+from . import data as data_lib
+from .config import ConfigError, Head
+from .data import DataError
+from .keras_data import Batches, workers_for
+
+fit, test = loop.fit, loop.test
+
+
+# ---------------------------------------------------------------- strategy and seeds
+
+@dataclass
+class Env:
+    strategy: tf.distribute.Strategy
+    is_main: bool = True
+    seed: int = 0
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    def log(self, *args, **kwargs) -> None:
+        if self.is_main:
+            print(*args, **kwargs, flush=True)
+
+
+def parse_args(task: str, values: dict, argv: list[str] | None, doc: str = ""):
+    """The run's options: the script's CONFIG, overridden by the command line."""
+    return config.parse(task, "keras", values, argv, doc)
+
+
+def setup(cfg) -> Env:
+    """Threads, the tf.distribute strategy, mixed precision, seeds and determinism."""
+    if cfg.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+    gpus = tf.config.list_physical_devices("GPU")
+    if cfg.strategy == "cpu2":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    elif cfg.strategy == "mirrored" or (cfg.strategy == "auto" and len(gpus) > 1):
+        strategy = tf.distribute.MirroredStrategy()
+    elif cfg.strategy == "multi_worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    if cfg.amp == "on" or (cfg.amp == "auto" and gpus):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(cfg.seed)
+    if not gpus:
+        tf.config.experimental.enable_op_determinism()
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    env = Env(strategy, is_main=task.get("index", 0) == 0, seed=cfg.seed)
+    if env.replicas > 1:
+        env.log(f"strategy: {type(strategy).__name__}, {env.replicas} replicas")
+    return env
+
+
+def run(main) -> int:
+    """Run a script's main: a data or option problem is one clear line and exit status 2."""
+    try:
+        return main()
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", flush=True)
+        return loop.EXIT_DATA
+
+
+# ---------------------------------------------------------------- data
+
+def load_data(cfg, inputs: dict, env: Env):
+    """The data split and its pipeline, for the model's (only) input."""
+    (shape,) = inputs.values()
+    data, pipeline = data_lib.prepare(cfg, tuple(shape))
+    env.log(data.describe())
+    return data, pipeline
+
+
+# ---------------------------------------------------------------- model
+
+def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> keras.Model:
+    """The spec's model for this data (call under env.strategy.scope()): head width, start weights, freezing,
+    L1/L2 penalties on the trainable weights."""
+    units = head.units_for(num_classes)
+    kwargs = {head.units_param: units} if head.units_param and units != head.units else {}
+    if units != head.units and not kwargs:
+        raise ConfigError(f"the data has {num_classes} classes but the spec's output `{head.output}` has "
+                          f"{head.units} units; compile with --set num_classes={num_classes} (or the spec's "
+                          f"parameter for it)")
+    model = build_model(**kwargs)
+    if cfg.weights:
+        load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
+    freeze(model, layers, cfg, head, env)
+    if cfg.l1 or cfg.weight_decay:
+        penalty = keras.regularizers.L1L2(l1=cfg.l1, l2=cfg.weight_decay / 2)
+        for variable in model.trainable_variables:
+            variable.regularizer = penalty
+    return model
+
+
+def _find_layer(name: str, layers: list[str], option: str) -> int:
+    import difflib
+
+    if name not in layers:
+        close = difflib.get_close_matches(name, layers, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
+        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
+    return layers.index(name)
+
+
+def freeze(model: keras.Model, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
+    """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
+    if cfg.freeze_below and cfg.unfreeze_top >= 0:
+        raise ConfigError("give --freeze-below or --unfreeze-top, not both")
+    frozen: list[str] = []
+    layers = list(layers)
+    if cfg.freeze_below:
+        frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
+    elif cfg.unfreeze_top >= 0:
+        top = _find_layer(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
+        frozen = layers[:max(0, top - cfg.unfreeze_top)]
+    names = {layer.name for layer in model.layers}
+    for name in frozen:
+        if name not in names:
+            raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
+        model.get_layer(name).trainable = False  # frozen batch norm runs in inference mode (Keras rule)
+    if frozen:
+        env.log(f"frozen: {len(frozen)} layers ({frozen[0]} .. {frozen[-1]})")
+
+
+def _weight_key(variable) -> str:
+    return variable.path
+
+
+def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> None:
+    """Start weights: a .npz of ours (matched by variable path and shape; the rest reported), or a Keras
+    weights file (.weights.h5 / .keras, matched by Keras, mismatched shapes skipped)."""
+    if not Path(path).exists():
+        raise ConfigError(f"no weights file {path}")
+    if not path.endswith(".npz"):
+        model.load_weights(path, skip_mismatch=True)
+        env.log(f"weights: from {path}")
+        return
+    with np.load(path, allow_pickle=False) as blob:
+        names = json.loads(str(blob["names"])) if "names" in blob else []
+        source = {name: blob[f"model/{i}"] for i, name in enumerate(names)}
+    taken, left = 0, []
+    for variable in model.weights:
+        key = _weight_key(variable)
+        if key in source and tuple(source[key].shape) == tuple(variable.shape) and key.split("/")[0] not in skip:
+            variable.assign(source[key])
+            taken += 1
+        else:
+            left.append(key)
+    if not taken:
+        raise ConfigError(f"{path}: no weight matches the model by name and shape")
+    env.log(f"weights: {taken}/{len(model.weights)} from {path}" + (f"; left as initialised: {', '.join(left)}"
+                                                                      if left else ""))
+
+
+# ---------------------------------------------------------------- loss and optimizer
+
+def make_loss(head: Head):
+    """The loss for the spec's head: the model's last op decides between probabilities and logits."""
+    logits = head.activation == "logits"
+    if not head.binary and head.activation != "sigmoid":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=logits, name="loss")
+    if head.binary:
+        return keras.losses.BinaryCrossentropy(from_logits=logits, name="loss")
+
+    def one_vs_rest(y_true, y_pred):
+        target = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1])
+        return keras.losses.binary_crossentropy(target, y_pred)
+    return one_vs_rest
+
+
+def make_optimizer(cfg, lr: float | None = None) -> keras.optimizers.Optimizer:
+    lr = cfg.lr if lr is None else lr
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
+    return {"adam": lambda: keras.optimizers.Adam(lr, epsilon=1e-8),
+            "rmsprop": lambda: keras.optimizers.RMSprop(lr, rho=0.99, epsilon=1e-8),
+            "adagrad": lambda: keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, epsilon=1e-10),
+            "adadelta": lambda: keras.optimizers.Adadelta(lr, rho=0.9, epsilon=1e-6)}[cfg.optimizer]()
+
+
+def _accuracy(head: Head):
+    if head.binary:
+        return keras.metrics.BinaryAccuracy(name="acc", threshold=0.0 if head.activation == "logits" else 0.5)
+    return keras.metrics.SparseCategoricalAccuracy(name="acc")
+
+
+def probabilities(head: Head, out: np.ndarray) -> np.ndarray:
+    """Class probabilities, N x K (a binary head gives [1 - p, p])."""
+    out = np.asarray(out, dtype=np.float64)
+    if head.activation == "logits":
+        if head.binary:
+            out = 1 / (1 + np.exp(-out))
+        else:
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+            out /= out.sum(axis=1, keepdims=True)
+    if head.binary:
+        return np.concatenate([1 - out, out], axis=1)
+    if head.activation == "sigmoid":
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-7)
+    return out
+
+
+# ---------------------------------------------------------------- training
+
+class _Watch(keras.callbacks.Callback):
+    """Per step: the NaN/explosion guard, the progress bar, a data failure in a worker."""
+
+    def __init__(self, data: Batches, epoch: int, progress: loop.Progress, guard: loop.Guard):
+        super().__init__()
+        self.data, self.epoch, self.progress, self.guard = data, epoch, progress, guard
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.data.failure:
+            self.model.stop_training = True
+            return
+        logs = logs or {}
+        self.guard.check(self.epoch, batch + 1, float(logs["loss"]))
+        if self.progress.due():
+            acc = next((float(v) for k, v in logs.items() if k.endswith("acc")), float("nan"))
+            self.progress.update(batch + 1, {"loss": float(logs["loss"]), "acc": acc})
+
+
+class Trainer:
+    """One compiled model and its loaders: what `loop.fit` drives (see loop.Trainer)."""
+
+    def __init__(self, model: keras.Model, loss_fn, optimizer, data, pipeline, head: Head, cfg, env: Env):
+        self.model, self.data, self.pipeline, self.head, self.cfg, self.env = model, data, pipeline, head, cfg, env
+        self.outputs = len(model.outputs)
+        self.main = head.outputs.index(head.output) if self.outputs > 1 else 0
+        with env.strategy.scope():
+            if self.outputs > 1:
+                model.compile(optimizer=optimizer, loss=[loss_fn] * self.outputs,
+                              loss_weights=[1.0 if i == self.main else cfg.aux_weight for i in range(self.outputs)],
+                              metrics=[[_accuracy(head)] if i == self.main else [] for i in range(self.outputs)])
+            else:
+                model.compile(optimizer=optimizer, loss=loss_fn, metrics=[_accuracy(head)])
+            optimizer.build(model.trainable_variables)
+        self.optimizer = optimizer
+        self.train_data = self._batches(data.train, train=True)
+        self.is_main = env.is_main
+        out = Path(cfg.out)
+        self.files = {"last": out / "last.npz", "best": out / "best.weights.h5"}
+        self.seed_states = [v for v in model.variables if "seed_generator_state" in v.path]
+
+    def _batches(self, split, train: bool, ten_crop: float = 0.0) -> Batches:
+        workers = workers_for(self.cfg, split, self.pipeline, train, bool(ten_crop))
+        return Batches(split, self.pipeline, self.cfg, train, self.head, self.outputs if train else 1, ten_crop,
+                       workers)
+
+    def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
+        self.optimizer.learning_rate = lr
+        for i, state in enumerate(self.seed_states):  # this epoch's dropout draws
+            state.assign(np.array([self.cfg.seed * 1_000_003 + epoch * 1_009 + i, 0], dtype=np.int64))
+        self.train_data.set_epoch(epoch)
+        progress.start(epoch, self.cfg.epochs, len(self.train_data))
+        start = time.perf_counter()
+        history = self.model.fit(self.train_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0, shuffle=False,
+                                 callbacks=[_Watch(self.train_data, epoch, progress, guard)])
+        self.train_data.check()
+        logs = {k: v[-1] for k, v in history.history.items()}
+        seconds = time.perf_counter() - start
+        count = sum(len(b) for b in self.train_data.order)
+        acc = next((float(v) for k, v in logs.items() if k.endswith("acc")), float("nan"))
+        guard.check(epoch, len(self.train_data), float(logs["loss"]))
+        return {"train_loss": float(logs["loss"]), "train_acc": acc, "images_per_s": round(count / seconds, 1)}
+
+    def predict(self, split, ten_crop: bool = False) -> np.ndarray:
+        """Class probabilities for a split."""
+        if not len(split):
+            return np.zeros((0, self.data.num_classes))
+        batches = self._batches(split, train=False, ten_crop=self.cfg.tta_scale if ten_crop else 0.0)
+        out = self.model.predict(batches, verbose=0)
+        batches.check()
+        if self.outputs > 1:
+            out = out[self.main]
+        probs = probabilities(self.head, out)
+        return probs.reshape(-1, 10, probs.shape[1]).mean(axis=1) if ten_crop else probs
+
+    def save_checkpoint(self, path: Path, state: dict) -> None:
+        arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.variables)}
+        arrays.update({f"optimizer/{i}": np.asarray(v.numpy()) for i, v in enumerate(self.optimizer.variables)})
+        arrays["names"] = np.array(json.dumps([_weight_key(v) for v in self.model.variables]))
+        arrays["state"] = np.array(json.dumps(state))
+        with loop.atomic_path(path) as tmp:
+            np.savez(tmp, **arrays)
+
+    def load_checkpoint(self, path: Path) -> dict:
+        with np.load(path, allow_pickle=False) as blob:
+            for i, v in enumerate(self.model.variables):
+                v.assign(blob[f"model/{i}"])
+            for i, v in enumerate(self.optimizer.variables):
+                v.assign(blob[f"optimizer/{i}"])
+            return json.loads(str(blob["state"]))
+
+    def save_weights(self, path: Path) -> None:
+        with loop.atomic_path(path) as tmp:
+            self.model.save_weights(str(tmp))
+
+    def load_weights(self, path: str) -> None:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as blob:
+                for i, v in enumerate(self.model.variables):
+                    v.assign(blob[f"model/{i}"])
+        else:
+            self.model.load_weights(path)
+
+
+def check_ranks_agree(model: keras.Model, env: Env) -> None:
+    """Nothing to check: a tf.distribute strategy keeps the replicas' variables mirrored."""
+
+
+def digest(model: keras.Model) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for v in model.weights:
+        h.update(v.path.encode())
+        h.update(np.ascontiguousarray(v.numpy()).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- transfer learning: cached features
+
+def cached_features(trainer: Trainer, base: keras.Model, split, name: str) -> np.ndarray:
+    """The base's features of a split from <out>/features, computed once per (weights, data, seed)."""
+    import hashlib
+
+    cfg = trainer.cfg
+    key = hashlib.sha256(f"{digest(trainer.model)}|{cfg.data}|{cfg.split}|{cfg.seed}|{cfg.normalize}".encode())
+    path = Path(cfg.out) / "features" / f"{name}-{key.hexdigest()[:12]}.npy"
+    if path.exists():
+        return np.load(path)
+    batches = trainer._batches(split, train=False)
+    feats = base.predict(batches, verbose=0).reshape(len(split), -1) if len(split) else np.zeros((0, 0))
+    batches.check()
+    if trainer.is_main:
+        with loop.atomic_path(path) as tmp:
+            np.save(tmp, feats)
+    return feats
+
+
+def train_head_on_features(trainer: Trainer, log=print) -> None:
+    """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
+    head, cfg, model = trainer.head, trainer.cfg, trainer.model
+    if not head.dense_tail:
+        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
+                          "activations or dropout")
+    layer = model.get_layer(head.layer)
+    base = keras.Model(model.inputs, layer.input)
+    feats = {s: cached_features(trainer, base, getattr(trainer.data, s), s) for s in ("train", "val")}
+    labels = {s: getattr(trainer.data, s).labels for s in ("train", "val")}
+    if head.binary:
+        labels = {s: y[:, None].astype(np.float32) for s, y in labels.items()}
+    with trainer.env.strategy.scope():
+        clone = layer.__class__.from_config({**layer.get_config(), "name": "head"})
+        inputs = keras.Input((feats["train"].shape[1],))
+        outputs = clone(inputs)
+        if head.activation != "logits":
+            outputs = keras.layers.Activation(head.activation)(outputs)
+        small = keras.Model(inputs, outputs)
+        small.compile(make_optimizer(cfg, lr=cfg.head_lr or cfg.lr), make_loss(head), metrics=[_accuracy(head)])
+    history = small.fit(feats["train"], labels["train"], batch_size=cfg.batch_size, epochs=cfg.head_epochs,
+                        validation_data=(feats["val"], labels["val"]) if len(labels["val"]) else None, verbose=0)
+    logs = {k: v[-1] for k, v in history.history.items()}
+    log(f"head {cfg.head_epochs} epochs on cached features: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+    layer.set_weights(clone.get_weights())
+    if trainer.is_main:
+        trainer.save_weights(trainer.files["best"])

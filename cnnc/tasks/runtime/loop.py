@@ -1,0 +1,316 @@
+"""The epoch loop, once for every framework: schedule, early stopping, checkpoints, logs.
+
+A framework file supplies a `Trainer` (see the protocol below); `fit` drives
+it.  After every epoch the loop writes, atomically: `last` (everything needed
+to resume: weights, optimizer, schedule, early-stopping state, history),
+`best` (the weights with the best --monitor so far), `log.csv` and
+`curves.png`.  Resuming loads `last` and continues with the next epoch; since
+the shuffling, the augmentation and the dropout draws of an epoch are seeded
+by (seed, epoch), a resumed run ends with the weights of an uninterrupted one.
+
+A step loss that is NaN or infinite, or more than --max-loss-ratio times the
+mean loss of the run's first steps, stops the run (`Diverged`); the files of
+the last completed epoch are kept as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import metrics
+
+EXIT_OK, EXIT_DATA, EXIT_DIVERGED = 0, 2, 3
+
+
+class Diverged(Exception):
+    def __init__(self, epoch: int, step: int, loss: float, reason: str):
+        super().__init__(f"epoch {epoch + 1}, step {step}: the loss {reason} ({loss:.4g})")
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+class Trainer(Protocol):
+    is_main: bool  # the process that prints and writes files (rank 0)
+    files: dict[str, Path]  # "last", "best"
+
+    def train_epoch(self, epoch: int, lr: float, progress: Progress, guard: Guard) -> dict[str, float]: ...
+    def predict(self, split) -> np.ndarray: ...  # class probabilities, N x K
+    def save_checkpoint(self, path: Path, state: dict) -> None: ...
+    def load_checkpoint(self, path: Path) -> dict: ...
+    def save_weights(self, path: Path) -> None: ...
+    def load_weights(self, path: str) -> None: ...
+
+
+# ---------------------------------------------------------------- files
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` that replaces it whole when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: Path, history: list[dict]) -> None:
+    columns = [c for c in ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "seconds",
+                           "images_per_s") if any(c in row for row in history)]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buffer.getvalue())
+
+
+def plot_curves(path: Path, history: list[dict]) -> None:
+    """Training and validation curves: loss on the left, accuracy on the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
+        for split in ("train", "val"):
+            values = [row.get(f"{split}_{metric}", math.nan) for row in history]
+            if not all(math.isnan(v) for v in values):
+                ax.plot(epochs, values, marker="o", label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- what a person sees
+
+class Progress:
+    """A bar per epoch on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, mode: str = "auto", stream=None, enabled: bool = True):
+        self.stream = stream or sys.stderr
+        if mode == "auto":
+            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "epoch"
+        self.mode = mode if enabled else "none"
+        self.epoch, self.epochs, self.steps, self.start_time, self.last_draw = 0, 0, 0, 0.0, 0.0
+
+    def start(self, epoch: int, epochs: int, steps: int) -> None:
+        self.epoch, self.epochs, self.steps = epoch, epochs, steps
+        self.start_time = self.last_draw = time.perf_counter()
+
+    def due(self) -> bool:
+        """Whether a redraw is due (the caller then reads its running numbers, which may sync a device)."""
+        return self.mode == "bar" and time.perf_counter() - self.last_draw > 0.5
+
+    def update(self, step: int, values: dict[str, float]) -> None:
+        if self.mode != "bar":
+            return
+        self.last_draw = time.perf_counter()
+        done = int(24 * step / max(self.steps, 1))
+        bar = "=" * done + (">" if done < 24 else "") + " " * (23 - done)
+        text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+        print(f"\repoch {self.epoch + 1}/{self.epochs} [{bar}] {step}/{self.steps} {text}", end="",
+              file=self.stream, flush=True)
+
+    def line(self, text: str) -> None:
+        if self.mode == "none":
+            return
+        if self.mode == "bar":
+            print("\r\033[K", end="", file=self.stream)
+        print(text, file=self.stream, flush=True)
+
+
+class Guard:
+    """Stops a run whose loss is NaN, infinite, or exploding."""
+
+    def __init__(self, max_ratio: float, warmup_steps: int = 10):
+        self.max_ratio, self.warmup_steps = max_ratio, warmup_steps
+        self.reference: float | None = None
+        self._first: list[float] = []
+
+    def check(self, epoch: int, step: int, loss: float) -> None:
+        if not math.isfinite(loss):
+            raise Diverged(epoch, step, loss, "is not a number" if math.isnan(loss) else "is infinite")
+        if self.reference is None:
+            self._first.append(loss)
+            if len(self._first) >= self.warmup_steps:
+                self.reference = max(float(np.mean(self._first)), 1e-8)
+        elif self.max_ratio > 0 and loss > self.max_ratio * self.reference:
+            raise Diverged(epoch, step, loss, f"exploded past {self.max_ratio:g} times its start "
+                                              f"({self.reference:.4g})")
+
+
+# ---------------------------------------------------------------- schedule, early stopping
+
+class Schedule:
+    """The learning rate of each epoch: warm-up, then constant, step, cosine, exponential or plateau."""
+
+    def __init__(self, cfg):
+        self.kind, self.base, self.epochs = cfg.schedule, cfg.lr, cfg.epochs
+        self.step, self.gamma, self.warmup = max(1, cfg.lr_step), cfg.lr_gamma, cfg.warmup
+        self.state = {"reductions": 0, "best": None, "wait": 0}
+
+    def lr(self, epoch: int) -> float:
+        if epoch < self.warmup:
+            return self.base * (epoch + 1) / (self.warmup + 1)
+        e = epoch - self.warmup
+        if self.kind == "step":
+            return self.base * self.gamma ** (e // self.step)
+        if self.kind == "exponential":
+            return self.base * self.gamma ** e
+        if self.kind == "cosine":
+            return 0.5 * self.base * (1 + math.cos(math.pi * e / max(1, self.epochs - self.warmup)))
+        if self.kind == "plateau":
+            return self.base * self.gamma ** self.state["reductions"]
+        return self.base
+
+    def observe(self, value: float | None, better) -> None:
+        """Plateau: after --lr-step epochs without improvement, multiply the rate by --lr-gamma."""
+        if self.kind != "plateau" or value is None:
+            return
+        if self.state["best"] is None or better(value, self.state["best"]):
+            self.state.update(best=value, wait=0)
+        else:
+            self.state["wait"] += 1
+            if self.state["wait"] >= self.step:
+                self.state.update(reductions=self.state["reductions"] + 1, wait=0)
+
+
+def better_for(monitor: str):
+    if monitor.endswith("loss"):
+        return lambda new, old: new < old
+    return lambda new, old: new > old
+
+
+# ---------------------------------------------------------------- the loop
+
+def fit(trainer: Trainer, cfg, data, log=print) -> int:
+    """Train for cfg.epochs (resuming if asked); returns an exit status."""
+    out = Path(cfg.out)
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [],
+                             "schedule": None}
+    last = trainer.files["last"]
+    if cfg.resume and last.exists():
+        state.update(trainer.load_checkpoint(last))
+        log(f"resumed from {last} after epoch {state['epoch']}")
+    elif cfg.resume:
+        log(f"no checkpoint at {last}: starting from the beginning")
+    schedule = Schedule(cfg)
+    if state["schedule"]:
+        schedule.state.update(state["schedule"])
+    monitor = cfg.monitor
+    better = better_for(monitor)
+    progress = Progress(cfg.progress, enabled=trainer.is_main)
+    guard = Guard(cfg.max_loss_ratio)
+    ran = 0
+    for epoch in range(state["epoch"], cfg.epochs):
+        lr = schedule.lr(epoch)
+        start = time.perf_counter()
+        try:
+            row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(epoch, lr, progress, guard)}
+        except Diverged as exc:
+            kept = f"the files of epoch {state['epoch']} in {out} are kept" if state["epoch"] else "nothing saved"
+            log(f"error: training stopped at {exc}; {kept}\n"
+                f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
+            return EXIT_DIVERGED
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        if len(data.val):
+            row.update({f"val_{k}": v for k, v in metrics.summary(trainer.predict(data.val), data.val.labels,
+                                                                  cfg.top_k).items()})
+        if monitor not in row:
+            fallback = "val_loss" if "val_loss" in row else "train_loss"
+            log(f"note: no {monitor} (no validation split, or too few classes for top-5): monitoring {fallback} "
+                "instead")
+            monitor, better = fallback, better_for(fallback)
+        value = row[monitor]
+        improved = value is not None and (state["best"] is None or better(value, state["best"]))
+        if improved:
+            state.update(best=value, best_epoch=epoch + 1, wait=0)
+            if trainer.is_main:
+                trainer.save_weights(trainer.files["best"])
+        else:
+            state["wait"] += 1
+        schedule.observe(value, better)
+        state["history"].append(row)
+        state.update(epoch=epoch + 1, schedule=dict(schedule.state))
+        if trainer.is_main:
+            trainer.save_checkpoint(last, state)
+            write_csv(out / "log.csv", state["history"])
+            plot_curves(out / "curves.png", state["history"])
+        progress.line(epoch_line(row, cfg.epochs, improved))
+        ran += 1
+        if cfg.patience and state["wait"] >= cfg.patience:
+            log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
+                f"at epoch {state['best_epoch']})")
+            break
+        if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
+            log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
+            break
+    return EXIT_OK
+
+
+def epoch_line(row: dict, epochs: int, improved: bool) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    parts.append(" ".join(f"{k.removeprefix('train_')} {row[k]:.4f}" for k in ("train_loss", "train_acc")
+                          if k in row))
+    val = [f"{k.removeprefix('val_')} {row[k]:.4f}" for k in ("val_loss", "val_acc", "val_top5") if k in row]
+    if val:
+        parts.append("val " + " ".join(val))
+    extra = f"lr {row['lr']:.3g}  {row['seconds']:.1f}s"
+    if "images_per_s" in row:
+        extra += f" {row['images_per_s']:.0f} img/s"
+    parts.append(extra + ("  *best" if improved else ""))
+    return " | ".join(parts)
+
+
+def save_report(out: Path, result: dict, name: str = "metrics.json") -> None:
+    write_text(Path(out) / name, json.dumps(result, indent=1) + "\n")
+
+
+def test(trainer: Trainer, cfg, files: list[str] | None = None) -> dict:
+    """The test split with the best weights, or the average of several weight files (an ensemble of runs):
+    printed and written to <out>/metrics.json."""
+    files = files or ([str(trainer.files["best"])] if trainer.files["best"].exists() else [])
+    split = trainer.data.test
+    if not len(split):
+        trainer.env.log("test: the test split is empty")
+        return {}
+    probs = []
+    for path in files or [None]:
+        if path is not None:
+            trainer.load_weights(path)
+        probs.append(trainer.predict(split, ten_crop=cfg.ten_crop))
+    result = metrics.evaluate(np.mean(probs, axis=0), split.labels, trainer.data.class_names, cfg.top_k)
+    title = "test" + (" (10-crop)" if cfg.ten_crop else "")
+    title += f" (ensemble of {len(files)})" if len(files) > 1 else ""
+    result.update(weights=files, ten_crop=cfg.ten_crop)
+    if trainer.is_main:
+        print(metrics.format_report(result, title), flush=True)
+        save_report(Path(cfg.out), result)
+    return result

@@ -1,0 +1,469 @@
+"""The PyTorch side of the harnesses: device and processes, loaders, model, loss, training steps.
+
+Distributed: under `torchrun --nproc_per_node=N` (WORLD_SIZE > 1) every process
+joins a process group (nccl on CUDA, gloo on CPU), wraps the model in
+DistributedDataParallel and trains on its share of every global batch;
+--batch-size is the global batch.  Only rank 0 prints and writes files; every
+rank evaluates the whole validation split itself, so all ranks take the same
+early-stopping decisions.  Mixed precision (autocast; bfloat16 where the GPU
+has it, else float16 with a GradScaler) is on for CUDA with --amp auto.
+
+Reproducible on CPU: the weights are initialised from --seed, the epoch's order
+and augmentations come from (seed, epoch) (see data.py), and the dropout draws
+of an epoch from a generator seeded with (seed, epoch, rank).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from . import config, loop, metrics
+from . import data as data_lib
+from .config import ConfigError, Head
+from .data import DataError
+from .torch_data import batches_on_device, loader
+
+_EPS = 1e-7
+fit, test = loop.fit, loop.test
+
+
+# ---------------------------------------------------------------- device and processes
+
+@dataclass
+class Env:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    amp_dtype: torch.dtype | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def log(self, *args, **kwargs) -> None:
+        if self.is_main:
+            print(*args, **kwargs, flush=True)
+
+
+def parse_args(task: str, values: dict, argv: list[str] | None, doc: str = ""):
+    """The run's options: the script's CONFIG, overridden by the command line."""
+    return config.parse(task, "torch", values, argv, doc)
+
+
+def setup(cfg) -> Env:
+    """Device, process group (under torchrun), threads, mixed precision, seeds."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if cfg.device != "auto":
+        device = torch.device(cfg.device)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    amp = cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
+    amp_dtype = None
+    if amp:
+        bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+        amp_dtype = torch.bfloat16 if bf16 else torch.float16
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+    return Env(device, rank, world, amp_dtype)
+
+
+def run(main) -> int:
+    """Run a script's main: a data or option problem is one clear line and exit status 2."""
+    try:
+        return main()
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", flush=True)
+        return loop.EXIT_DATA
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------- data
+
+def load_data(cfg, inputs: dict, env: Env):
+    """The data split and its pipeline, for the model's (only) input."""
+    (shape,) = inputs.values()
+    channels_last = tuple(shape[1:]) + (shape[0],)
+    data, pipeline = data_lib.prepare(cfg, channels_last)
+    env.log(data.describe())
+    return data, pipeline
+
+
+# ---------------------------------------------------------------- model
+
+def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> nn.Module:
+    """The spec's model for this data: head width from the data, start weights, frozen layers."""
+    units = head.units_for(num_classes)
+    kwargs = {head.units_param: units} if head.units_param and units != head.units else {}
+    if units != head.units and not kwargs:
+        raise ConfigError(f"the data has {num_classes} classes but the spec's output `{head.output}` has "
+                          f"{head.units} units; compile with --set num_classes={num_classes} (or the spec's "
+                          f"parameter for it)")
+    model = build_model(**kwargs).to(env.device)
+    if cfg.weights:
+        load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
+    freeze(model, layers, cfg, head, env)
+    return model
+
+
+def _find_layer(name: str, layers: list[str], option: str) -> int:
+    if name not in layers:
+        close = difflib.get_close_matches(name, layers, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
+        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
+    return layers.index(name)
+
+
+def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
+    """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
+    if cfg.freeze_below and cfg.unfreeze_top >= 0:
+        raise ConfigError("give --freeze-below or --unfreeze-top, not both")
+    frozen: list[str] = []
+    layers = list(layers)
+    if cfg.freeze_below:
+        frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
+    elif cfg.unfreeze_top >= 0:
+        top = _find_layer(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
+        frozen = layers[:max(0, top - cfg.unfreeze_top)]
+    for name in frozen:
+        if not hasattr(model, name):
+            raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
+        for p in getattr(model, name).parameters():
+            p.requires_grad_(False)
+    if frozen:
+        env.log(f"frozen: {len(frozen)} layers ({frozen[0]} .. {frozen[-1]})")
+
+
+def freeze_all_but_head(model: nn.Module, head: Head) -> dict[str, bool]:
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.split(".")[0] == head.layer)
+    return before
+
+
+def _set_train_mode(model: nn.Module) -> None:
+    """Train mode, except batch norms whose weights are frozen: their statistics stay as they are."""
+    model.train()
+    for module in model.modules():
+        params = list(module.parameters(recurse=False))
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad
+                                                                                        for p in params):
+            module.eval()
+
+
+def read_weights(path: str, device) -> dict[str, torch.Tensor]:
+    """A state dict from a weights file (a state dict, or one of our checkpoints)."""
+    try:
+        obj = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"no weights file {path}") from None
+    except Exception as exc:
+        raise ConfigError(f"cannot read weights {path}: {str(exc).splitlines()[0]}") from None
+    return obj["model"] if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict) else obj
+
+
+def load_matching(model: nn.Module, path: str, env: Env, skip: tuple = ()) -> None:
+    """Load the tensors whose name and shape match; report the rest (a new head is the usual case)."""
+    source = read_weights(path, env.device)
+    own = model.state_dict()
+    take = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape and k.split(".")[0] not in skip}
+    if not take:
+        raise ConfigError(f"{path}: no tensor matches the model by name and shape")
+    model.load_state_dict(take, strict=False)
+    left = sorted(set(own) - set(take))
+    env.log(f"weights: {len(take)}/{len(own)} tensors from {path}" +
+            (f"; left as initialised: {', '.join(left)}" if left else ""))
+
+
+def digest(model: nn.Module) -> str:
+    """A fingerprint of every weight and buffer (to compare processes or runs)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- loss and optimizer
+
+def make_loss(head: Head):
+    """The loss for the spec's head: the model's last op decides between probabilities and logits."""
+    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = out.float()
+        if head.activation == "softmax":  # NLL on the log of the spec's probabilities
+            return F.nll_loss(torch.log(out.clamp_min(_EPS)), y)
+        if head.activation == "logits" and not head.binary:
+            return F.cross_entropy(out, y)
+        target = y.float()[:, None] if head.binary else F.one_hot(y, out.shape[1]).float()
+        if head.activation == "sigmoid":
+            return F.binary_cross_entropy(out.clamp(_EPS, 1 - _EPS), target)
+        return F.binary_cross_entropy_with_logits(out, target)
+    return loss_fn
+
+
+def probabilities(head: Head, out: torch.Tensor) -> torch.Tensor:
+    """Class probabilities, N x K (a binary head gives [1 - p, p])."""
+    out = out.float()
+    if head.activation == "logits":
+        out = torch.sigmoid(out) if head.binary else torch.softmax(out, dim=1)
+    if head.binary:
+        return torch.cat([1 - out, out], dim=1)
+    if head.activation == "sigmoid":  # one-vs-rest scores, normalised to compare
+        return out / out.sum(dim=1, keepdim=True).clamp_min(_EPS)
+    return out
+
+
+def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ConfigError("every weight is frozen: nothing to train")
+    lr = cfg.lr if lr is None else lr
+    decay = cfg.weight_decay
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+                               weight_decay=decay)
+    table = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad,
+             "adadelta": torch.optim.Adadelta}
+    return table[cfg.optimizer](params, lr, weight_decay=decay)
+
+
+def _correct(main: torch.Tensor, y: torch.Tensor, head: Head) -> torch.Tensor:
+    """How many predictions in a batch are right (a binary head: past 0.5, or past 0 for a logit)."""
+    if head.binary:
+        return ((main[:, 0] > (0.5 if head.activation == "sigmoid" else 0.0)).long() == y).sum()
+    return (main.argmax(dim=1) == y).sum()
+
+
+def _split_outputs(out, head: Head):
+    """(main output, auxiliary outputs) of a forward pass."""
+    if isinstance(out, (tuple, list)):
+        main = head.outputs.index(head.output)
+        return out[main], [o for i, o in enumerate(out) if i != main]
+    return out, []
+
+
+# ---------------------------------------------------------------- training
+
+class Trainer:
+    """One model, its optimizer and loaders: what `loop.fit` drives (see loop.Trainer)."""
+
+    def __init__(self, model: nn.Module, loss_fn, optimizer, data, pipeline, head: Head, cfg, env: Env):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.data, self.pipeline, self.head, self.cfg, self.env = data, pipeline, head, cfg, env
+        self.net = model
+        if env.distributed:
+            # convs with one input channel give grads whose strides DDP's buckets do not expect: harmless
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+            ids = [env.device.index] if env.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.train_loader = loader(data.train, pipeline, cfg, env, train=True)
+        self.scaler = torch.amp.GradScaler(enabled=env.amp_dtype == torch.float16)
+        self.is_main = env.is_main
+        out = Path(cfg.out)
+        self.files = {"last": out / "last.pt", "best": out / "best.pt"}
+        self.regularized = [p for p in model.parameters() if p.requires_grad] if cfg.l1 else []
+
+    def _autocast(self):
+        return torch.autocast(self.env.device.type, dtype=self.env.amp_dtype, enabled=self.env.amp_dtype is not None)
+
+    def _step_loss(self, x, y):
+        main, aux = _split_outputs(self.net(x), self.head)
+        loss = self.loss_fn(main, y)
+        for extra in aux:
+            loss = loss + self.cfg.aux_weight * self.loss_fn(extra, y)
+        if self.regularized:
+            loss = loss + self.cfg.l1 * sum(p.abs().sum() for p in self.regularized)
+        return main, loss
+
+    def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
+        env = self.env
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * 1_009 + env.rank)  # this epoch's dropout draws
+        _set_train_mode(self.model)
+        self.train_loader.sampler.epoch = epoch
+        progress.start(epoch, self.cfg.epochs, len(self.train_loader))
+        loss_sum = torch.zeros((), device=env.device, dtype=torch.float64)  # kept on the device: no sync a step
+        correct = torch.zeros((), device=env.device, dtype=torch.int64)
+        count = 0
+        start = loop.time.perf_counter()
+        for step, (x, y) in enumerate(batches_on_device(self.train_loader, env), 1):
+            with self._autocast():
+                main, loss = self._step_loss(x, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            with torch.no_grad():
+                loss_sum += loss.detach() * len(y)
+                correct += _correct(main, y, self.head)
+            count += len(y)
+            # a deterministic schedule of checks: under DDP every rank must call the same collectives
+            if step % 20 == 0 or (not env.distributed and progress.due()):
+                guard.check(epoch, step, self._agreed_max(loss.detach().float()))
+                progress.update(step, {"loss": loss_sum.item() / count, "acc": correct.item() / count})
+        totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(count), device=env.device,
+                                                                       dtype=torch.float64)])
+        if env.distributed:
+            dist.all_reduce(totals)
+            for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
+                dist.broadcast(buffer, 0)
+        loss_mean, acc, count = (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item(), totals[2].item()
+        guard.check(epoch, len(self.train_loader), loss_mean)
+        seconds = loop.time.perf_counter() - start
+        return {"train_loss": loss_mean, "train_acc": acc, "images_per_s": round(count / max(seconds, 1e-9), 1)}
+
+    def _agreed_max(self, value: torch.Tensor) -> float:
+        if self.env.distributed:
+            value = value.clone()
+            dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return value.item()
+
+    @torch.inference_mode()
+    def predict(self, split, ten_crop: bool = False) -> np.ndarray:
+        """Class probabilities for a split (every rank computes all of them)."""
+        self.model.eval()
+        crops = self.cfg.tta_scale if ten_crop else 0.0
+        outs = []
+        batches = loader(split, self.pipeline, self.cfg, self.env, train=False, ten_crop=crops)
+        for x, _ in batches_on_device(batches, self.env):
+            with self._autocast():
+                main, _ = _split_outputs(self.model(x), self.head)
+            probs = probabilities(self.head, main)
+            if ten_crop:
+                probs = probs.view(-1, 10, probs.shape[1]).mean(dim=1)
+            outs.append(probs.cpu())
+        return torch.cat(outs).numpy().astype(np.float64) if outs else np.zeros((0, self.data.num_classes))
+
+    def save_checkpoint(self, path: Path, state: dict) -> None:
+        blob = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(), "state": state}
+        with loop.atomic_path(path) as tmp:
+            torch.save(blob, tmp)
+
+    def load_checkpoint(self, path: Path) -> dict:
+        blob = torch.load(path, map_location=self.env.device, weights_only=True)
+        self.model.load_state_dict(blob["model"])
+        self.optimizer.load_state_dict(blob["optimizer"])
+        self.scaler.load_state_dict(blob["scaler"])
+        return blob["state"]
+
+    def save_weights(self, path: Path) -> None:
+        with loop.atomic_path(path) as tmp:
+            torch.save(self.model.state_dict(), tmp)
+
+    def load_weights(self, path: str) -> None:
+        self.model.load_state_dict(read_weights(path, self.env.device))
+
+
+def check_ranks_agree(model: nn.Module, env: Env) -> None:
+    """Each rank prints its weights' fingerprint; rank 0 says whether they all agree."""
+    if not env.distributed:
+        return
+    mine = digest(model)
+    print(f"rank {env.rank}: weights {mine}", flush=True)
+    if env.distributed:
+        gathered: list = [None] * env.world
+        dist.all_gather_object(gathered, mine)
+        env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else
+                f"warning: ranks disagree: {gathered}")
+
+
+# ---------------------------------------------------------------- transfer learning: cached features
+
+class _Stop(Exception):
+    pass
+
+
+def _features(model: nn.Module, layer: nn.Module, batches) -> np.ndarray:
+    """The inputs of `layer` over a split: the forward pass stops there."""
+    grabbed: list[torch.Tensor] = []
+
+    def grab(module, args):
+        grabbed.append(torch.flatten(args[0], 1).float().cpu())
+        raise _Stop
+
+    handle = layer.register_forward_pre_hook(grab)
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for x, _ in batches:
+                try:
+                    model(x)
+                except _Stop:
+                    pass
+    finally:
+        handle.remove()
+    return torch.cat(grabbed).numpy() if grabbed else np.zeros((0, 0), np.float32)
+
+
+def cached_features(trainer: Trainer, split, name: str) -> np.ndarray:
+    """Features of a split from <out>/features, computed once per (weights, data, seed)."""
+    cfg, env = trainer.cfg, trainer.env
+    key = hashlib.sha256(f"{digest(trainer.model)}|{cfg.data}|{cfg.split}|{cfg.seed}|{cfg.normalize}".encode())
+    path = Path(cfg.out) / "features" / f"{name}-{key.hexdigest()[:12]}.npy"
+    if path.exists():
+        return np.load(path)
+    batches = batches_on_device(loader(split, trainer.pipeline, cfg, env, train=False), env)
+    feats = _features(trainer.model, getattr(trainer.model, trainer.head.layer), batches)
+    if env.is_main:
+        with loop.atomic_path(path) as tmp:
+            np.save(tmp, feats)
+    return feats
+
+
+def train_head_on_features(trainer: Trainer, log=print) -> None:
+    """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
+    head, cfg, env, model = trainer.head, trainer.cfg, trainer.env, trainer.model
+    if not head.dense_tail:
+        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
+                          "activations or dropout")
+    feats = {s: torch.from_numpy(cached_features(trainer, getattr(trainer.data, s), s)) for s in ("train", "val")}
+    labels = {s: torch.from_numpy(getattr(trainer.data, s).labels) for s in ("train", "val")}
+    layer = copy.deepcopy(getattr(model, head.layer)).cpu().float().train()
+    optimizer = make_optimizer(layer.parameters(), cfg, lr=cfg.head_lr or cfg.lr)
+    act = {"softmax": lambda t: torch.softmax(t, 1), "sigmoid": torch.sigmoid}.get(head.activation, lambda t: t)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    n = len(feats["train"])
+    for epoch in range(cfg.head_epochs):
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n, cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            loss = trainer.loss_fn(act(layer(feats["train"][idx])), labels["train"][idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if len(labels["val"]) and (epoch + 1) % max(1, cfg.head_epochs // 5) == 0:
+            with torch.no_grad():
+                probs = probabilities(head, act(layer(feats["val"]))).numpy()
+            s = metrics.summary(probs, labels["val"].numpy())
+            log(f"head {epoch + 1}/{cfg.head_epochs}: loss {loss.item():.4f} | val loss {s['loss']:.4f} "
+                f"acc {s['acc']:.4f}")
+    getattr(model, head.layer).load_state_dict(layer.state_dict())
+    if env.is_main:
+        trainer.save_weights(trainer.files["best"])
