@@ -7,6 +7,7 @@ it alone.  It returns diagnostics instead of raising for a user's mistake.
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,27 @@ def analyze(path: Path | str, text: str | None = None, *, network: str | None = 
             overrides: dict[str, object] | None = None,
             input_shapes: dict[str | None, tuple[int, ...]] | None = None) -> Analysis:
     """Check a spec.  OSError/UnicodeDecodeError from reading `path` propagate (exit 2)."""
-    path = Path(path)
+    with _no_cyclic_gc():
+        return _analyze(Path(path), text, network, overrides, input_shapes)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    # Parsing and expansion allocate many small objects and free nearly all of them
+    # by reference counting; the cyclic collector's full passes over a growing heap
+    # made a 10,000-layer spec cost 12.9x a 1,000-layer one instead of 10x.  The
+    # work is bounded by the spec limits (E0601), so pausing it here is safe.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze(path: Path, text: str | None, network: str | None, overrides: dict[str, object] | None,
+             input_shapes: dict[str | None, tuple[int, ...]] | None) -> Analysis:
     program = load(path, text)
     diagnostics = list(program.diagnostics)
     result = Analysis(None, diagnostics, program.sources)
