@@ -364,3 +364,30 @@ def test_head_width_follows_the_data():
     assert binary.units_for(2) == 1
     with pytest.raises(config.ConfigError, match="one unit .a binary classifier. but the data has 3 classes"):
         binary.units_for(3)
+
+
+def test_head_arguments_resize_through_the_spec_parameter():
+    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc",
+                       units_param="num_classes")
+    assert head.model_arguments(10) == {} and head.model_arguments(4) == {"num_classes": 4}
+    fixed = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    with pytest.raises(config.ConfigError, match="compile with --set num_classes=4"):
+        fixed.model_arguments(4)
+
+
+def test_layers_to_freeze_follow_the_spec_order():
+    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    layers = ("conv1", "conv2", "conv3", "fc")
+
+    def frozen(freeze_below="", unfreeze_top=-1):
+        return config.layers_to_freeze(layers, SimpleNamespace(freeze_below=freeze_below,
+                                                               unfreeze_top=unfreeze_top), head)
+
+    assert frozen() == []
+    assert frozen(freeze_below="conv3") == ["conv1", "conv2"]
+    assert frozen(unfreeze_top=1) == ["conv1", "conv2"]
+    assert frozen(unfreeze_top=0) == ["conv1", "conv2", "conv3"]
+    with pytest.raises(config.ConfigError, match="did you mean conv2"):
+        frozen(freeze_below="conv_2")
+    with pytest.raises(config.ConfigError, match="not both"):
+        frozen(freeze_below="conv2", unfreeze_top=1)

@@ -9,6 +9,7 @@ the frameworks and tasks it applies to.  A new task adds its records here.
 from __future__ import annotations
 
 import argparse
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,3 +212,38 @@ class Head:
             raise ConfigError(f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
                               f"has {classes} classes; end the spec with dense(num_classes) -> softmax")
         return 1 if self.binary else classes
+
+    def model_arguments(self, classes: int) -> dict[str, int]:
+        """The constructor arguments that fit the model's head to data with `classes` classes."""
+        units = self.units_for(classes)
+        if units == self.units:
+            return {}
+        if not self.units_param:
+            raise ConfigError(f"the data has {classes} classes but the spec's output `{self.output}` has "
+                              f"{self.units} units; compile with --set num_classes={classes} (or the spec's "
+                              f"parameter for it)")
+        return {self.units_param: units}
+
+
+def layers_to_freeze(layers: tuple[str, ...], cfg, head: Head) -> list[str]:
+    """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it).
+
+    `layers` is the spec's order of layers with weights (LAYERS in train.py), the same in both
+    frameworks, so one option freezes the same layers in each."""
+    if cfg.freeze_below and cfg.unfreeze_top >= 0:
+        raise ConfigError("give --freeze-below or --unfreeze-top, not both")
+    layers = list(layers)
+    if cfg.freeze_below:
+        return layers[:_layer_index(cfg.freeze_below, layers, "--freeze-below")]
+    if cfg.unfreeze_top >= 0:
+        top = _layer_index(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
+        return layers[:max(0, top - cfg.unfreeze_top)]
+    return []
+
+
+def _layer_index(name: str, layers: list[str], option: str) -> int:
+    if name not in layers:
+        close = difflib.get_close_matches(name, layers, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
+        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
+    return layers.index(name)

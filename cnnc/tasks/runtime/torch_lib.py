@@ -16,7 +16,6 @@ of an epoch from a generator seeded with (seed, epoch, rank).
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import os
 import warnings
@@ -118,12 +117,7 @@ def load_data(cfg, inputs: dict, env: Env):
 
 def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> nn.Module:
     """The spec's model for this data: head width from the data, start weights, frozen layers."""
-    units = head.units_for(num_classes)
-    kwargs = {head.units_param: units} if head.units_param and units != head.units else {}
-    if units != head.units and not kwargs:
-        raise ConfigError(f"the data has {num_classes} classes but the spec's output `{head.output}` has "
-                          f"{head.units} units; compile with --set num_classes={num_classes} (or the spec's "
-                          f"parameter for it)")
+    kwargs = head.model_arguments(num_classes)
     model = build_model(**kwargs).to(env.device)
     if cfg.weights:
         load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
@@ -131,25 +125,9 @@ def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, 
     return model
 
 
-def _find_layer(name: str, layers: list[str], option: str) -> int:
-    if name not in layers:
-        close = difflib.get_close_matches(name, layers, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; layers: {', '.join(layers[:40])}"
-        raise ConfigError(f"{option}: the model has no layer with weights named `{name}`{hint}")
-    return layers.index(name)
-
-
 def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
-    if cfg.freeze_below and cfg.unfreeze_top >= 0:
-        raise ConfigError("give --freeze-below or --unfreeze-top, not both")
-    frozen: list[str] = []
-    layers = list(layers)
-    if cfg.freeze_below:
-        frozen = layers[:_find_layer(cfg.freeze_below, layers, "--freeze-below")]
-    elif cfg.unfreeze_top >= 0:
-        top = _find_layer(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
-        frozen = layers[:max(0, top - cfg.unfreeze_top)]
+    frozen = config.layers_to_freeze(layers, cfg, head)
     for name in frozen:
         if not hasattr(model, name):
             raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
