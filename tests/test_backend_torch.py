@@ -15,7 +15,7 @@ import torch
 from torch_helpers import OWN_SPECS, ROOT, as_tuple, build, compile_spec, example_inputs, load, param_counts
 
 from cnnc.backends.torch.emitters import check_coverage
-from cnnc.backends.torch.model import MODULE_ATTRS
+from cnnc.ir.names import MODULE_ATTRIBUTES
 from cnnc.ir.ops import OPS
 
 LIBRARY = sorted((ROOT / "specs").glob("*.cnn"))
@@ -35,7 +35,7 @@ def test_every_op_has_an_emitter():
 
 def test_module_attribute_list_covers_this_torch():
     public = {name for name in dir(torch.nn.Module()) if not name.startswith("_")}
-    assert public <= MODULE_ATTRS
+    assert public <= MODULE_ATTRIBUTES
 
 
 @pytest.mark.parametrize("path", LIBRARY + OWN, ids=_id)

@@ -11,17 +11,12 @@ import builtins
 import keyword
 import re
 
+from cnnc.ir.names import code_name, sanitize
+
 _RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {"self", "torch", "nn", "F",
                                                                                   "keras", "layers", "ops"}
 
 
-def sanitize(text: str) -> str:
-    """A legal identifier from any text: `layer1.basic2.conv1` -> `layer1_basic2_conv1`."""
-    name = re.sub(r"\W", "_", text, flags=re.ASCII).strip("_") or "v"
-    name = re.sub(r"_+", "_", name)
-    if name[0].isdigit():
-        name = "v_" + name
-    return name
 
 
 class Namespace:
@@ -52,8 +47,9 @@ class Namespace:
 
 
 def layer_name(node_id: str) -> str:
-    """The framework-side name of a node's layer: the same in both backends, so weights map by name."""
-    return sanitize(node_id)
+    """The framework-side name of a node's layer: the same in both backends, so weights map by name
+    (unique in its graph and never reserved: see cnnc.ir.names)."""
+    return code_name(node_id)
 
 
 def class_name(network: str) -> str:

@@ -21,6 +21,7 @@ from cnnc.expand.params import bind_arguments, bind_network_params
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor
 from cnnc.ir import ops as op_table
 from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import code_name
 from cnnc.ir.ops import Op
 from cnnc.ir.shape_math import ShapeError, fmt
 from cnnc.passes.shape import infer_shape
@@ -119,6 +120,7 @@ class Expander(Evaluator):
         self.const_busy: set[str] = set()
         self._bodies: dict[int, BodyInfo] = {}
         self._assigning: str | None = None
+        self.code_names: set[str] = set()  # cnnc.ir.names.code_name of every node id handed out
 
     # --- entry point ---
     def run(self) -> Graph:
@@ -226,6 +228,7 @@ class Expander(Evaluator):
         node = Node(stmt.name, op_table.OPS["input"], InputAttrs(shape=shape, name=stmt.name), stmt.span)
         tensor = self.add_node(node, [], stmt.span)
         if isinstance(tensor, Tensor):
+            self.code_names.add(code_name(node.id))
             self.graph.inputs[stmt.name] = node.id
             scope.vars[stmt.name] = tensor
             self.value_names[node.id] = stmt.name
@@ -426,7 +429,9 @@ class Expander(Evaluator):
             scope.counters[base] += 1
             n = scope.counters[base]
             node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
-            if node_id not in self.graph and node_id not in self.graph.inputs:
+            if node_id not in self.graph and node_id not in self.graph.inputs and \
+                    code_name(node_id) not in self.code_names:
+                self.code_names.add(code_name(node_id))
                 return node_id
 
     # --- blocks ---

@@ -18,19 +18,8 @@ from cnnc.backends.pysource import CodeWriter, Expr, Seq, comment_text, dict_of,
 from cnnc.backends.torch.emitters import EMITTERS, HELPERS, Emit, Site
 from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import MODULE_ATTRIBUTES
 
-# Attributes every nn.Module has: a layer may not be named like one (`self.forward`, `self.training`).
-MODULE_ATTRS = frozenset({
-    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile", "cpu",
-    "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer", "get_extra_state",
-    "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers",
-    "named_children", "named_modules", "named_parameters", "parameters", "register_backward_hook",
-    "register_buffer", "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
-    "register_full_backward_pre_hook", "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
-    "register_module", "register_parameter", "register_state_dict_post_hook", "register_state_dict_pre_hook",
-    "requires_grad_", "set_extra_state", "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train",
-    "training", "type", "xpu", "zero_grad",
-})
 MODULE_LEVEL = frozenset({"torch", "nn", "F", "INPUTS", "OUTPUTS", "build_model", "kwargs", *HELPERS})
 _SAFE_FILE = re.compile(r"[A-Za-z0-9_.-]{1,60}")
 
@@ -49,7 +38,7 @@ class ModelWriter:
         self.graph = graph
         self.module_names = Namespace(set(MODULE_LEVEL))
         self.cls = self.module_names("network", class_name(graph.name))
-        self.attrs = Namespace(set(MODULE_ATTRS), attributes=True)
+        self.attrs = Namespace(set(MODULE_ATTRIBUTES), attributes=True)
         self.kwargs, self.bound = self._constructor_args()
         self.locals = Namespace(set(MODULE_LEVEL) | {self.cls})
         self.inputs = {name: self.locals(f"input:{name}", name) for name in graph.inputs}
