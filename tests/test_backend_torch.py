@@ -339,6 +339,11 @@ block dense_free() { return in -> conv(2, 1) }
     assert not any(p.requires_grad for m in (sobel, frozen, bn) for p in m.parameters())
     assert all(p.requires_grad for p in free.parameters())
     assert param_counts(model) == (analysis.cost.params.trainable, analysis.cost.params.non_trainable)
+    # a frozen batch norm keeps its statistics in training mode too (Keras' trainable=False rule)
+    bn.running_mean.fill_(0.5)
+    model.train()
+    model(torch.randn(4, 2, 8, 8) * 3 + 2)
+    assert torch.equal(bn.running_mean, torch.full((4,), 0.5))
 
 
 def test_shared_weights_are_one_submodule_used_twice():
