@@ -91,3 +91,12 @@ def test_module_entry_point(spec_file):
     result = subprocess.run([sys.executable, "-m", "cnnc", "check", str(spec_file(WORKED))],
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("ok: Worked")
+
+
+def test_readme_shows_the_real_lenet_summary(capsys):
+    from conftest import ROOT
+
+    assert main(["summary", str(ROOT / "specs" / "lenet5.cnn")]) == 0
+    out = capsys.readouterr().out
+    readme = (ROOT / "README.md").read_text()
+    assert out in readme, "refresh the summary shown in README.md"
