@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnc.diagnostics import CnncError, Diagnostic, SourceCache, Span
+from cnnc.diagnostics import CnncError, Diagnostic, SourceCache, Span, did_you_mean
 from cnnc.expand.expander import Expander
 from cnnc.expand.loader import load
 from cnnc.ir.graph import Graph
@@ -114,8 +114,6 @@ def _pick_network(networks: dict, wanted: str | None, file: str, diagnostics: li
     if wanted is not None:
         if wanted in networks:
             return networks[wanted]
-        from cnnc.diagnostics import did_you_mean
-
         diagnostics.append(Diagnostic("error", "E0002", f"no network `{wanted}` in {file}", None,
                                       help=did_you_mean(wanted, networks)))
         return None

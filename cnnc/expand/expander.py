@@ -18,8 +18,9 @@ from cnnc.expand.attributes import build_attrs
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.loader import Program
 from cnnc.expand.params import bind_arguments, bind_network_params
-from cnnc.expand.values import POISON, Poison, Symbol, Tensor
+from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor
 from cnnc.ir import ops as op_table
+from cnnc.ir.attrs import InputAttrs
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.names import code_name
 from cnnc.ir.ops import Op
@@ -223,8 +224,6 @@ class Expander(Evaluator):
         if stmt.name in self.graph.inputs:
             self.report("E0211", f"input `{stmt.name}` is declared twice", stmt.span)
             return
-        from cnnc.ir.attrs import InputAttrs
-
         node = Node(stmt.name, op_table.OPS["input"], InputAttrs(shape=shape, name=stmt.name), stmt.span)
         tensor = self.add_node(node, [], stmt.span)
         if isinstance(tensor, Tensor):
@@ -489,6 +488,8 @@ class Expander(Evaluator):
     def _share_weights(self, shared: SharedInstance, made: list[str], step: ast.CallStep) -> object:
         template = [self.graph.node(n) for n in shared.template]
         copies = [self.graph.node(n) for n in made]
+        if len(template) != len(copies):
+            return self.report("E0306", f"`{shared.name}` expands differently on this input", step.span)
         for first, node in zip(template, copies):
             if (first.op, first.attrs) != (node.op, node.attrs) or \
                     first.op.params(first.attrs, self._input_shapes(first), first.shape) != \
@@ -497,8 +498,6 @@ class Expander(Evaluator):
                                    step.span, notes=[f"layer `{first.id}` would need weights of another shape"],
                                    labels=[Label(shared.step.span, "the shared weights are defined here")])
             node.shares = first.id
-        if len(template) != len(copies):
-            return self.report("E0306", f"`{shared.name}` expands differently on this input", step.span)
         return None
 
     def _input_shapes(self, node: Node) -> list:
@@ -513,7 +512,7 @@ class Expander(Evaluator):
                                    help=f"write `x -> {call.func}(...)`")
             return self.report("E0101", f"unknown function `{call.func}`", call.func_span,
                                help=did_you_mean(call.func, [n for n, o in op_table.OPS.items()
-                                                             if o.family == "merge"] + list(_builtin_names())))
+                                                             if o.family == "merge"] + list(BUILTINS)))
         tensors = [a for a in call.args if a.name is None]
         values = [self.eval(a.value, scope) for a in tensors]
         if any(isinstance(v, Poison) for v in values):
@@ -526,12 +525,6 @@ class Expander(Evaluator):
             inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.add_op(op, inputs, keywords, call, scope)
-
-
-def _builtin_names() -> list[str]:
-    from cnnc.expand.values import BUILTINS
-
-    return list(BUILTINS)
 
 
 def _positive_int(value: object) -> bool:
