@@ -17,6 +17,7 @@ from cnnc.diagnostics import CnncError, Diagnostic, SourceCache, Span, did_you_m
 from cnnc.expand.expander import Expander
 from cnnc.expand.loader import load
 from cnnc.ir.graph import Graph
+from cnnc.limits import EXPANSION_STACK
 from cnnc.passes import cost, receptive, verify
 from cnnc.passes.cost import Cost
 
@@ -83,18 +84,13 @@ def _analyze(path: Path, text: str | None, network: str | None, overrides: dict[
     diagnostics += expander.diagnostics
     if any(d.is_error for d in diagnostics):
         return result
-    diagnostics += verify.run(graph, expander.value_names)
+    diagnostics += verify.run(graph)
     if any(d.is_error for d in diagnostics):
         return result
     result.graph = graph
     result.cost = cost.run(graph)
     receptive.run(graph)
     return result
-
-
-# Frames the expander may use: the same whatever the host program set (TensorFlow,
-# for one, raises Python's limit), so one spec checks the same everywhere.
-EXPANSION_STACK = 1000
 
 
 @contextlib.contextmanager

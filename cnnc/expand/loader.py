@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnc.diagnostics import CnncError, Diagnostic, Label, SourceCache, Span
+from cnnc.limits import MAX_IMPORTS
 from cnnc.syntax import ast
 from cnnc.syntax.parser import parse
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
-MAX_IMPORTS = 256
 
 
 @dataclass

@@ -8,11 +8,6 @@ from dataclasses import dataclass
 from cnnc.diagnostics import Span
 from cnnc.ir.shape_math import Shape
 
-# Numbers beyond this are a typo or an attack, never a network.
-MAX_MAGNITUDE = 1 << 62
-# `sum`, `min` and `max` walk a range in C, where no step budget can stop them.
-MAX_RANGE = 1 << 20
-
 
 @dataclass(frozen=True)
 class Tensor:

@@ -9,11 +9,10 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
-from cnnc.expand.values import MAX_MAGNITUDE
+from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
 from cnnc.syntax import ast
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
-MAX_SOURCE_BYTES = 4 << 20  # specs are hand-written; anything bigger is a mistake
 
 
 def _span(file: str, meta) -> Span:
