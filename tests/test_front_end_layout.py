@@ -24,25 +24,32 @@ def _private_reaches(path: Path) -> list[str]:
 
 
 def test_front_end_modules_use_only_each_others_public_names():
-    reaches = [r for package in FRONT_END for path in sorted((CNNC / package).glob("*.py"))
-               for r in _private_reaches(path)]
+    reaches = [
+        r for package in FRONT_END for path in sorted((CNNC / package).glob("*.py")) for r in _private_reaches(path)
+    ]
     assert reaches == []
 
 
 def test_the_private_name_check_sees_a_reach(tmp_path):
     sample = tmp_path / "reach_sample.py"
     sample.write_text("from cnnc.expand.scope import _assignments\nex._unknown_name(1)\nself._ok()\n")
-    assert _private_reaches(sample) == ["reach_sample.py: imports cnnc.expand.scope._assignments",
-                                        "reach_sample.py:2: ex._unknown_name"]
+    assert _private_reaches(sample) == [
+        "reach_sample.py: imports cnnc.expand.scope._assignments",
+        "reach_sample.py:2: ex._unknown_name",
+    ]
 
 
 def test_limits_module_imports_nothing_and_the_parser_needs_no_expander():
     tree = ast.parse((CNNC / "limits.py").read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    code = ("import sys\nimport cnnc.syntax.parser as p\nimport cnnc.limits as l\n"
-            "assert p.MAX_SOURCE_BYTES is l.MAX_SOURCE_BYTES and p.MAX_MAGNITUDE is l.MAX_MAGNITUDE\n"
-            "print(sorted(m for m in sys.modules if m.startswith('cnnc.')))\n")
+    code = (
+        "import sys\nimport cnnc.syntax.parser as p\nimport cnnc.limits as l\n"
+        "assert p.MAX_SOURCE_BYTES is l.MAX_SOURCE_BYTES and p.MAX_MAGNITUDE is l.MAX_MAGNITUDE\n"
+        "print(sorted(m for m in sys.modules if m.startswith('cnnc.')))\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['cnnc.diagnostics', 'cnnc.limits', 'cnnc.syntax', 'cnnc.syntax.ast', " \
-                                    "'cnnc.syntax.parser']"
+    assert (
+        result.stdout.strip() == "['cnnc.diagnostics', 'cnnc.limits', 'cnnc.syntax', 'cnnc.syntax.ast', "
+        "'cnnc.syntax.parser']"
+    )

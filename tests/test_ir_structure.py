@@ -20,18 +20,24 @@ def checked(path, **kwargs):
 
 def test_resnet50_has_16_bottlenecks_under_4_stages():
     structure = checked(SPECS / "resnet50.cnn").graph.structure
-    assert Counter(c.block for c in structure.calls) == {"resnet_stem": 1, "bottleneck_stage": 4,
-                                                         "residual_bottleneck": 16}
+    assert Counter(c.block for c in structure.calls) == {
+        "resnet_stem": 1,
+        "bottleneck_stage": 4,
+        "residual_bottleneck": 16,
+    }
     stages = [c for c in structure.calls if c.block == "bottleneck_stage"]
     assert [c.path for c in stages] == ["layer", "layer_2", "layer_3", "layer_4"]
-    assert [c.args for c in stages] == [{"filters": 64, "blocks": 3, "stride": 1},
-                                        {"filters": 128, "blocks": 4, "stride": 2},
-                                        {"filters": 256, "blocks": 6, "stride": 2},
-                                        {"filters": 512, "blocks": 3, "stride": 2}]
+    assert [c.args for c in stages] == [
+        {"filters": 64, "blocks": 3, "stride": 1},
+        {"filters": 128, "blocks": 4, "stride": 2},
+        {"filters": 256, "blocks": 6, "stride": 2},
+        {"filters": 512, "blocks": 3, "stride": 2},
+    ]
     assert all(c.parent is None for c in stages)
     # The network's `for` runs four times; each stage knows its index in it.
     assert [(c.loop.kind, c.loop.count, c.loop.targets, c.index) for c in stages] == [
-        ("for", 4, ("filters", "blocks", "stride"), i) for i in range(4)]
+        ("for", 4, ("filters", "blocks", "stride"), i) for i in range(4)
+    ]
     assert stages[0].loop is stages[3].loop and stages[0].span.line == 11
     for stage, blocks in zip(stages, (3, 4, 6, 3)):
         children = structure.children(stage)
@@ -39,7 +45,8 @@ def test_resnet50_has_16_bottlenecks_under_4_stages():
         # The first bottleneck comes before the stage's `repeat blocks - 1`, the others in it.
         assert children[0].loop is None
         assert [(c.loop.kind, c.loop.count, c.index) for c in children[1:]] == [
-            ("repeat", blocks - 1, i) for i in range(blocks - 1)]
+            ("repeat", blocks - 1, i) for i in range(blocks - 1)
+        ]
         assert children[1].loop.call is stage and children[1].span.file.endswith("lib/resnet.cnn")
     first = structure.children(stages[1])[0]
     assert first.path == "layer_2.residual_bottleneck1"
@@ -73,7 +80,11 @@ def test_value_names_of_unet():
     # Tensor arguments are kept as the node that makes them: skips[-1 - i].
     ups = [c for c in structure.calls if c.block == "up"]
     assert [(c.args["skip"].node, c.args["filters"], c.index) for c in ups] == [
-        ("dropout1", 512, 0), ("down_3.relu2", 256, 1), ("down_2.relu2", 128, 2), ("down.relu2", 64, 3)]
+        ("dropout1", 512, 0),
+        ("down_3.relu2", 256, 1),
+        ("down_2.relu2", 128, 2),
+        ("down.relu2", 64, 3),
+    ]
 
 
 def test_residual_value_names_stay_in_their_call():
@@ -105,15 +116,27 @@ network N() {
     step, outer = structure.loops[0], structure.loops[1]
     assert (step.kind, step.count, step.span.line) == ("step", 3, 5)
     assert [[(i.loop, i.index) for i in graph.node(f"conv{n}").loops] for n in (1, 2, 3)] == [
-        [(step, 0)], [(step, 1)], [(step, 2)]]
+        [(step, 0)],
+        [(step, 1)],
+        [(step, 2)],
+    ]
     inner = [loop for loop in structure.loops if loop.kind == "repeat"]
     assert [[(i.loop, i.index) for i in loop.within] for loop in inner] == [[(outer, 0)], [(outer, 1)]]
     units = [c for c in structure.calls if c.block == "unit"]
-    assert [(c.path, c.args["c"]) for c in units] == [("unit1", 4), ("unit2", 4), ("unit3", 5), ("unit4", 5),
-                                                      ("f", 5), ("f_2", 5)]
+    assert [(c.path, c.args["c"]) for c in units] == [
+        ("unit1", 4),
+        ("unit2", 4),
+        ("unit3", 5),
+        ("unit4", 5),
+        ("f", 5),
+        ("f_2", 5),
+    ]
     assert [[(i.loop.kind, i.index) for i in c.loops] for c in units[:4]] == [
-        [("for", 0), ("repeat", 0)], [("for", 0), ("repeat", 1)], [("for", 1), ("repeat", 0)],
-        [("for", 1), ("repeat", 1)]]
+        [("for", 0), ("repeat", 0)],
+        [("for", 0), ("repeat", 1)],
+        [("for", 1), ("repeat", 0)],
+        [("for", 1), ("repeat", 1)],
+    ]
     assert units[5].shares is units[4] and units[4].shares is None
     assert graph.node("f_2.conv1").shares == "f.conv1"
 
@@ -126,15 +149,29 @@ def test_summary_json_gains_blocks_calls_loops_and_values():
     calls = {call["path"]: call for call in data["calls"]}
     assert len(data["calls"]) == 21
     assert calls["layer_3.residual_bottleneck6"] == {
-        "path": "layer_3.residual_bottleneck6", "block": "residual_bottleneck", "parent": "layer_3", "line": 22,
+        "path": "layer_3.residual_bottleneck6",
+        "block": "residual_bottleneck",
+        "parent": "layer_3",
+        "line": 22,
         "args": {"filters": 256, "stride": 1, "expansion": 4, "groups": 1, "width": 0},
-        "loops": [{"loop": 3, "index": 4}]}
+        "loops": [{"loop": 3, "index": 4}],
+    }
     assert calls["layer_3"]["loops"] == [{"loop": 0, "index": 2}]
-    assert data["loops"][0] == {"kind": "for", "line": 10, "count": 4, "block": None, "loops": [],
-                                "targets": ["filters", "blocks", "stride"]}
+    assert data["loops"][0] == {
+        "kind": "for",
+        "line": 10,
+        "count": 4,
+        "block": None,
+        "loops": [],
+        "targets": ["filters", "blocks", "stride"],
+    }
     assert data["loops"][3] == {"kind": "repeat", "line": 22, "count": 5, "block": "layer_3", "loops": []}
-    assert {"name": "short", "node": "layer_4.residual_bottleneck1.batchnorm4",
-            "block": "layer_4.residual_bottleneck1", "line": 39} in data["values"]
+    assert {
+        "name": "short",
+        "node": "layer_4.residual_bottleneck1.batchnorm4",
+        "block": "layer_4.residual_bottleneck1",
+        "line": 39,
+    } in data["values"]
     # The existing keys are as they were.
     assert data["params"] == 25_610_152 and len(data["layers"]) == 175  # 1 + 4 + 16 x 10 + 4 x 2 + 2
 

@@ -29,8 +29,9 @@ def _plain(value: object) -> object:
     return value
 
 
-def build_attrs(ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: Scope,
-                report_missing: bool = True) -> tuple[Attrs, bool, dict[str, str]] | None:
+def build_attrs(
+    ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: Scope, report_missing: bool = True
+) -> tuple[Attrs, bool, dict[str, str]] | None:
     """(attributes, frozen, network-parameter bindings), or None after reporting."""
     fields = op.attrs.model_fields
     values: dict[str, object] = {}
@@ -40,9 +41,14 @@ def build_attrs(ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: S
     if len(positional) > len(op.positional):
         extra = positional[len(op.positional)]
         takes = ", ".join(f"`{p}`" for p in op.positional) or "no positional arguments"
-        ev.report("E0202", f"`{op.name}` takes {len(op.positional)} positional argument"
-                  f"{'s' * (len(op.positional) != 1)}, got {len(positional)}", extra.span,
-                  notes=[f"`{op.name}` takes {takes}"], help="name the others: `stride=2`")
+        ev.report(
+            "E0202",
+            f"`{op.name}` takes {len(op.positional)} positional argument"
+            f"{'s' * (len(op.positional) != 1)}, got {len(positional)}",
+            extra.span,
+            notes=[f"`{op.name}` takes {takes}"],
+            help="name the others: `stride=2`",
+        )
         return None
     named = list(zip(op.positional, positional)) + [(a.name, a) for a in args if a.name is not None]
     for name, arg in named:
@@ -54,8 +60,12 @@ def build_attrs(ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: S
             frozen = value is True
             continue
         if name not in fields or name == "name":
-            ev.report("E0203", f"`{op.name}` has no attribute `{name}`", arg.span,
-                      help=did_you_mean(name, [f for f in fields if f != "name"] + list(UNIVERSAL)))
+            ev.report(
+                "E0203",
+                f"`{op.name}` has no attribute `{name}`",
+                arg.span,
+                help=did_you_mean(name, [f for f in fields if f != "name"] + list(UNIVERSAL)),
+            )
             ok = False
             continue
         if name in values:
@@ -79,15 +89,26 @@ def build_attrs(ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: S
         return None
     if not ok:
         return None
-    bindings = {name: arg.value.id for name, arg in arg_of.items()
-                if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params}
+    bindings = {
+        name: arg.value.id
+        for name, arg in arg_of.items()
+        if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params
+    }
     for param in bindings.values():
         scope.param_attributes[param] += 1
     return attrs, frozen, bindings
 
 
-def _report_validation(ev: Evaluator, op: Op, exc: ValidationError, values: dict, arg_of: dict,
-                       span: Span, scope: Scope, report_missing: bool) -> None:
+def _report_validation(
+    ev: Evaluator,
+    op: Op,
+    exc: ValidationError,
+    values: dict,
+    arg_of: dict,
+    span: Span,
+    scope: Scope,
+    report_missing: bool,
+) -> None:
     by_field: dict[str, list[dict]] = {}
     for err in exc.errors():
         by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
@@ -107,8 +128,12 @@ def _report_validation(ev: Evaluator, op: Op, exc: ValidationError, values: dict
 
 
 def _explain(name: str, value: object, errors: list[dict]) -> str:
-    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
-              "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+        "less_than_equal": ("at most", "le"),
+    }
     for err in errors:
         if err["type"] in bounds:
             words, key = bounds[err["type"]]

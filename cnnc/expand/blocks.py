@@ -43,15 +43,21 @@ class Blocks:
         self.body = body
         self.stack: list[str] = []  # the blocks being expanded, outermost first
 
-    def call(self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope,
-             prefix: str | None = None) -> object:
+    def call(
+        self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope, prefix: str | None = None
+    ) -> object:
         """`value -> block(args)`: the block's returned value, or POISON after an error."""
         report = self.evaluator.report
         if block.name in self.stack:
             chain_text = " -> ".join(f"`{n}`" for n in self.stack) + f" -> `{block.name}`"
-            return report("E0402", f"block `{block.name}` calls itself", step.name_span,
-                          notes=[f"call chain: {chain_text}"], labels=[Label(block.name_span, "defined here")],
-                          help="blocks are expanded inline, so they cannot recurse; use `repeat` or a loop")
+            return report(
+                "E0402",
+                f"block `{block.name}` calls itself",
+                step.name_span,
+                notes=[f"call chain: {chain_text}"],
+                labels=[Label(block.name_span, "defined here")],
+                help="blocks are expanded inline, so they cannot recurse; use `repeat` or a loop",
+            )
         if len(self.stack) >= MAX_BLOCK_DEPTH:
             return report("E0601", "blocks nest too deeply", step.span)
         bound = bind_arguments(self.evaluator, block, step.args or [], step.span, scope)
@@ -60,27 +66,42 @@ class Blocks:
         args, frozen = bound
         if prefix is None:
             prefix = self.body.fresh_id(scope, step.alias or block.name, step.alias is not None)
-        record = Call(prefix, block.name, {k: _recorded(v) for k, v in args.items()}, step.span, scope.call,
-                      scope.iterations)
+        record = Call(
+            prefix, block.name, {k: _recorded(v) for k, v in args.items()}, step.span, scope.call, scope.iterations
+        )
         self.body.graph.structure.calls.append(record)
-        inner = Scope("block", prefix + ".", vars=args, block_input=value, frozen=scope.frozen or frozen,
-                      consts=self.evaluator.const_values, call=record)
+        inner = Scope(
+            "block",
+            prefix + ".",
+            vars=args,
+            block_input=value,
+            frozen=scope.frozen or frozen,
+            consts=self.evaluator.const_values,
+            call=record,
+        )
         self.stack.append(block.name)
         try:
             self.body.execute(block.body, inner)
         finally:
             self.stack.pop()
         if inner.returned is None:
-            return report("E0503", f"block `{block.name}` returns nothing", block.name_span,
-                          help="end the block with `return <value>`")
+            return report(
+                "E0503",
+                f"block `{block.name}` returns nothing",
+                block.name_span,
+                help="end the block with `return <value>`",
+            )
         return inner.returned
 
     def apply_shared(self, shared: SharedInstance, value: object, step: ast.CallStep, scope: Scope) -> object:
         """`value -> f` for `shared f = ...`: the first use makes the weights, later ones share them."""
         if shared.step.name == shared.name and shared.name not in self.blocks:
             return self.evaluator.report(
-                "E0401", f"shared `{shared.name}` is defined in terms of itself", shared.step.span,
-                help="name a layer or a block after `=`: `shared f = conv(8, 3)`")
+                "E0401",
+                f"shared `{shared.name}` is defined in terms of itself",
+                shared.step.span,
+                help="name a layer or a block after `=`: `shared f = conv(8, 3)`",
+            )
         shared.uses += 1
         start, calls = len(self.body.created), self.body.graph.structure.calls
         first_call = len(calls)
@@ -110,12 +131,14 @@ class Blocks:
         if len(template) != len(copies):
             return self.evaluator.report("E0306", f"`{shared.name}` expands differently on this input", step.span)
         for first, node in zip(template, copies):
-            if (first.op, first.attrs) != (node.op, node.attrs) or \
-                    _params(graph, first) != _params(graph, node):
+            if (first.op, first.attrs) != (node.op, node.attrs) or _params(graph, first) != _params(graph, node):
                 return self.evaluator.report(
-                    "E0306", f"`{shared.name}` cannot share weights between these inputs", step.span,
+                    "E0306",
+                    f"`{shared.name}` cannot share weights between these inputs",
+                    step.span,
                     notes=[f"layer `{first.id}` would need weights of another shape"],
-                    labels=[Label(shared.step.span, "the shared weights are defined here")])
+                    labels=[Label(shared.step.span, "the shared weights are defined here")],
+                )
             node.shares = first.id
         return None
 

@@ -29,10 +29,23 @@ from cnnc.expand.values import (
 from cnnc.limits import MAX_EXPONENT, MAX_MAGNITUDE, MAX_RANGE, MAX_STEPS, MAX_STRING
 from cnnc.syntax import ast
 
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-          "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-            ">=": operator.ge}
+_ARITH = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def is_number(value: object) -> bool:
@@ -64,8 +77,15 @@ class Evaluator:
         """Count one step; past the budget the spec takes too long to expand."""
         self.steps += 1
         if self.steps > MAX_STEPS:
-            raise CnncError(Diagnostic("error", "E0601", "the spec takes too long to expand", span,
-                                       notes=[f"cnnc stops after {MAX_STEPS:,} evaluation steps"]))
+            raise CnncError(
+                Diagnostic(
+                    "error",
+                    "E0601",
+                    "the spec takes too long to expand",
+                    span,
+                    notes=[f"cnnc stops after {MAX_STEPS:,} evaluation steps"],
+                )
+            )
 
     def unknown_name(self, name: str, span: Span, scope: Scope) -> Poison:
         return self.reporter.unknown_name(name, span, scope.visible_names())
@@ -120,8 +140,12 @@ class Evaluator:
 
     def _eval_InRef(self, expr: ast.InRef, scope) -> object:
         if scope.block_input is None:
-            return self.report("E0102", "`in` is only defined inside a block", expr.span,
-                               help="a network names its inputs with `input x: 32x32x3`")
+            return self.report(
+                "E0102",
+                "`in` is only defined inside a block",
+                expr.span,
+                help="a network names its inputs with `input x: 32x32x3`",
+            )
         value = scope.block_input
         return value.at(expr.span) if isinstance(value, Tensor) else value
 
@@ -134,9 +158,13 @@ class Evaluator:
         value = shape_attribute(obj, expr.name)
         if value is None:
             rank = len(obj.shape) - 1
-            return self.report("E0102", f"a rank-{rank} value has no `.{expr.name}`", expr.span,
-                               help=did_you_mean(expr.name, SHAPE_ATTRIBUTES),
-                               notes=[f"its shape is {'x'.join(map(str, obj.shape))}"])
+            return self.report(
+                "E0102",
+                f"a rank-{rank} value has no `.{expr.name}`",
+                expr.span,
+                help=did_you_mean(expr.name, SHAPE_ATTRIBUTES),
+                notes=[f"its shape is {'x'.join(map(str, obj.shape))}"],
+            )
         return value
 
     def _eval_Index(self, expr: ast.Index, scope) -> object:
@@ -205,8 +233,7 @@ class Evaluator:
         if expr.op in ("==", "!="):
             return _COMPARE[expr.op](left, right)
         if not (is_number(left) and is_number(right)):
-            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}",
-                               expr.span)
+            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}", expr.span)
         return _COMPARE[expr.op](left, right)
 
     def _arith(self, expr: ast.BinOp, left, right, scope) -> object:
@@ -215,8 +242,11 @@ class Evaluator:
                 return self.report("E0601", "string is too long", expr.span)
             return left + right
         if isinstance(left, (tuple, list)) and isinstance(right, (tuple, list)) and expr.op == "+":
-            return type(left)(list(left) + list(right)) if len(left) + len(right) <= MAX_STRING else \
-                self.report("E0601", "list is too long", expr.span)
+            return (
+                type(left)(list(left) + list(right))
+                if len(left) + len(right) <= MAX_STRING
+                else self.report("E0601", "list is too long", expr.span)
+            )
         for value, side in ((left, expr.left), (right, expr.right)):
             if not is_number(value):
                 return self._operand_error(expr.op, value, side.span, scope)
@@ -229,8 +259,9 @@ class Evaluator:
         except (OverflowError, ZeroDivisionError, ValueError):
             return self.report("E0601", "number out of range", expr.span)
         if isinstance(result, complex) or abs(result) > MAX_MAGNITUDE:
-            return self.report("E0601", "number out of range", expr.span,
-                               notes=["cnnc's numbers stay below 2^62 in magnitude"])
+            return self.report(
+                "E0601", "number out of range", expr.span, notes=["cnnc's numbers stay below 2^62 in magnitude"]
+            )
         return result
 
     def _operand_error(self, op: str, value: object, span: Span, scope) -> Poison:

@@ -41,8 +41,13 @@ from cnnc.syntax import ast
 class Expander:
     """Expands one network of a program into a graph: `Expander(...).run()`."""
 
-    def __init__(self, program: Program, network: ast.Definition, overrides: dict[str, object] | None = None,
-                 input_shapes: dict[str | None, tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        program: Program,
+        network: ast.Definition,
+        overrides: dict[str, object] | None = None,
+        input_shapes: dict[str | None, tuple[int, ...]] | None = None,
+    ):
         self.program = program
         self.definition = network
         self.overrides = overrides or {}
@@ -74,8 +79,12 @@ class Expander:
             p.structural = scope.param_reads[p.name] > scope.param_attributes[p.name]
             self.graph.params[p.name] = p
         if not self.graph.outputs and not any(d.is_error for d in self.diagnostics):
-            self.report("E0502", f"network `{self.definition.name}` has no output", self.definition.name_span,
-                        help="end a chain with `-> output y`")
+            self.report(
+                "E0502",
+                f"network `{self.definition.name}` has no output",
+                self.definition.name_span,
+                help="end a chain with `-> output y`",
+            )
         return self.graph
 
     # --- statements ---
@@ -114,8 +123,9 @@ class Expander:
         if isinstance(shape, int) and not isinstance(shape, bool):
             shape = (shape,)  # a flat vector: `input v: 128`
         if not (isinstance(shape, tuple) and shape and all(_positive_int(d) for d in shape)):
-            self.report("E0201", f"an input shape is a list of positive sizes like 32x32x3, got {shape!r}",
-                        stmt.shape.span)
+            self.report(
+                "E0201", f"an input shape is a list of positive sizes like 32x32x3, got {shape!r}", stmt.shape.span
+            )
             return
         if stmt.name in self.graph.inputs:
             self.report("E0211", f"input `{stmt.name}` is declared twice", stmt.span)
@@ -131,8 +141,7 @@ class Expander:
     def _stmt_Assign(self, stmt: ast.Assign, scope: Scope) -> None:
         value = self.evaluator.assigned_value(stmt.name, stmt.value, scope)
         if stmt.name in scope.network_params or stmt.name in op_table.OPS:
-            self.report("E0212", f"`{stmt.name}` cannot be reassigned", stmt.span,
-                        help="choose another name")
+            self.report("E0212", f"`{stmt.name}` cannot be reassigned", stmt.span, help="choose another name")
             return
         scope.vars[stmt.name] = value
         self.name_value(stmt.name, value, stmt.span, scope)
@@ -155,8 +164,7 @@ class Expander:
 
     def _stmt_Return(self, stmt: ast.Return, scope: Scope) -> None:
         if scope.kind != "block":
-            self.report("E0210", "`return` belongs in a block; a network names outputs with `-> output y`",
-                        stmt.span)
+            self.report("E0210", "`return` belongs in a block; a network names outputs with `-> output y`", stmt.span)
             return
         scope.returned = self.eval(stmt.value, scope)
 
@@ -170,8 +178,12 @@ class Expander:
         if isinstance(items, Poison):
             return
         if not isinstance(items, (list, tuple, range)):
-            self.report("E0207", f"cannot loop over a {type(items).__name__}", stmt.iterable.span,
-                        help="loop over `range(n)` or a list")
+            self.report(
+                "E0207",
+                f"cannot loop over a {type(items).__name__}",
+                stmt.iterable.span,
+                help="loop over `range(n)` or a list",
+            )
             return
         for index in self.iterate("for", stmt.span, len(items), scope, tuple(stmt.targets)):
             item = items[index]
@@ -195,8 +207,7 @@ class Expander:
             if scope.returned is not None:
                 return
 
-    def iterate(self, kind: str, span: Span, count: int, scope: Scope,
-                targets: tuple[str, ...] = ()) -> Iterator[int]:
+    def iterate(self, kind: str, span: Span, count: int, scope: Scope, targets: tuple[str, ...] = ()) -> Iterator[int]:
         """0 .. count-1, recording the loop; nodes and calls made meanwhile know their iteration."""
         loop = Loop(kind, span, count, scope.call, scope.iterations, targets)
         self.structure.loops.append(loop)
@@ -216,8 +227,15 @@ class Expander:
             self.report("E0201", f"a repeat count is a non-negative integer, got {count!r}", expr.span)
             return 0
         if count > MAX_NODES:
-            raise CnncError(Diagnostic("error", "E0601", f"repeat count {count:,} is too large", expr.span,
-                                       notes=[f"cnnc refuses networks of more than {MAX_NODES:,} layers"]))
+            raise CnncError(
+                Diagnostic(
+                    "error",
+                    "E0601",
+                    f"repeat count {count:,} is too large",
+                    expr.span,
+                    notes=[f"cnnc refuses networks of more than {MAX_NODES:,} layers"],
+                )
+            )
         return count
 
     def _stmt_Shared(self, stmt: ast.Shared, scope: Scope) -> None:
@@ -229,8 +247,9 @@ class Expander:
             message = self.eval(stmt.message, scope) if stmt.message is not None else None
             text = message if isinstance(message, str) else "assertion failed"
             # What follows a failed check is its consequence, not an independent error: stop here.
-            raise CnncError(Diagnostic("error", "E0504", str(text), stmt.span,
-                                       notes=["a check written in the spec failed"]))
+            raise CnncError(
+                Diagnostic("error", "E0504", str(text), stmt.span, notes=["a check written in the spec failed"])
+            )
 
     def _stmt_ChainStmt(self, stmt: ast.ChainStmt, scope: Scope) -> None:
         self.chain(stmt.chain, scope)
@@ -270,8 +289,12 @@ class Expander:
         elif not isinstance(value, Tensor):
             self.report("E0207", f"only a tensor can be an output, not a {type(value).__name__}", span)
         elif name in self.graph.outputs:
-            self.report("E0211", f"output `{name}` is declared twice", span,
-                        labels=[Label(self.graph.output_spans[name], "first declared here")])
+            self.report(
+                "E0211",
+                f"output `{name}` is declared twice",
+                span,
+                labels=[Label(self.graph.output_spans[name], "first declared here")],
+            )
         else:
             self.graph.outputs[name] = value.node
             self.graph.output_spans[name] = span
@@ -287,8 +310,9 @@ class Expander:
         op = op_table.lookup(step.name)
         if op is None:
             candidates = iter_chain(op_table.OPS, op_table.ALIASES, self.program.blocks, scope.shared)
-            return self.report("E0101", f"unknown op `{step.name}`", step.name_span,
-                               help=did_you_mean(step.name, candidates))
+            return self.report(
+                "E0101", f"unknown op `{step.name}`", step.name_span, help=did_you_mean(step.name, candidates)
+            )
         if op.name in ("input",):
             return self.report("E0101", "`input` is a statement, not a step", step.name_span)
         return self.add_op(op, inputs, step.args or [], step, scope)
@@ -302,8 +326,9 @@ class Expander:
             self.report("E0207", f"a chain needs a tensor here, got a {type(value).__name__}", span)
         return None
 
-    def add_op(self, op: Op, inputs: list[Tensor], args: list[ast.Arg], step: ast.CallStep | ast.Call,
-               scope: Scope) -> object:
+    def add_op(
+        self, op: Op, inputs: list[Tensor], args: list[ast.Arg], step: ast.CallStep | ast.Call, scope: Scope
+    ) -> object:
         span = step.span
         if len(inputs) < op.min_inputs or (op.max_inputs is not None and len(inputs) > op.max_inputs):
             want = "one input" if op.max_inputs == 1 else f"at least {op.min_inputs} inputs"
@@ -314,8 +339,16 @@ class Expander:
         attrs, frozen, bindings = built
         frozen = frozen or scope.frozen or getattr(attrs, "weights", None) is not None
         alias = step.alias if isinstance(step, ast.CallStep) else None
-        node = Node(self.fresh_id(scope, alias or op.name, alias is not None), op, attrs, span,
-                    frozen=frozen and op.has_weights, bindings=bindings, call=scope.call, loops=scope.iterations)
+        node = Node(
+            self.fresh_id(scope, alias or op.name, alias is not None),
+            op,
+            attrs,
+            span,
+            frozen=frozen and op.has_weights,
+            bindings=bindings,
+            call=scope.call,
+            loops=scope.iterations,
+        )
         return self.add_node(node, inputs, span)
 
     def add_node(self, node: Node, inputs: list[Tensor], span: Span) -> object:
@@ -333,8 +366,10 @@ class Expander:
         labels = []
         if exc.operand is not None and exc.operand < len(inputs):
             first, culprit = inputs[0], inputs[exc.operand]
-            labels = [Label(first.span, f"this is {fmt(first.shape)}"),
-                      Label(culprit.span, f"this is {fmt(culprit.shape)}")]
+            labels = [
+                Label(first.span, f"this is {fmt(first.shape)}"),
+                Label(culprit.span, f"this is {fmt(culprit.shape)}"),
+            ]
         return self.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
 
     def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
@@ -345,8 +380,11 @@ class Expander:
             scope.counters[base] += 1
             n = scope.counters[base]
             node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
-            if node_id not in self.graph and node_id not in self.graph.inputs and \
-                    code_name(node_id) not in self.code_names:
+            if (
+                node_id not in self.graph
+                and node_id not in self.graph.inputs
+                and code_name(node_id) not in self.code_names
+            ):
                 self.code_names.add(code_name(node_id))
                 return node_id
 
@@ -355,11 +393,17 @@ class Expander:
         op = op_table.lookup(call.func)
         if op is None or op.family != "merge":
             if op is not None or call.func in self.program.blocks:
-                return self.report("E0209", f"`{call.func}` needs an input", call.span,
-                                   help=f"write `x -> {call.func}(...)`")
-            return self.report("E0101", f"unknown function `{call.func}`", call.func_span,
-                               help=did_you_mean(call.func, [n for n, o in op_table.OPS.items()
-                                                             if o.family == "merge"] + list(BUILTINS)))
+                return self.report(
+                    "E0209", f"`{call.func}` needs an input", call.span, help=f"write `x -> {call.func}(...)`"
+                )
+            return self.report(
+                "E0101",
+                f"unknown function `{call.func}`",
+                call.func_span,
+                help=did_you_mean(
+                    call.func, [n for n, o in op_table.OPS.items() if o.family == "merge"] + list(BUILTINS)
+                ),
+            )
         tensors = [a for a in call.args if a.name is None]
         values = [self.eval(a.value, scope) for a in tensors]
         if any(isinstance(v, Poison) for v in values):
@@ -367,8 +411,7 @@ class Expander:
         inputs: list[Tensor] = []
         for arg, v in zip(tensors, values):
             if not isinstance(v, Tensor):
-                return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}",
-                                   arg.value.span)
+                return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}", arg.value.span)
             inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.add_op(op, inputs, keywords, call, scope)
@@ -376,4 +419,3 @@ class Expander:
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-

@@ -53,14 +53,19 @@ def _coerce(ev: Evaluator, param: ast.Param, value: object, span: Span, scope: S
     return converted
 
 
-def bind_network_params(ev: Evaluator, network: ast.Definition, overrides: dict[str, object],
-                        scope: Scope) -> list[NetworkParam]:
+def bind_network_params(
+    ev: Evaluator, network: ast.Definition, overrides: dict[str, object], scope: Scope
+) -> list[NetworkParam]:
     """The network's parameters: defaults, replaced by `--set name=value`."""
     known = {p.name for p in network.params}
     for name in overrides:
         if name not in known:
-            ev.report("E0205", f"network `{network.name}` has no parameter `{name}`", network.name_span,
-                      help=did_you_mean(name, known) or f"its parameters: {', '.join(sorted(known)) or 'none'}")
+            ev.report(
+                "E0205",
+                f"network `{network.name}` has no parameter `{name}`",
+                network.name_span,
+                help=did_you_mean(name, known) or f"its parameters: {', '.join(sorted(known)) or 'none'}",
+            )
     params = []
     for param in network.params:
         if not _check_declared_type(ev, param):
@@ -71,21 +76,30 @@ def bind_network_params(ev: Evaluator, network: ast.Definition, overrides: dict[
         elif param.default is not None:
             value = _coerce(ev, param, default, param.default.span, scope)
         else:
-            ev.report("E0204", f"network parameter `{param.name}` has no default", param.span,
-                      help=f"give it one (`{param.name}: {param.type or 'int'} = ...`) or pass --set {param.name}=...")
+            ev.report(
+                "E0204",
+                f"network parameter `{param.name}` has no default",
+                param.span,
+                help=f"give it one (`{param.name}: {param.type or 'int'} = ...`) or pass --set {param.name}=...",
+            )
             value = POISON
         scope.vars[param.name] = value  # later defaults may read earlier parameters
         params.append(NetworkParam(param.name, param.type or "any", default, value, structural=True))
     return params
 
 
-def bind_arguments(ev: Evaluator, block: ast.Definition, args: list[ast.Arg], span: Span,
-                   scope: Scope) -> tuple[dict[str, object], bool] | None:
+def bind_arguments(
+    ev: Evaluator, block: ast.Definition, args: list[ast.Arg], span: Span, scope: Scope
+) -> tuple[dict[str, object], bool] | None:
     """A block call's arguments by name, defaults filled in; None after an error."""
     positional = [a for a in args if a.name is None]
     if len(positional) > len(block.params):
-        ev.report("E0202", f"block `{block.name}` takes {len(block.params)} arguments, got {len(positional)}",
-                  positional[len(block.params)].span, labels=[])
+        ev.report(
+            "E0202",
+            f"block `{block.name}` takes {len(block.params)} arguments, got {len(positional)}",
+            positional[len(block.params)].span,
+            labels=[],
+        )
         return None
     given: dict[str, ast.Arg] = dict(zip((p.name for p in block.params), positional))
     frozen = False
@@ -99,8 +113,12 @@ def bind_arguments(ev: Evaluator, block: ast.Definition, args: list[ast.Arg], sp
             frozen = bool(value) if isinstance(value, bool) else False
             continue
         if arg.name not in names:
-            ev.report("E0203", f"block `{block.name}` has no parameter `{arg.name}`", arg.span,
-                      help=did_you_mean(arg.name, names))
+            ev.report(
+                "E0203",
+                f"block `{block.name}` has no parameter `{arg.name}`",
+                arg.span,
+                help=did_you_mean(arg.name, names),
+            )
             ok = False
         elif arg.name in given:
             ev.report("E0208", f"`{arg.name}` is given twice", arg.span)
@@ -119,8 +137,12 @@ def bind_arguments(ev: Evaluator, block: ast.Definition, args: list[ast.Arg], sp
             defaults = Scope("block", "", vars=dict(bound), consts=ev.const_values)
             bound[param.name] = _coerce(ev, param, ev.eval(param.default, defaults), param.default.span, scope)
         else:
-            ev.report("E0204", f"block `{block.name}` needs `{param.name}`", span,
-                      help=f"pass it: `{block.name}({', '.join(names)})`")
+            ev.report(
+                "E0204",
+                f"block `{block.name}` needs `{param.name}`",
+                span,
+                help=f"pass it: `{block.name}({', '.join(names)})`",
+            )
             ok = False
     if not ok or any(isinstance(v, Poison) for v in bound.values()):
         return None

@@ -103,11 +103,19 @@ def unbound_error(name: ast.Name, defined: Span, info: BodyInfo, assigning: str 
         path = networkx.shortest_path(deps, name.id, assigning)
         loop = " -> ".join(f"`{n}`" for n in [assigning] + path)
         spans = {n: info.positions[n][-1][1] for n in path if n in info.positions}
-        return "E0401", f"cycle: {loop}", {
-            "labels": [Label(spans[n], f"`{n}` is defined here") for n in path if n in spans],
-            "help": "a network is acyclic: break the loop or rename one of the values"}
-    return "E0103", f"`{name.id}` is used before it is defined", {
-        "labels": [Label(defined, "defined here")], "help": f"move the definition of `{name.id}` above this line"}
+        return (
+            "E0401",
+            f"cycle: {loop}",
+            {
+                "labels": [Label(spans[n], f"`{n}` is defined here") for n in path if n in spans],
+                "help": "a network is acyclic: break the loop or rename one of the values",
+            },
+        )
+    return (
+        "E0103",
+        f"`{name.id}` is used before it is defined",
+        {"labels": [Label(defined, "defined here")], "help": f"move the definition of `{name.id}` above this line"},
+    )
 
 
 def _assignments(stmts: list[ast.Stmt]) -> list[ast.Assign | ast.InputStmt]:
