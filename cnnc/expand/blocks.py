@@ -12,6 +12,7 @@ from typing import Protocol
 
 from cnnc.diagnostics import Label
 from cnnc.expand.evaluate import Evaluator
+from cnnc.expand.nodes import Nodes
 from cnnc.expand.params import bind_arguments
 from cnnc.expand.scope import Scope, SharedInstance
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor
@@ -22,24 +23,21 @@ from cnnc.syntax import ast
 
 
 class Body(Protocol):
-    """What a block call needs from the expander."""
-
-    graph: Graph
-    created: list[str]  # the ids of the nodes made so far, in order
+    """What a block call needs from the expander: running statements and steps."""
 
     def execute(self, stmts: list[ast.Stmt], scope: Scope) -> None: ...
 
     def call_step(self, value: object, step: ast.CallStep, scope: Scope) -> object: ...
 
-    def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str: ...
-
 
 class Blocks:
     """Expands block calls and uses of shared instances."""
 
-    def __init__(self, blocks: dict[str, ast.Definition], evaluator: Evaluator, body: Body) -> None:
+    def __init__(self, blocks: dict[str, ast.Definition], evaluator: Evaluator, nodes: Nodes, body: Body) -> None:
         self.blocks = blocks
         self.evaluator = evaluator
+        self.nodes = nodes
+        self.graph = nodes.graph
         self.body = body
         self.stack: list[str] = []  # the blocks being expanded, outermost first
 
@@ -65,11 +63,11 @@ class Blocks:
             return POISON
         args, frozen = bound
         if prefix is None:
-            prefix = self.body.fresh_id(scope, step.alias or block.name, step.alias is not None)
+            prefix = self.nodes.fresh_id(scope, step.alias or block.name, step.alias is not None)
         record = Call(
             prefix, block.name, {k: _recorded(v) for k, v in args.items()}, step.span, scope.call, scope.iterations
         )
-        self.body.graph.structure.calls.append(record)
+        self.graph.structure.calls.append(record)
         inner = Scope(
             "block",
             prefix + ".",
@@ -103,7 +101,7 @@ class Blocks:
                 help="name a layer or a block after `=`: `shared f = conv(8, 3)`",
             )
         shared.uses += 1
-        start, calls = len(self.body.created), self.body.graph.structure.calls
+        start, calls = len(self.nodes.created), self.graph.structure.calls
         first_call = len(calls)
         prefix = shared.name if shared.uses == 1 else f"{shared.name}_{shared.uses}"
         inner = shared.step
@@ -112,7 +110,7 @@ class Blocks:
         else:
             alias = ast.CallStep(inner.name, inner.args, None, prefix, inner.span, inner.name_span)
             result = self.body.call_step(value, alias, scope)
-        made = self.body.created[start:]
+        made = self.nodes.created[start:]
         call = calls[first_call] if len(calls) > first_call else None
         if shared.uses == 1:
             shared.template, shared.first_call = made, call
@@ -125,7 +123,7 @@ class Blocks:
         return result if problem is None else problem
 
     def _share_weights(self, shared: SharedInstance, made: list[str], step: ast.CallStep) -> object:
-        graph = self.body.graph
+        graph = self.graph
         template = [graph.node(n) for n in shared.template]
         copies = [graph.node(n) for n in made]
         if len(template) != len(copies):

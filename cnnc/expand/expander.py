@@ -5,10 +5,10 @@ each node is added, because the structure may depend on them (`in.c`).  Every
 error is reported and expansion goes on with a poisoned value, so one run reports
 every independent mistake.
 
-This module runs statements and chains and adds nodes; the others each do one
-job for it: `scope` (what names are bound), `evaluate` (expressions), `params`
-(binding parameters), `attributes` (an op's arguments), `blocks` (block calls
-and shared weights).  Loops and value names are recorded in the IR's structure
+This module runs statements and chains; the others each do one job for it:
+`scope` (what names are bound), `evaluate` (expressions), `params` (binding
+parameters), `attributes` (an op's arguments), `nodes` (adding a layer to the
+graph), `blocks` (block calls and shared weights).  Loops and value names are recorded in the IR's structure
 (`cnnc.ir.calls`) as they run.
 """
 
@@ -22,19 +22,15 @@ from cnnc.expand.attributes import build_attrs
 from cnnc.expand.blocks import Blocks
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.loader import Program
+from cnnc.expand.nodes import Nodes
 from cnnc.expand.params import bind_network_params
 from cnnc.expand.reporter import Reporter
 from cnnc.expand.scope import BodyInfo, Frame, Scope, SharedInstance
 from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor
 from cnnc.ir import ops as op_table
-from cnnc.ir.attrs import InputAttrs
 from cnnc.ir.calls import Iteration, Loop, ValueName
-from cnnc.ir.graph import Graph, Node
-from cnnc.ir.names import code_name
-from cnnc.ir.ops import Op
-from cnnc.ir.shape_math import ShapeError, fmt
+from cnnc.ir.graph import Graph
 from cnnc.limits import MAX_NODES
-from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
 
@@ -54,14 +50,13 @@ class Expander:
         self.input_shapes = input_shapes or {}
         self.graph = Graph(network.name, network.span.file, span=network.span)
         self.structure = self.graph.structure
-        self.created: list[str] = []  # node ids in the order they were made
         self.reporter = Reporter()
         self.evaluator = Evaluator(self.reporter, program.consts, self)
         self.report = self.reporter.report
         self.eval = self.evaluator.eval
-        self.blocks = Blocks(program.blocks, self.evaluator, self)
+        self.nodes = Nodes(self.graph, self.evaluator)
+        self.blocks = Blocks(program.blocks, self.evaluator, self.nodes, self)
         self._bodies: dict[int, BodyInfo] = {}
-        self.code_names: set[str] = set()  # cnnc.ir.names.code_name of every node id handed out
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -130,13 +125,10 @@ class Expander:
         if stmt.name in self.graph.inputs:
             self.report("E0211", f"input `{stmt.name}` is declared twice", stmt.span)
             return
-        node = Node(stmt.name, op_table.OPS["input"], InputAttrs(shape=shape, name=stmt.name), stmt.span)
-        tensor = self.add_node(node, [], stmt.span)
+        tensor = self.nodes.add_input(stmt.name, shape, stmt.span)
         if isinstance(tensor, Tensor):
-            self.code_names.add(code_name(node.id))
-            self.graph.inputs[stmt.name] = node.id
             scope.vars[stmt.name] = tensor
-            self.structure.name_value(ValueName(stmt.name, node.id, None, stmt.span))
+            self.structure.name_value(ValueName(stmt.name, tensor.node, None, stmt.span))
 
     def _stmt_Assign(self, stmt: ast.Assign, scope: Scope) -> None:
         value = self.evaluator.assigned_value(stmt.name, stmt.value, scope)
@@ -315,7 +307,7 @@ class Expander:
             )
         if op.name in ("input",):
             return self.report("E0101", "`input` is a statement, not a step", step.name_span)
-        return self.add_op(op, inputs, step.args or [], step, scope)
+        return self.nodes.add_op(op, inputs, step.args or [], step, scope)
 
     def as_inputs(self, value: object, span: Span) -> list[Tensor] | None:
         if isinstance(value, Tensor):
@@ -325,68 +317,6 @@ class Expander:
         if not isinstance(value, Poison):
             self.report("E0207", f"a chain needs a tensor here, got a {type(value).__name__}", span)
         return None
-
-    def add_op(
-        self, op: Op, inputs: list[Tensor], args: list[ast.Arg], step: ast.CallStep | ast.Call, scope: Scope
-    ) -> object:
-        span = step.span
-        if len(inputs) < op.min_inputs or (op.max_inputs is not None and len(inputs) > op.max_inputs):
-            want = "one input" if op.max_inputs == 1 else f"at least {op.min_inputs} inputs"
-            return self.report("E0209", f"`{op.name}` takes {want}, got {len(inputs)}", span)
-        built = build_attrs(self.evaluator, op, args, span, scope)
-        if built is None:
-            return POISON
-        attrs, frozen, bindings = built
-        frozen = frozen or scope.frozen or getattr(attrs, "weights", None) is not None
-        alias = step.alias if isinstance(step, ast.CallStep) else None
-        node = Node(
-            self.fresh_id(scope, alias or op.name, alias is not None),
-            op,
-            attrs,
-            span,
-            frozen=frozen and op.has_weights,
-            bindings=bindings,
-            call=scope.call,
-            loops=scope.iterations,
-        )
-        return self.add_node(node, inputs, span)
-
-    def add_node(self, node: Node, inputs: list[Tensor], span: Span) -> object:
-        try:
-            node.shape = infer_shape(node, [t.shape for t in inputs])
-        except ShapeError as exc:
-            return self.shape_error(exc, inputs, span)
-        if len(self.graph) >= MAX_NODES:
-            raise CnncError(Diagnostic("error", "E0601", f"the network has more than {MAX_NODES:,} layers", span))
-        self.graph.add(node, [t.node for t in inputs])
-        self.created.append(node.id)
-        return Tensor(node.id, node.shape, span)
-
-    def shape_error(self, exc: ShapeError, inputs: list[Tensor], span: Span) -> Poison:
-        labels = []
-        if exc.operand is not None and exc.operand < len(inputs):
-            first, culprit = inputs[0], inputs[exc.operand]
-            labels = [
-                Label(first.span, f"this is {fmt(first.shape)}"),
-                Label(culprit.span, f"this is {fmt(culprit.shape)}"),
-            ]
-        return self.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
-
-    def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
-        # Explicit names are used as written, then name_2, name_3; automatic ones count
-        # from 1 (conv1, conv2), with an underscore after a digit (relu6_1, not relu61).
-        sep = "_" if explicit or base[-1].isdigit() else ""
-        while True:
-            scope.counters[base] += 1
-            n = scope.counters[base]
-            node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
-            if (
-                node_id not in self.graph
-                and node_id not in self.graph.inputs
-                and code_name(node_id) not in self.code_names
-            ):
-                self.code_names.add(code_name(node_id))
-                return node_id
 
     # --- merges called as functions: add(a, b), concat(a, b, c) ---
     def tensor_call(self, call: ast.Call, scope: Scope) -> object:
@@ -414,7 +344,7 @@ class Expander:
                 return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}", arg.value.span)
             inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
-        return self.add_op(op, inputs, keywords, call, scope)
+        return self.nodes.add_op(op, inputs, keywords, call, scope)
 
 
 def _positive_int(value: object) -> bool:
