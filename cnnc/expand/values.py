@@ -47,8 +47,15 @@ def type_name(value: object) -> str:
         return "bool"
     if isinstance(value, Symbol):
         return f"name `{value}`"
-    return {int: "int", float: "float", str: "string", tuple: "tuple", list: "list", range: "range",
-            Tensor: "tensor"}.get(type(value), type(value).__name__)
+    return {
+        int: "int",
+        float: "float",
+        str: "string",
+        tuple: "tuple",
+        list: "list",
+        range: "range",
+        Tensor: "tensor",
+    }.get(type(value), type(value).__name__)
 
 
 def shape_attribute(tensor: Tensor, name: str) -> object | None:

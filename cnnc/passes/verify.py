@@ -18,7 +18,13 @@ def run(graph: Graph) -> list[Diagnostic]:
             continue
         what = "input" if node.op.name == "input" else "value"
         label = graph.structure.value_name(node.id) or node.id  # the user's name for it, if any
-        found.append(Diagnostic(
-            "warning", "W0501", f"{what} `{label}` is never used", node.span,
-            help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`"))
+        found.append(
+            Diagnostic(
+                "warning",
+                "W0501",
+                f"{what} `{label}` is never used",
+                node.span,
+                help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`",
+            )
+        )
     return found
