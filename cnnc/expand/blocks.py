@@ -45,19 +45,9 @@ class Blocks:
         self, block: ast.Definition, value: object, step: ast.CallStep, scope: Scope, prefix: str | None = None
     ) -> object:
         """`value -> block(args)`: the block's returned value, or POISON after an error."""
-        report = self.evaluator.report
-        if block.name in self.stack:
-            chain_text = " -> ".join(f"`{n}`" for n in self.stack) + f" -> `{block.name}`"
-            return report(
-                "E0402",
-                f"block `{block.name}` calls itself",
-                step.name_span,
-                notes=[f"call chain: {chain_text}"],
-                labels=[Label(block.name_span, "defined here")],
-                help="blocks are expanded inline, so they cannot recurse; use `repeat` or a loop",
-            )
-        if len(self.stack) >= MAX_BLOCK_DEPTH:
-            return report("E0601", "blocks nest too deeply", step.span)
+        refused = self._refuse_nesting(block, step)
+        if refused is not None:
+            return refused
         bound = bind_arguments(self.evaluator, block, step.args or [], step.span, scope)
         if bound is None:
             return POISON
@@ -83,13 +73,29 @@ class Blocks:
         finally:
             self.stack.pop()
         if inner.returned is None:
-            return report(
+            return self.evaluator.report(
                 "E0503",
                 f"block `{block.name}` returns nothing",
                 block.name_span,
                 help="end the block with `return <value>`",
             )
         return inner.returned
+
+    def _refuse_nesting(self, block: ast.Definition, step: ast.CallStep) -> Poison | None:
+        """Blocks are expanded inline: a block inside itself, or nesting past the limit, is an error."""
+        if block.name in self.stack:
+            chain_text = " -> ".join(f"`{n}`" for n in self.stack) + f" -> `{block.name}`"
+            return self.evaluator.report(
+                "E0402",
+                f"block `{block.name}` calls itself",
+                step.name_span,
+                notes=[f"call chain: {chain_text}"],
+                labels=[Label(block.name_span, "defined here")],
+                help="blocks are expanded inline, so they cannot recurse; use `repeat` or a loop",
+            )
+        if len(self.stack) >= MAX_BLOCK_DEPTH:
+            return self.evaluator.report("E0601", "blocks nest too deeply", step.span)
+        return None
 
     def apply_shared(self, shared: SharedInstance, value: object, step: ast.CallStep, scope: Scope) -> object:
         """`value -> f` for `shared f = ...`: the first use makes the weights, later ones share them."""
