@@ -154,6 +154,16 @@ def emit_parametric_activation(site: Site) -> Emit:
     return Emit(call(f"F.{name}", site.x, site.value("alpha")))
 
 
+@emits("scale")
+def emit_scale(site: Site) -> Emit:
+    """`x * factor`; a factor from a constructor argument is kept on the module for forward to read."""
+    if site.bound:
+        return Emit(f"{site.x} * {site.module}", site.value("factor"))
+    if site.inplace == 0:
+        return Emit(site.value("factor"), inplace=True, augmented="*")
+    return Emit(f"{site.x} * {site.value('factor')}")
+
+
 @emits("softmax")
 def emit_softmax(site: Site) -> Emit:
     return Emit(call("torch.softmax", site.x, literal(channels_first_axis(site.attrs.axis, len(site.shape)))))
