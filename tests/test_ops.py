@@ -42,6 +42,9 @@ def layer(spec_file, shape: str, step: str):
         ("7x7x8", "conv_transpose(4, 3, stride=2, padding=1, output_padding=1)",
          ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
         ("7x7x8", "conv_transpose(4, 3, stride=2, padding=same)", ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
+        # scale: x * factor, the input's shape, no weights, no MACs (a multiply by a constant is not a MAC)
+        ("6x6x4", "scale(0.17)", ((6, 6, 4), 0, 0, 0)),
+        ("10", "scale(factor=-2)", ((10,), 0, 0, 0)),
         # pools
         ("112x112x64", "maxpool(3, stride=2, padding=1)", ((56, 56, 64), 0, 0, 0)),
         ("112x112x64", "maxpool(3, stride=2, ceil=true)", ((56, 56, 64), 0, 0, 0)),
