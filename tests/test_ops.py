@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from cnnc.compiler import analyze
+from cnnc.ir.ops import OPS
+
+# Values for the attributes that have no default, so a record's shape rule can be asked directly.
+_REQUIRED = {"crop": {"cropping": 1}, "adaptive_avgpool": {"size": 2}, "scale": {"factor": 2.0}}
 
 
 def layer(spec_file, shape: str, step: str):
@@ -14,6 +18,21 @@ def layer(spec_file, shape: str, step: str):
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     node = analysis.graph.node("probe")
     return node.shape, node.params.trainable, node.params.non_trainable, node.macs
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.passes_width])
+def test_ops_that_pass_the_width_keep_any_channel_count(name):
+    op = OPS[name]
+    attrs = op.attrs(**_REQUIRED.get(name, {}))
+    assert not op.has_weights and op.max_inputs == 1
+    assert [op.shape(attrs, [(8, 8, c)])[-1] for c in (4, 6)] == [4, 6]
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.layout_free])
+def test_layout_free_ops_keep_their_input_shape(name):
+    op = OPS[name]
+    ins = [(8, 8, 4)] * op.min_inputs
+    assert op.shape(op.attrs(**_REQUIRED.get(name, {})), ins) == (8, 8, 4)
 
 
 @pytest.mark.parametrize(

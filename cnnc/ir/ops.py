@@ -1,9 +1,13 @@
 """The op records: one declarative record per op.
 
 Each record holds the op's attribute schema, its positional argument order,
-its input arity, its shape rule, its parameter count and its multiply-adds, and
-the window it slides (for the receptive field).  Passes dispatch on these
-records; backends keep a table from op name to emitter.
+its input arity, its shape rule, its parameter count and its multiply-adds, the
+window it slides (for the receptive field), and every other fact that more than
+one module needs (`width_attr`, `shape_free_attrs`, `passes_width`,
+`layout_free`, `keeps_values`: see `Op`).  Passes, backends and tasks read these
+facts instead of naming ops; backends keep a table from op name to emitter.
+Adding an op is one record here (its attributes in attrs.py) and one emitter per
+backend.
 
 Cost convention (torchvision's published GFLOPS): MACs are the multiply-
 accumulates of convolutions (kernel volume x input channels / groups x output
@@ -69,7 +73,7 @@ def _same_shape(attrs, ins) -> Shape:
 
 @dataclass(frozen=True)
 class Op:
-    """One op of the language: everything the passes need to know about it."""
+    """One op of the language: everything the passes, backends and tasks need to know about it."""
 
     name: str
     family: str  # conv | pool | global_pool | norm | activation | merge | reshape | dense | regularize | io
@@ -103,7 +107,6 @@ class Op:
     @property
     def has_weights(self) -> bool:
         return self.params is not _no_params
-
 
 
 OPS: dict[str, Op] = {}

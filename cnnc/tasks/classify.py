@@ -17,8 +17,8 @@ The plan reads the end of the network from the IR:
 
 from __future__ import annotations
 
-from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.backends.common import constructor_params
+from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph, Node
 from cnnc.tasks import render
 from cnnc.tasks.runtime.config import Head
