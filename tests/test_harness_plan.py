@@ -66,6 +66,8 @@ def _model_arguments(analysis, target: str) -> list[str]:
     ("x -> conv(num_classes, 1) -> relu -> global_avgpool -> softmax -> output y", "num_classes"),
     ("x -> global_avgpool -> dense(num_classes) -> dropout(0.5) -> softmax -> output y", "num_classes"),
     ("x -> conv(num_classes, 1) -> flatten -> dense(3) -> softmax -> output y", None),
+    # MobileNet's head: a 1x1 map flattened; on main, plan and model disagreed here too
+    ("x -> global_avgpool(keepdims=true) -> conv(num_classes, 1) -> flatten -> softmax -> output y", "num_classes"),
 ])
 @pytest.mark.parametrize("target", ["torch", "keras"])
 def test_the_head_width_parameter_is_one_the_model_takes(spec_file, body, units_param, target):
@@ -73,6 +75,11 @@ def test_the_head_width_parameter_is_one_the_model_takes(spec_file, body, units_
     head = classify.plan(analysis.graph)
     assert head.units_param == units_param
     assert ("num_classes" in _model_arguments(analysis, target)) == (units_param is not None)
+
+
+def test_a_width_parameter_that_is_not_the_output_width_is_not_the_head_width(spec_file):
+    head = head_of(spec_file, net("x -> avgpool(4) -> conv(num_classes, 1) -> flatten -> softmax -> output y"))
+    assert head.units == 40 and head.units_param is None  # 2x2 positions x num_classes
 
 
 def test_structural_width_parameter_is_not_a_constructor_argument(spec_file):

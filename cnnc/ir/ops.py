@@ -98,8 +98,8 @@ class Op:
     flat vector, dropout, batch norm, add, multiply): a flat tensor's element order, which
     differs between PyTorch and Keras after `flatten`, passes through unchanged."""
     passes_width: bool = False
-    """One input, no weights, and its output has the input's channels whatever their number
-    (activations, pools, padding): a width change before it changes only its output's width."""
+    """One input, no weights, and nothing in it depends on the input's channel count (activations,
+    pools, padding, flatten): a width change before it resizes its output, and nothing else."""
     keeps_values: bool = False
     """At inference the output holds the input's values as they are (identity, dropout, flatten,
     reshape): only the layout may change, so what comes before it means the same after it."""
@@ -402,7 +402,7 @@ register(Op("crop", "reshape", A.CropAttrs, "Cropping of the spatial axes.", pos
 # --- reshaping and dense -----------------------------------------------------
 
 register(Op("flatten", "reshape", A.NoAttrs, "Flatten to one axis (channels-last order).",
-            shape=lambda a, ins: (math.prod(ins[0]),), keeps_values=True))
+            shape=lambda a, ins: (math.prod(ins[0]),), keeps_values=True, passes_width=True))
 
 
 def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:

@@ -83,15 +83,16 @@ def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
                   and all(op.keeps_values or (i == 0 and activation != "logits") for i, op in enumerate(between)))
     return Head(output=output, outputs=tuple(graph.outputs), units=end.shape[0], activation=activation,
                 layer=layer_name(layer.id) if layer is not None else None,
-                units_param=_units_param(graph, layer), dense_tail=dense_tail)
+                units_param=_units_param(graph, layer, end.shape[0]), dense_tail=dense_tail)
 
 
-def _units_param(graph: Graph, layer: Node | None) -> str | None:
-    """The model's constructor argument that sets the head's width, if there is one.
+def _units_param(graph: Graph, layer: Node | None, units: int) -> str | None:
+    """The model's constructor argument that sets the head's width to the output's, if there is one.
 
     Asked of the same function the backends write the constructor from, so
-    train.py never passes an argument the model does not take."""
-    if layer is None or layer.op.width_attr is None:
+    train.py never passes an argument the model does not take; and the layer's
+    width must be the output's (a `flatten` of 2x2xK would make 4K scores)."""
+    if layer is None or layer.op.width_attr is None or getattr(layer.attrs, layer.op.width_attr) != units:
         return None
     bound = layer.bindings.get(layer.op.width_attr)
     sites = constructor_params(graph).get(bound, []) if bound is not None else []
