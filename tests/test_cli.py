@@ -100,3 +100,23 @@ def test_readme_shows_the_real_lenet_summary(capsys):
     out = capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
     assert out in readme, "refresh the summary shown in README.md"
+
+
+def test_a_verb_imports_only_its_own_module(spec_file):
+    # The verb table is read lazily: `check` loads neither the other verbs nor what they need.
+    code = (
+        "import sys\nfrom cnnc.cli import main\n"
+        f"assert main(['check', {str(spec_file(WORKED))!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('cnnc.cli', 'cnnc.build', 'cnnc.tasks',"
+        " 'cnnc.backends', 'cnnc.weights', 'cnnc.report'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['cnnc.cli', 'cnnc.cli.check', 'cnnc.cli.common']"
+
+
+def test_help_lists_every_verb(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "{check,summary,compile,convert-weights,train}" in out
+    assert "convert saved weights between the PyTorch and Keras" in out
