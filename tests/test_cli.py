@@ -65,8 +65,16 @@ def test_summary_json_schema(spec_file, capsys):
     assert data["flops"] == 2 * data["macs"]
     assert data["inputs"] == {"x": [39, 39, 3]} and data["outputs"] == {"y": [1960]}
     conv = data["layers"][1]
-    assert conv == {**conv, "name": "conv1", "op": "conv", "line": 3, "output_shape": [37, 37, 10],
-                    "params": 280, "macs": 3 * 3 * 3 * 10 * 37 * 37, "activation_size": 13690}
+    assert conv == {
+        **conv,
+        "name": "conv1",
+        "op": "conv",
+        "line": 3,
+        "output_shape": [37, 37, 10],
+        "params": 280,
+        "macs": 3 * 3 * 3 * 10 * 37 * 37,
+        "activation_size": 13690,
+    }
 
 
 def test_summary_set_and_input(spec_file, capsys):
@@ -88,8 +96,9 @@ def test_check_and_summary_import_no_framework(spec_file):
 
 
 def test_module_entry_point(spec_file):
-    result = subprocess.run([sys.executable, "-m", "cnnc", "check", str(spec_file(WORKED))],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnc", "check", str(spec_file(WORKED))], capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.startswith("ok: Worked")
 
 
