@@ -19,13 +19,7 @@ def run(graph: Graph, value_names: dict[str, str] | None = None) -> list[Diagnos
             continue
         what = "input" if node.op.name == "input" else "value"
         label = names.get(node.id, node.id)
-        found.append(
-            Diagnostic(
-                "warning",
-                "W0501",
-                f"{what} `{label}` is never used",
-                node.span,
-                help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`",
-            )
-        )
+        found.append(Diagnostic(
+            "warning", "W0501", f"{what} `{label}` is never used", node.span,
+            help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`"))
     return found
