@@ -175,6 +175,19 @@ def test_shared_frozen_and_constant_layers():
         np.testing.assert_array_equal(edges[:, :, 0, o], sobel_x)
 
 
+def test_scale_is_an_exact_rescaling_that_saves_as_keras(spec_file, tmp_path):
+    text = ("network Scaled(factor: float = 0.17) {\n  input x: 2x2x3\n"
+            "  x -> scale(-0.5) -> scale(factor) -> output y\n}\n")
+    module = keras_backend.load_module(keras_backend.generate(analyze(spec_file(text, "s.cnn")))["model.py"])
+    x = np.random.default_rng(0).standard_normal((2, 2, 2, 3)).astype(np.float32)
+    for kwargs, factor in (({}, 0.17), ({"factor": 2.0}, 2.0)):
+        model = module.build_model(**kwargs)
+        expected = x * np.float32(-0.5) * np.float32(factor)
+        np.testing.assert_array_equal(np.asarray(model(x)), expected)
+        model.save(tmp_path / "scaled.keras")
+        np.testing.assert_array_equal(np.asarray(keras.models.load_model(tmp_path / "scaled.keras")(x)), expected)
+
+
 @pytest.mark.parametrize("name", ["ops_2d.cnn", "ops_3d.cnn", "siamese.cnn"])
 def test_keras_file_round_trip(tmp_path, name):
     analysis = analyze(ROOT / "tests" / "specs_keras" / name)
