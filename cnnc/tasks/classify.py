@@ -17,11 +17,11 @@ The plan reads the end of the network from the IR:
 
 from __future__ import annotations
 
+from cnnc.backends.pysource import CodeWriter, call, literal, quote, tuple_of
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
-from cnnc.tasks import render
 from cnnc.tasks.runtime.config import Head
-from cnnc.tasks.task import Task
+from cnnc.tasks.task import Task, write_config, write_header
 
 _PASS_THROUGH = {"dropout", "identity", "flatten", "reshape"}  # ops that carry the scores unchanged in meaning
 _WIDTH_ATTR = {"dense": "units", "conv": "filters", "pointwise": "filters"}
@@ -137,36 +137,41 @@ _WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best 
 def render_script(head: Head, framework: str, values: dict, analysis) -> str:
     graph = analysis.graph
     module = "torch_lib" if framework == "torch" else "keras_lib"
-    lines = render.header(f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework],
-                          _WRITES[framework])
-    lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt", "from cnnc_runtime.config import Head",
-              "from model import INPUTS, build_model", ""]
-    note = _LOSS_NOTES[(head.activation, head.binary)]
-    lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
-              f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
-    lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
-    lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
-    lines += render.config_block("classify", framework, values)
-    lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
-              "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]
-    lines += _BODY[framework]
-    lines += [
-        "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
-        "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-        "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-        "        return 0",
-        "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
-        "        rt.train_head_on_features(trainer, env.log)",
-        "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
-        "    rt.check_ranks_agree(model, env)",
-        "    if status == 0:",
-        "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
-        "    return status",
-        "", "",
-        'if __name__ == "__main__":',
-        "    sys.exit(rt.run(main))",
-    ]
-    return "\n".join(lines) + "\n"
+    code = CodeWriter()
+    write_header(code, f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework], _WRITES[framework])
+    code.lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt"]
+    code.lines += ["from cnnc_runtime.config import Head", "from model import INPUTS, build_model", ""]
+    code.line(f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);")
+    code.line(f"# {_LOSS_NOTES[(head.activation, head.binary)]}.")
+    code.statement("HEAD = ", call("Head", **{k: literal(v) for k, v in vars(head).items()}))
+    code.line()
+    code.line("# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it.")
+    code.statement("LAYERS = ", tuple_of(*(quote(name) for name in weighted_layers(graph))))
+    code.line()
+    write_config(code, "classify", framework, values)
+    code.lines += ["", "", "def main(argv: list[str] | None = None) -> int:"]
+    code.line('    cfg = rt.parse_args("classify", CONFIG, argv, __doc__)')
+    code.lines += _BODY[framework] + _MAIN_TAIL
+    return code.source()
+
+
+_MAIN_TAIL = [
+    "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
+    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
+    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+    "        return 0",
+    "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
+    "        rt.train_head_on_features(trainer, env.log)",
+    "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
+    "    rt.check_ranks_agree(model, env)",
+    "    if status == 0:",
+    "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
+    "    return status",
+    "",
+    "",
+    'if __name__ == "__main__":',
+    "    sys.exit(rt.run(main))",
+]
 
 
 TASK = Task("classify", "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
