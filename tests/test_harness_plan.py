@@ -107,7 +107,8 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
                      and n.level == 0}
         assert "cnnc" not in imported, name
     script = files["train.py"]
-    assert 'HEAD = Head(\n    output="y",\n    outputs=("y",),\n    units=4,\n    activation="softmax",\n' in script
+    head = 'output="y", outputs=("y",), units=4, activation="softmax", layer="fc", units_param="num_classes"'
+    assert f"HEAD = Head(\n    {head}, dense_tail=True\n)\n" in script
     assert "# it ends in softmax: the loss is NLL on the log of its probabilities." in script
     assert max(len(line) for line in script.splitlines()) <= 120
 
