@@ -31,7 +31,7 @@ _LOSS_NOTES = {
     ("logits", False): "it ends without an activation (logits): cross-entropy with the softmax inside the loss",
     ("sigmoid", True): "one sigmoid unit (binary): binary cross-entropy on its probability",
     ("logits", True): "one unit without an activation (a binary logit): binary cross-entropy with the sigmoid "
-                      "inside the loss",
+    "inside the loss",
     ("sigmoid", False): "sigmoid units (one-vs-rest): binary cross-entropy per class",
 }
 
@@ -40,29 +40,52 @@ def plan(graph: Graph) -> Head:
     """The head of a classifier, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
     if len(graph.inputs) != 1:
-        problems.append(Diagnostic("error", "E0701", f"task `classify` needs one input, the network has "
-                                   f"{len(graph.inputs)}", graph.span,
-                                   help="train several-input networks with your own loop on model.py"))
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0701",
+                f"task `classify` needs one input, the network has {len(graph.inputs)}",
+                graph.span,
+                help="train several-input networks with your own loop on model.py",
+            )
+        )
     vectors = [name for name, nid in graph.outputs.items() if len(graph.node(nid).shape) == 1]
     for name, nid in graph.outputs.items():
         shape = graph.node(nid).shape
         if len(shape) != 1:
-            problems.append(Diagnostic(
-                "error", "E0702", f"task `classify` needs class scores, but output `{name}` is "
-                f"{'x'.join(map(str, shape))}", graph.output_spans.get(name),
-                help="end with `-> global_avgpool -> dense(num_classes) -> softmax` (or flatten before dense)"))
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "E0702",
+                    f"task `classify` needs class scores, but output `{name}` is {'x'.join(map(str, shape))}",
+                    graph.output_spans.get(name),
+                    help="end with `-> global_avgpool -> dense(num_classes) -> softmax` (or flatten before dense)",
+                )
+            )
     if vectors:
         width = graph.node(graph.outputs[vectors[0]]).shape[0]
         for name in vectors[1:]:
             if graph.node(graph.outputs[name]).shape[0] != width:
-                problems.append(Diagnostic(
-                    "error", "E0703", f"auxiliary output `{name}` has {graph.node(graph.outputs[name]).shape[0]} "
-                    f"scores, the main output `{vectors[0]}` has {width}", graph.output_spans.get(name)))
+                problems.append(
+                    Diagnostic(
+                        "error",
+                        "E0703",
+                        f"auxiliary output `{name}` has {graph.node(graph.outputs[name]).shape[0]} "
+                        f"scores, the main output `{vectors[0]}` has {width}",
+                        graph.output_spans.get(name),
+                    )
+                )
         end = graph.node(graph.outputs[vectors[0]])
         if end.op.name == "softmax" and width == 1:
-            problems.append(Diagnostic("error", "E0704", "softmax over one unit is always 1",
-                                       graph.output_spans.get(vectors[0]),
-                                       help="use `sigmoid` for a binary classifier, or two units with softmax"))
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "E0704",
+                    "softmax over one unit is always 1",
+                    graph.output_spans.get(vectors[0]),
+                    help="use `sigmoid` for a binary classifier, or two units with softmax",
+                )
+            )
     if problems:
         raise CnncError(problems)
     return _head(graph, vectors[0], vectors)
@@ -83,11 +106,21 @@ def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
             units_param = bound
     from cnnc.backends.naming import layer_name
 
-    dense_tail = (layer is not None and layer.op.name == "dense" and node is layer
-                  and all(op in _PASS_THROUGH or op in ("softmax", "sigmoid") for op in between))
-    return Head(output=output, outputs=tuple(graph.outputs), units=end.shape[0], activation=activation,
-                layer=layer_name(layer.id) if layer is not None else None, units_param=units_param,
-                dense_tail=dense_tail)
+    dense_tail = (
+        layer is not None
+        and layer.op.name == "dense"
+        and node is layer
+        and all(op in _PASS_THROUGH or op in ("softmax", "sigmoid") for op in between)
+    )
+    return Head(
+        output=output,
+        outputs=tuple(graph.outputs),
+        units=end.shape[0],
+        activation=activation,
+        layer=layer_name(layer.id) if layer is not None else None,
+        units_param=units_param,
+        dense_tail=dense_tail,
+    )
 
 
 def weighted_layers(graph: Graph) -> list[str]:
@@ -118,20 +151,25 @@ _BODY = {
 }
 
 _RUNS = {
-    "torch": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
-              "python train.py --data DATA --resume         # go on after an interruption",
-              "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
-              "python train.py --help                       # every option"],
-    "keras": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
-              "python train.py --data DATA --resume         # go on after an interruption",
-              "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
-              "python train.py --help                       # every option"],
+    "torch": [
+        "python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+        "python train.py --data DATA --resume         # go on after an interruption",
+        "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
+        "python train.py --help                       # every option",
+    ],
+    "keras": [
+        "python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+        "python train.py --data DATA --resume         # go on after an interruption",
+        "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
+        "python train.py --help                       # every option",
+    ],
 }
 
-_WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best weights), log.csv, curves.png, "
-                    "metrics.json.",
-           "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
-                    "curves.png, metrics.json."}
+_WRITES = {
+    "torch": "Writes to --out (run/): last.pt (to resume), best.pt (best weights), log.csv, curves.png, metrics.json.",
+    "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
+    "curves.png, metrics.json.",
+}
 
 
 def render_script(head: Head, framework: str, values: dict, analysis) -> str:
@@ -174,5 +212,9 @@ _MAIN_TAIL = [
 ]
 
 
-TASK = Task("classify", "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
-            plan=plan, render=render_script)
+TASK = Task(
+    "classify",
+    "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
+    plan=plan,
+    render=render_script,
+)

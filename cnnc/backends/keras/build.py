@@ -23,7 +23,6 @@ class Builder:
         self.values: dict[str, str] = {}  # node id -> variable holding its output tensor
         self.runtime: set[str] = set()  # custom layer classes to paste into the file
         self.constants: list[tuple[str, Expr]] = []  # module-level (name, literal)
-        self.uses_ops = False
         # The network parameters both backends take as arguments (changing them changes no shape).
         self.sites = constructor_params(graph)
         self.params = {p: self.names(f"param:{p}", p) for p in graph.params if p in self.sites}
@@ -107,4 +106,3 @@ class Builder:
 
     def _users(self, owner: Node) -> list[str]:
         return [layer_name(n.id) for n in self.graph.topological() if n.id == owner.id or n.shares == owner.id]
-

@@ -65,8 +65,11 @@ def _padded(b: Builder, node: Node, x: str, kernel: tuple, stride: tuple, dilati
 
 def _window(node: Node, rank: int) -> tuple[tuple, tuple, tuple]:
     a = node.attrs
-    return (per_dim(a.kernel, rank, "kernel"), per_dim(a.stride, rank, "stride"),
-            per_dim(getattr(a, "dilation", 1), rank, "dilation"))
+    return (
+        per_dim(a.kernel, rank, "kernel"),
+        per_dim(a.stride, rank, "stride"),
+        per_dim(getattr(a, "dilation", 1), rank, "dilation"),
+    )
 
 
 def _sliding(b: Builder, node: Node, ctor: str, positional: list[str], keywords: list[str]) -> str:
@@ -153,8 +156,10 @@ def _pool_pads(b: Builder, node: Node, size: tuple, stride: tuple) -> str | tupl
         return "same"
     pairs = ((0, 0),) * len(sizes) if a.padding == "valid" else pad_pairs(a.padding, len(sizes))
     if a.ceil:  # PyTorch's ceil_mode: the last window may run past the end
-        pairs = tuple((pb, pa + max(0, (o - 1) * s + f - (n + pb + pa)))
-                      for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], size, stride))
+        pairs = tuple(
+            (pb, pa + max(0, (o - 1) * s + f - (n + pb + pa)))
+            for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], size, stride)
+        )
     if not any(p for pair in pairs for p in pair):
         return "valid"
     if pairs == same_pad_pairs(sizes, size, stride, (1,) * len(sizes)):
@@ -251,8 +256,14 @@ def emit_dense(b: Builder, node: Node) -> str:
 # --- activations -----------------------------------------------------------------
 
 # Keras' own activations that are PyTorch's exactly (gelu: erf form; hard_*: relu6(x + 3) / 6).
-ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "swish": "silu", "hard_swish": "hard_swish",
-               "hard_sigmoid": "hard_sigmoid", "gelu": "gelu"}
+ACTIVATIONS = {
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "swish": "silu",
+    "hard_swish": "hard_swish",
+    "hard_sigmoid": "hard_sigmoid",
+    "gelu": "gelu",
+}
 
 
 @emits(*ACTIVATIONS)

@@ -108,10 +108,15 @@ class ModelWriter:
     def _site(self, node: Node, pos: int | None, shared: set[str]) -> Site:
         inputs = self.graph.input_ids(node.id)
         args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
-        return Site(node, [self.graph.node(i).shape for i in inputs], args, lambda: self.module_of(node),
-                    bound=self.bound.get(node.id, {}),
-                    inplace=None if pos is None else self.life.overwritable(self.graph, node),
-                    shared=bool(node.shares) or node.id in shared)
+        return Site(
+            node,
+            [self.graph.node(i).shape for i in inputs],
+            args,
+            lambda: self.module_of(node),
+            bound=self.bound.get(node.id, {}),
+            inplace=None if pos is None else self.life.overwritable(self.graph, node),
+            shared=bool(node.shares) or node.id in shared,
+        )
 
     def _write_init(self, node: Node, site: Site, emit: Emit) -> None:
         if emit.module is None or node.shares:
