@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnc.backends.commands import CompileOptions, generate
+from cnnc.build import CompileOptions, generate
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
 

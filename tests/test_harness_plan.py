@@ -7,7 +7,7 @@ import ast
 import pytest
 from harness_util import SMALL
 
-from cnnc.backends.commands import CompileOptions
+from cnnc.build import CompileOptions
 from cnnc.cli import main
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
@@ -126,7 +126,7 @@ def test_task_options_become_the_scripts_defaults_as_literals(spec_file):
 
 
 def test_bad_task_option_is_a_usage_error(spec_file):
-    from cnnc.cli import UsageError
+    from cnnc.errors import UsageError
 
     with pytest.raises(UsageError, match="--optimizer takes one of sgd, adam"):
         generate(analyze(spec_file(SMALL)), CompileOptions("torch", "classify", {"optimizer": "lbfgs"}))
@@ -140,14 +140,12 @@ def test_registry_names_its_tasks():
 
 
 def test_train_verb_takes_every_task_option():
-    from cnnc.backends import commands
     from cnnc.cli import build_parser
+    from cnnc.cli.train import task_overrides
 
-    args = build_parser(commands.SUBPARSERS).parse_args([
+    args = build_parser("train").parse_args([
         "train", "s.cnn", "--target", "torch", "--data", "d.npz", "--epochs", "3", "--no-nesterov",
         "--ensemble", "a.pt", "b.pt"])
-    from cnnc.tasks.command import task_overrides
-
     given = task_overrides(args)
     assert given["epochs"] == "3" and given["nesterov"] is False
     assert given["data"].endswith("/d.npz") and given["data"].startswith("/")

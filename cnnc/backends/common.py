@@ -110,4 +110,4 @@ def _free_binding(graph: Graph, node: Node, attr: str) -> bool:
 
 
 def _is_shared(graph: Graph, node: Node) -> bool:
-    return any(other.shares == node.id for other in graph.nodes())
+    return any(other.shares == node.id for other in graph.topological())
