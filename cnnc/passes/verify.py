@@ -13,7 +13,7 @@ from cnnc.ir.graph import Graph
 def run(graph: Graph) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     outputs = set(graph.outputs.values())
-    for node in graph.nodes():
+    for node in graph.topological():
         if node.id in outputs or graph.consumers(node.id):
             continue
         what = "input" if node.op.name == "input" else "value"
