@@ -8,8 +8,8 @@ every independent mistake.
 This module runs statements and chains; the others each do one job for it:
 `scope` (what names are bound), `evaluate` (expressions), `params` (binding
 parameters), `attributes` (an op's arguments), `nodes` (adding a layer to the
-graph), `blocks` (block calls and shared weights).  Loops and value names are recorded in the IR's structure
-(`cnnc.ir.calls`) as they run.
+graph), `blocks` (block calls and shared weights).  Loops and value names are
+recorded in the IR's structure (`cnnc.ir.calls`) as they run.
 """
 
 from __future__ import annotations
