@@ -40,7 +40,7 @@ def generate(analysis, options) -> dict[str, str]:
     if options.target not in task.frameworks:
         raise UsageError(f"task {task.name} has no {options.target} harness")
     try:
-        values = task_config(task.name, options.target, dict(options.task_options))
+        values = task_config(task, options.target, dict(options.task_options))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     plan = task.plan(analysis.graph)

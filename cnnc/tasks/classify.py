@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
+from pathlib import Path
+
 from cnnc.tasks import render
-from cnnc.tasks.runtime.config import Head
+from cnnc.tasks.classify_task import options
+from cnnc.tasks.classify_task.runtime.common import Head
 from cnnc.tasks.task import Task
 
 _PASS_THROUGH = {"dropout", "identity", "flatten", "reshape"}  # ops that carry the scores unchanged in meaning
@@ -97,24 +100,23 @@ def weighted_layers(graph: Graph) -> list[str]:
     return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
 
 
-_BODY = {
-    "torch": [
-        "    env = rt.setup(cfg)  # device, the processes of torchrun, seeds",
-        "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
-        "    model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
-        "freezing",
-        "    loss_fn = rt.make_loss(HEAD)",
-        "    optimizer = rt.make_optimizer(model.parameters(), cfg)",
-    ],
-    "keras": [
-        "    env = rt.setup(cfg)  # seeds, determinism, the tf.distribute strategy",
-        "    data, pipeline = rt.load_data(cfg, INPUTS, env)  # split, scaling, augmentation, loaders",
-        "    with env.strategy.scope():",
-        "        model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, data.num_classes)  # head width, weights, "
-        "freezing",
-        "        loss_fn = rt.make_loss(HEAD)",
-        "        optimizer = rt.make_optimizer(cfg)",
-    ],
+# The loss of each head, written into train.py: (activation, one unit) -> (docstring, body).
+_TORCH_LOSS = {
+    ("softmax", False): ("NLL on the log of the softmax's probabilities",
+                         "F.nll_loss(torch.log(out.float().clamp_min(1e-7)), y)"),
+    ("logits", False): ("cross-entropy, the softmax inside the loss", "F.cross_entropy(out.float(), y)"),
+    ("sigmoid", True): ("binary cross-entropy on the sigmoid's probability",
+                        "F.binary_cross_entropy(out.float().clamp(1e-7, 1 - 1e-7), y.float()[:, None])"),
+    ("logits", True): ("binary cross-entropy, the sigmoid inside the loss",
+                       "F.binary_cross_entropy_with_logits(out.float(), y.float()[:, None])"),
+    ("sigmoid", False): ("binary cross-entropy per class (one-vs-rest)",
+                         "F.binary_cross_entropy(out.float().clamp(1e-7, 1 - 1e-7), F.one_hot(y, out.shape[1]).float())"),
+}
+_KERAS_LOSS = {
+    ("softmax", False): "keras.losses.SparseCategoricalCrossentropy(name=\"loss\")",
+    ("logits", False): "keras.losses.SparseCategoricalCrossentropy(from_logits=True, name=\"loss\")",
+    ("sigmoid", True): "keras.losses.BinaryCrossentropy(name=\"loss\")",
+    ("logits", True): "keras.losses.BinaryCrossentropy(from_logits=True, name=\"loss\")",
 }
 
 _RUNS = {
@@ -134,31 +136,96 @@ _WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best 
                     "curves.png, metrics.json."}
 
 
+def _torch_task(head: Head) -> list[str]:
+    doc, body = _TORCH_LOSS[(head.activation, head.binary)]
+    aux = len(head.outputs) > 1
+    step = ["    main, *aux = net(x)  # the first output is trained; the others are auxiliary heads",
+            "    loss = loss_fn(main, y) + cfg.aux_weight * sum(loss_fn(a, y) for a in aux)"] if aux else \
+        ["    main = net(x)", "    loss = loss_fn(main, y)"]
+    return ["def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:",
+            f'    """The head\'s loss: {doc}."""', f"    return {body}", "", "",
+            "def training_step(net, x: torch.Tensor, y: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor]:",
+            '    """One step\'s forward pass and loss; the runtime does backward, the optimizer and the bookkeeping."""',
+            *step, "    return loss, main"]
+
+
+def _keras_task(head: Head) -> list[str]:
+    key = (head.activation, head.binary)
+    if key in _KERAS_LOSS:
+        loss = [f"loss_fn = {_KERAS_LOSS[key]}  # {_TORCH_LOSS[key][0]}"]
+    else:
+        loss = ["def loss_fn(y_true, y_pred):", f'    """The head\'s loss: {_TORCH_LOSS[key][0]}."""',
+                "    target = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), \"int32\"), "
+                "y_pred.shape[-1])", "    return keras.losses.binary_crossentropy(target, y_pred)"]
+    n = len(head.outputs)
+    if n > 1:
+        compile_call = ["    weights = [1.0] + [cfg.aux_weight] * %d  # the first output is trained; the others are "
+                        "auxiliary heads" % (n - 1),
+                        f"    model.compile(optimizer=optimizer, loss=[loss_fn] * {n}, loss_weights=weights,",
+                        f"                  metrics=[[task.accuracy(HEAD)]] + [[]] * {n - 1})"]
+    else:
+        compile_call = ["    model.compile(optimizer=optimizer, loss=loss_fn, metrics=[task.accuracy(HEAD)])"]
+    return [*loss, "", "", "def compile_model(model, optimizer, cfg) -> None:",
+            '    """What Keras\' compiled train step (the training step) minimises and reports."""', *compile_call]
+
+
+_BUILD = {
+    "torch": [
+        "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation, loaders",
+        "    model = rt.make_model(build_model, LAYERS, cfg, env, HEAD.model_arguments(data.num_classes), HEAD.layer)",
+        "    optimizer = rt.make_optimizer(model.parameters(), cfg)",
+        "    objective = task.Classify(HEAD, cfg, training_step, loss_fn, data.num_classes)",
+    ],
+    "keras": [
+        "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation, loaders",
+        "    with env.strategy.scope():",
+        "        model = rt.make_model(build_model, LAYERS, cfg, env, HEAD.model_arguments(data.num_classes), "
+        "HEAD.layer)",
+        "        optimizer = rt.make_optimizer(cfg)",
+        "    objective = task.Classify(HEAD, cfg, compile_model, loss_fn, data.num_classes)",
+    ],
+}
+
+_IMPORTS = {
+    "torch": ["import torch", "import torch.nn.functional as F", ""],
+    "keras": ["import keras", ""],
+}
+
+
 def render_script(head: Head, framework: str, values: dict, analysis) -> str:
     graph = analysis.graph
-    module = "torch_lib" if framework == "torch" else "keras_lib"
     lines = render.header(f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework],
                           _WRITES[framework])
-    lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt", "from cnnc_runtime.config import Head",
-              "from model import INPUTS, build_model", ""]
+    lines += ["", "import sys", "", *_IMPORTS[framework],
+              "from cnnc_tasks.classify import options",
+              f"from cnnc_tasks.classify.runtime import {framework} as task",
+              "from cnnc_tasks.classify.runtime.common import Head",
+              f"from cnnc_tasks.runtime import {framework}_lib as rt", "from model import INPUTS, build_model", ""]
     note = _LOSS_NOTES[(head.activation, head.binary)]
     lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
               f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
     lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
     lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
-    lines += render.config_block("classify", framework, values)
-    lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
-              "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]
-    lines += _BODY[framework]
+    lines += render.config_block(TASK.option_list(framework), values)
+    lines += ["", ""] + (_torch_task(head) if framework == "torch" else _keras_task(head))
+    lines += ["", "", "def build_trainer(cfg, env):",
+              '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""']
+    lines += _BUILD[framework]
+    lines += ["    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)", "", "",
+              "def main(argv: list[str] | None = None) -> int:",
+              "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
+              "    env = rt.setup(cfg)  # " + ("device, the processes of torchrun, seeds" if framework == "torch"
+                                             else "seeds, determinism, the tf.distribute strategy"),
+              "    trainer = build_trainer(cfg, env)"]
     lines += [
-        "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
         "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
         "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
         "        return 0",
         "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
-        "        rt.train_head_on_features(trainer, env.log)",
-        "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
-        "    rt.check_ranks_agree(model, env)",
+        "        task.train_head_on_features(trainer, env.log)",
+        "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, log.csv, "
+        "curves.png",
+        "    rt.check_ranks_agree(trainer.model, env)",
         "    if status == 0:",
         "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
         "    return status",
@@ -170,4 +237,4 @@ def render_script(head: Head, framework: str, values: dict, analysis) -> str:
 
 
 TASK = Task("classify", "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
-            plan=plan, render=render_script)
+            folder=Path(__file__).parent / "classify_task", options=options, plan=plan, render=render_script)

@@ -31,8 +31,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", choices=sorted(TASKS), default="classify", help="the task (default: classify)")
     parser.add_argument("--build", help="build folder (default: build/<spec>-<target>)")
     parser.add_argument("--nproc", type=int, default=1, help="torch: run under torchrun with this many processes")
-    groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.GROUPS}
-    for option in config.OPTIONS:
+    every = {o.name: o for task in TASKS.values() for f in task.frameworks for o in task.option_list(f)}
+    groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
+    for option in every.values():
         kwargs: dict = {"default": argparse.SUPPRESS, "dest": f"task_{option.name}", "help": option.help}
         if option.type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
