@@ -67,6 +67,22 @@ def test_softmax_over_the_whole_output_is_refused(spec_file):
     assert [d.code for d in caught.value.diagnostics] == ["E0714"]
 
 
+def test_the_task_options_reach_cnnc_train_and_the_script(spec_file):
+    from cnnc.build import CompileOptions, generate
+    from cnnc.cli import build_parser
+    from cnnc.cli.train import task_overrides
+
+    args = build_parser("train").parse_args(["train", "s.cnn", "--target", "torch", "--task", "localize", "--loss",
+                                             "logistic", "--draw", "3", "--monitor", "val_iou"])
+    given = task_overrides(args)
+    assert (given["loss"], given["draw"], given["monitor"]) == ("logistic", "3", "val_iou")
+    script = generate(analyze(spec_file(SPEC)), CompileOptions("torch", "localize", given))["train.py"]
+    assert '"loss": "logistic",' in script and '"draw": 3,' in script and '"monitor": "val_iou",' in script
+    assert '"top_k"' not in script and '"aux_weight"' not in script  # classification's own options
+    assert "def squared_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:" in script
+    assert 'LOSSES = {"squared": squared_loss, "logistic": logistic_loss}  # --loss' in script
+
+
 # ---------------------------------------------------------------- data
 
 def _folder(tmp_path, rows, classes=("cat", "dog"), header="file,class,bx,by,bh,bw"):
