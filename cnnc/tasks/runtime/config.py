@@ -35,6 +35,7 @@ class Option:
 
 
 def opt(name: str, default: Any, help: str, group: str, **kw) -> Option:
+    """An option record, its type taken from its default (a task's options.py makes its own with this)."""
     if "type" not in kw and default is not None and not isinstance(default, list):
         kw["type"] = type(default)
     return Option(name, default, help, group, **kw)
