@@ -118,12 +118,12 @@ def write_config(code: CodeWriter, options: list[config.Option], values: dict[st
 
 def write_imports(code: CodeWriter, task: str, framework: str, head: str, modules: list[str],
                   names: list[str] = ()) -> None:
-    """The script's imports as ruff's isort orders them: the standard library, then `import x` lines, then
-    `from x import y` lines sorted by module (the framework, the copied runtime and model.py are one section):
-    the task's options, its runtime file for `framework` as `task`, its `head` record, the shared runtime as
-    `rt`, the model."""
+    """The script's imports as ruff's isort orders them in the compiled folder: the standard library, the
+    framework (`modules`, then `names`), then the folder's own modules (first party there): the task's
+    options, its runtime file for `framework` as `task`, its `head` record, the shared runtime as `rt`,
+    and the model."""
     own = f"{PACKAGE}.{task}"
-    names = [*names, f"from {own} import options", f"from {own}.runtime import {framework} as task",
+    local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    code.lines += ["", "import sys", "", *modules, *sorted(names, key=lambda line: line.split()[1].lower()), ""]
+    code.lines += ["", "import sys", "", *modules, *names, "", *local, ""]
