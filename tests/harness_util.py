@@ -92,3 +92,16 @@ def weights_file(path: Path, target: str) -> dict[str, np.ndarray]:
     with np.load(path) as blob:
         names = json.loads(str(blob["names"]))
         return {name: blob[f"model/{i}"] for i, name in enumerate(names)}
+
+
+def example_module(example: str, module: str = "make_data"):
+    """`examples/<example>/<module>.py`, loaded under a name of its own: every example has a make_data.py,
+    and a plain `import make_data` would hand each test whichever example was imported first."""
+    import importlib.util
+
+    path = ROOT / "examples" / example / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{example}_{module}", path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = loaded
+    spec.loader.exec_module(loaded)
+    return loaded

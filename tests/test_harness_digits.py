@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from harness_util import ROOT
+from harness_util import ROOT, example_module
 
 pytestmark = pytest.mark.slow
 EXAMPLE = ROOT / "examples" / "digits"
@@ -19,8 +19,7 @@ OPTIONS = ["--epochs", "20", "--optimizer", "adam", "--lr", "0.002", "--schedule
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
 def test_lenet5_learns_the_digits(tmp_path, target):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("digits")
 
     data = make_data.main(tmp_path / "digits.npz")
     start = time.perf_counter()

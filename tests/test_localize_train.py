@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from harness_util import ROOT, compile_task, final_weights, run_script
+from harness_util import ROOT, compile_task, example_module, final_weights, run_script
 
 pytestmark = pytest.mark.slow
 TARGETS = ["torch", "keras"]
@@ -28,8 +28,7 @@ SPEC = """network Loc(num_classes: int = 10) {
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("localize")
 
     root = tmp_path_factory.mktemp("localize")
     arrays = make_data.make(seed=1)
@@ -124,8 +123,7 @@ EXAMPLE_OPTIONS = ["--optimizer", "adam", "--lr", "0.001", "--schedule", "cosine
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_example_localizes_real_digits(tmp_path, target):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("localize")
 
     data = make_data.main(tmp_path / "canvas.npz")
     start = time.perf_counter()
