@@ -272,9 +272,6 @@ def _write_repeat(w: Writer, stmt: Tree, indent: int) -> None:
     write_body(w, body, indent)
 
 
-_COMPOUND = {"if_stmt": _write_if, "for_stmt": _write_for, "repeat_stmt": _write_repeat}
-
-
 def _write_definition(w: Writer, node: Tree, indent: int) -> None:
     keyword, name, open_, params, close, body = node.children
     w.write(f"{keyword} ", _pos(keyword))
