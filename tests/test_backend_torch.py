@@ -260,6 +260,29 @@ def test_separable_is_depthwise_without_bias_then_pointwise(tmp_path):
     assert layer.pointwise.bias.shape == (6,) and layer.pointwise.kernel_size == (1, 1)
 
 
+SCALED = """network Scaled(factor: float = 0.17) {
+  input x: 2x2x3
+  x -> conv(3, 1) -> scale(-0.5) -> scale(factor) -> relu -> output y
+}
+"""
+
+
+def test_scale_multiplies_by_its_factor_literal_or_constructor_argument(tmp_path):
+    _, source = compile_spec(tmp_path / "s.cnn", SCALED)
+    module = load(source)
+    assert list(inspect.signature(module.Scaled).parameters) == ["factor"]
+    assert "*= -0.5" in source and "inplace=True" in source  # fresh tensors are scaled and rectified in place
+    x = torch.randn(2, 3, 2, 2)
+    for kwargs, factor in (({}, 0.17), ({"factor": 2.0}, 2.0)):
+        model = module.build_model(**kwargs).eval()
+        y = model(x)
+        expected = torch.relu(model.conv1(x) * -0.5 * factor)
+        assert torch.allclose(y, expected, rtol=0, atol=1e-6)
+        (grad,) = torch.autograd.grad(y.sum(), model.conv1.weight)  # in-place work leaves autograd right
+        assert torch.allclose(grad, torch.autograd.grad(expected.sum(), model.conv1.weight)[0], atol=1e-6)
+    assert _run(tmp_path, "scale(3)", "4", torch.tensor([[1.0, -2.0, 0.5, 0.0]])).tolist() == [[3.0, -6.0, 1.5, 0.0]]
+
+
 def test_maxout_takes_the_max_of_consecutive_channels(tmp_path):
     x = torch.tensor([1.0, 5.0, 2.0, 3.0, -1.0, -2.0]).reshape(1, 6)
     y = _run(tmp_path, "maxout(3)", "6", x)

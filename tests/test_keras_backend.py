@@ -75,7 +75,7 @@ def test_every_op_has_an_emitter_and_a_test_spec():
     from cnnc.backends.keras.emit import EMITTERS
     from cnnc.ir.ops import OPS
 
-    used = {node.op.name for path in own_specs() for node in analyze(path).graph.nodes()}
+    used = {node.op.name for path in own_specs() for node in analyze(path).graph.topological()}
     assert set(EMITTERS) == set(OPS) == used
 
 
@@ -173,6 +173,19 @@ def test_shared_frozen_and_constant_layers():
     assert edges.shape == (3, 3, 1, 2) and not model.get_layer("conv1").trainable
     for o in range(2):
         np.testing.assert_array_equal(edges[:, :, 0, o], sobel_x)
+
+
+def test_scale_is_an_exact_rescaling_that_saves_as_keras(spec_file, tmp_path):
+    text = ("network Scaled(factor: float = 0.17) {\n  input x: 2x2x3\n"
+            "  x -> scale(-0.5) -> scale(factor) -> output y\n}\n")
+    module = keras_backend.load_module(keras_backend.generate(analyze(spec_file(text, "s.cnn")))["model.py"])
+    x = np.random.default_rng(0).standard_normal((2, 2, 2, 3)).astype(np.float32)
+    for kwargs, factor in (({}, 0.17), ({"factor": 2.0}, 2.0)):
+        model = module.build_model(**kwargs)
+        expected = x * np.float32(-0.5) * np.float32(factor)
+        np.testing.assert_array_equal(np.asarray(model(x)), expected)
+        model.save(tmp_path / "scaled.keras")
+        np.testing.assert_array_equal(np.asarray(keras.models.load_model(tmp_path / "scaled.keras")(x)), expected)
 
 
 @pytest.mark.parametrize("name", ["ops_2d.cnn", "ops_3d.cnn", "siamese.cnn"])

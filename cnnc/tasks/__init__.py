@@ -24,6 +24,7 @@ its shared logic in the runtime, and one entry in `TASKS` below.
 
 from __future__ import annotations
 
+from cnnc.errors import UsageError
 from cnnc.tasks import classify
 from cnnc.tasks.task import Task, runtime_files, task_config
 
@@ -32,8 +33,6 @@ TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK,)}
 
 def generate(analysis, options) -> dict[str, str]:
     """train.py and the runtime for `options.task` on `options.target` (called by `cnnc compile --task`)."""
-    from cnnc.cli import UsageError
-
     task = TASKS.get(options.task)
     if task is None:
         raise UsageError(f"unknown task {options.task!r}; tasks: {', '.join(sorted(TASKS))}")

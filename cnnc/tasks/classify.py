@@ -17,14 +17,14 @@ The plan reads the end of the network from the IR:
 
 from __future__ import annotations
 
+from cnnc.backends.common import constructor_params
 from cnnc.diagnostics import CnncError, Diagnostic
-from cnnc.ir.graph import Graph
+from cnnc.ir.graph import Graph, Node
 from cnnc.tasks import render
 from cnnc.tasks.runtime.config import Head
 from cnnc.tasks.task import Task
 
-_PASS_THROUGH = {"dropout", "identity", "flatten", "reshape"}  # ops that carry the scores unchanged in meaning
-_WIDTH_ATTR = {"dense": "units", "conv": "filters", "pointwise": "filters"}
+_PROBABILITIES = ("softmax", "sigmoid")  # the end activations the loss reads probabilities from
 
 _LOSS_NOTES = {
     ("softmax", False): "it ends in softmax: the loss is NLL on the log of its probabilities",
@@ -70,24 +70,33 @@ def plan(graph: Graph) -> Head:
 
 def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
     end = graph.node(graph.outputs[output])
-    activation = end.op.name if end.op.name in ("softmax", "sigmoid") else "logits"
+    activation = end.op.name if end.op.name in _PROBABILITIES else "logits"
     node, between = end, []
     while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
-        between.append(node.op.name)
+        between.append(node.op)
         node = graph.node(graph.input_ids(node.id)[0])
     layer = graph.weight_owner(node) if node.params.total or node.shares else None
-    units_param = None
-    if layer is not None and layer.op.name in _WIDTH_ATTR:
-        bound = layer.bindings.get(_WIDTH_ATTR[layer.op.name])
-        if bound and bound in graph.params and not graph.params[bound].structural:
-            units_param = bound
     from cnnc.backends.naming import layer_name
 
+    # train_head_on_features applies the layer, then the end's probabilities: nothing else may sit between
     dense_tail = (layer is not None and layer.op.name == "dense" and node is layer
-                  and all(op in _PASS_THROUGH or op in ("softmax", "sigmoid") for op in between))
+                  and all(op.keeps_values or (i == 0 and activation != "logits") for i, op in enumerate(between)))
     return Head(output=output, outputs=tuple(graph.outputs), units=end.shape[0], activation=activation,
-                layer=layer_name(layer.id) if layer is not None else None, units_param=units_param,
-                dense_tail=dense_tail)
+                layer=layer_name(layer.id) if layer is not None else None,
+                units_param=_units_param(graph, layer, end.shape[0]), dense_tail=dense_tail)
+
+
+def _units_param(graph: Graph, layer: Node | None, units: int) -> str | None:
+    """The model's constructor argument that sets the head's width to the output's, if there is one.
+
+    Asked of the same function the backends write the constructor from, so
+    train.py never passes an argument the model does not take; and the layer's
+    width must be the output's (a `flatten` of 2x2xK would make 4K scores)."""
+    if layer is None or layer.op.width_attr is None or getattr(layer.attrs, layer.op.width_attr) != units:
+        return None
+    bound = layer.bindings.get(layer.op.width_attr)
+    sites = constructor_params(graph).get(bound, []) if bound is not None else []
+    return bound if (layer.id, layer.op.width_attr) in sites else None
 
 
 def weighted_layers(graph: Graph) -> list[str]:

@@ -25,13 +25,12 @@ class Builder:
         self.values: dict[str, str] = {}  # node id -> variable holding its output tensor
         self.runtime: set[str] = set()  # custom layer classes to paste into the file
         self.constants: list[tuple[str, str]] = []  # module-level (name, literal)
-        self.uses_ops = False
         # The network parameters both backends take as arguments (changing them changes no shape).
         self.sites = constructor_params(graph)
         self.params = {p: self.names(f"param:{p}", p) for p in graph.params if p in self.sites}
-        self.shared = {n.shares for n in graph.nodes() if n.shares}
+        self.shared = {n.shares for n in graph.topological() if n.shares}
         self.layer_vars: dict[str, str] = {}  # node id of a shared layer's owner -> variable holding the layer
-        self._layer_names = {layer_name(n.id) for n in graph.nodes()}
+        self._layer_names = {layer_name(n.id) for n in graph.topological()}
 
     # --- what emitters read ---
     def inputs(self, node: Node) -> list[str]:

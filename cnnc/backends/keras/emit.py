@@ -281,6 +281,12 @@ def _keras_axis(axis: int) -> int:
     return axis if axis < 0 else axis + 1
 
 
+@emits("scale")
+def emit_scale(b: Builder, node: Node) -> str:
+    """Keras' Rescaling computes `x * scale + 0.0`: exactly x * factor, and a built-in layer saves as .keras."""
+    return b.layer(node, "layers.Rescaling", [b.attr(node, "factor")], b.input(node))
+
+
 @emits("softmax")
 def emit_softmax(b: Builder, node: Node) -> str:
     axis = _keras_axis(node.attrs.axis)

@@ -82,7 +82,7 @@ class ModelWriter:
     # --- the pass ---
     def build(self) -> Body:
         computed = {n.id: pos for pos, n in enumerate(self.life.order)}
-        shared = {n.shares for n in self.graph.nodes() if n.shares}
+        shared = {n.shares for n in self.graph.topological() if n.shares}
         for node in self.graph.topological():
             if node.op.name == "input":
                 continue

@@ -137,13 +137,6 @@ def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head: Head, env: Env)
         env.log(f"frozen: {len(frozen)} layers ({frozen[0]} .. {frozen[-1]})")
 
 
-def freeze_all_but_head(model: nn.Module, head: Head) -> dict[str, bool]:
-    before = {n: p.requires_grad for n, p in model.named_parameters()}
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.split(".")[0] == head.layer)
-    return before
-
-
 def _set_train_mode(model: nn.Module) -> None:
     """Train mode, except batch norms whose weights are frozen: their statistics stay as they are."""
     model.train()
