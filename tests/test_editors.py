@@ -20,7 +20,7 @@ import onigurumacffi
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
-from cnnc.syntax.highlight import CnnLexer
+from cnnc.highlight.lexer import CnnLexer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.cnn")) + sorted((ROOT / "specs" / "lib").glob("*.cnn"))
@@ -96,7 +96,7 @@ def _entry_point_on_path(tmp_path: Path) -> Path:
     """pyproject.toml's Pygments entry point, installed the way pip would: a dist-info on sys.path."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     lexers = project["project"]["entry-points"]["pygments.lexers"]
-    assert lexers == {"cnn": "cnnc.syntax.highlight:CnnLexer"}
+    assert lexers == {"cnn": "cnnc.highlight.lexer:CnnLexer"}
     info = tmp_path / "cnnc_entry_points-0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cnnc-entry-points\nVersion: 0\n")

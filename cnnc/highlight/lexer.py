@@ -1,6 +1,6 @@
 """A Pygments lexer for `.cnn` specs, registered in pyproject.toml (`pygmentize -l cnn FILE`).
 
-The rules come from cnnc.syntax.vocabulary (as do the TextMate grammar's under editors/), so
+The rules come from cnnc.highlight (as do the TextMate grammar's under editors/), so
 the lexer follows the grammar and the op records.  Only Pygments imports this module.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
-from cnnc.syntax.vocabulary import RULES
+from cnnc.highlight import RULES
 
 TOKENS = {
     "comment": Comment.Single,
