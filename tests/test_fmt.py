@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fuzz import FUZZ, SMALL_SEEDS, mutation, network
 
+from cnnc.cli import main
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
 from cnnc.expand import loader
@@ -238,3 +240,50 @@ def test_generated_networks_stay_parseable(case):
 def test_mutated_specs_stay_parseable(data):
     _path, text = data.draw(st.sampled_from(SMALL_SEEDS))
     _stays_parseable(data.draw(mutation(text)))
+
+
+# --- the command line ---------------------------------------------------------------------
+
+UNFORMATTED = "network N() { input x: 8x8x3\n  x->relu->output y }\n"
+FORMATTED = "network N() {\n  input x: 8x8x3\n  x -> relu -> output y\n}\n"
+
+
+def test_fmt_check_exits_1_and_writes_nothing(spec_file, capsys):
+    path, clean = spec_file(UNFORMATTED), spec_file(FORMATTED, "clean.cnn")
+    assert main(["fmt", "--check", str(path), str(clean)]) == 1
+    assert capsys.readouterr().err == f"would reformat {path}\n"
+    assert path.read_text() == UNFORMATTED
+    assert main(["fmt", "--check", str(clean)]) == 0
+
+
+def test_fmt_diff_prints_the_change_and_writes_nothing(spec_file, capsys):
+    path = spec_file(UNFORMATTED)
+    assert main(["fmt", "--diff", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:3] == [f"--- {path} (original)", f"+++ {path} (formatted)", "@@ -1,2 +1,4 @@"]
+    assert out.endswith(
+        "-network N() { input x: 8x8x3\n-  x->relu->output y }\n"
+        "+network N() {\n+  input x: 8x8x3\n+  x -> relu -> output y\n+}\n"
+    )
+    assert path.read_text() == UNFORMATTED
+
+
+def test_fmt_rewrites_in_place(spec_file, capsys):
+    path = spec_file(UNFORMATTED)
+    assert main(["fmt", str(path)]) == 0
+    assert path.read_text() == FORMATTED
+    assert capsys.readouterr().err == f"reformatted {path}\n"
+    assert main(["fmt", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_fmt_reports_a_syntax_error_and_an_unreadable_file(spec_file, tmp_path, capsys):
+    assert main(["fmt", str(spec_file("network N( {\n"))]) == 1
+    assert "error[E0001]: unexpected `{`" in capsys.readouterr().err
+    assert main(["fmt", str(tmp_path / "missing.cnn")]) == 2
+
+
+def test_fmt_formats_standard_input(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(UNFORMATTED))
+    assert main(["fmt", "-"]) == 0
+    assert capsys.readouterr().out == FORMATTED
