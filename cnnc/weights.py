@@ -19,6 +19,7 @@ The core works on numpy arrays and imports no framework:
 
     keras_weights_from_torch(graph, state_dict)  -> {layer name: arrays in Keras' get_weights() order}
     torch_state_from_keras(graph, layer_weights) -> {state-dict key: array}
+    read_torch_state(graph, path) -> {state-dict key: array}   # a .pt, or a .npz of either harness
 
 and thin wrappers move real models' weights (importing the framework when called):
 
@@ -29,6 +30,7 @@ and thin wrappers move real models' weights (importing the framework when called
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,3 +301,34 @@ def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str 
     else:
         model.load_weights(str(source))
         torch.save(torch_state_dict_from_keras(graph, model), target)
+
+
+# --- reading a weights file as a PyTorch state dict ------------------------------------
+
+
+def read_torch_state(graph: Graph, path: Path) -> dict[str, Array]:
+    """A weights file as the generated PyTorch model's state dict of numpy arrays (`--weights`).
+
+    `.pt`/`.pth`: a state dict, or a harness checkpoint holding one under "model" (read with
+    torch, the framework that wrote it).  `.npz`: a state dict saved with `np.savez(**state)`, or
+    the Keras harness' checkpoint (variable paths under "names", arrays under "model/i"), whose
+    layers' variables come in get_weights() order and are moved to PyTorch's layout here.
+    """
+    if path.suffix in (".pt", ".pth"):
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = blob["model"] if isinstance(blob, dict) and isinstance(blob.get("model"), dict) else blob
+        return {k: v.detach().numpy() for k, v in blob.items() if hasattr(v, "detach")}
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as blob:
+            if "names" not in blob:
+                return {k: blob[k] for k in blob.files}
+            layers: dict[str, list[Array]] = {}
+            for i, name in enumerate(json.loads(str(blob["names"]))):
+                layer, _, variable = name.rpartition("/")
+                if not variable.startswith("seed"):  # a dropout's random state, not a weight
+                    layers.setdefault(layer, []).append(blob[f"model/{i}"])
+        wanted = {layer_name(n.id) for n in weight_layers(graph)}
+        return torch_state_from_keras(graph, {k: v for k, v in layers.items() if k in wanted})
+    raise ValueError(f"weights must be a .pt/.pth state dict or a .npz file, got {path.name}")
