@@ -140,7 +140,8 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
                      and n.level == 0}
         assert "cnnc" not in imported, name
     script = files["train.py"]
-    assert "HEAD = Head(\n    output='y',\n    outputs=('y',),\n    units=4,\n    activation='softmax',\n" in script
+    head = 'output="y", outputs=("y",), units=4, activation="softmax", layer="fc", units_param="num_classes"'
+    assert f"HEAD = Head(\n    {head}, dense_tail=True\n)\n" in script
     assert "# it ends in softmax: the loss is NLL on the log of its probabilities." in script
     assert max(len(line) for line in script.splitlines()) <= 120
 
@@ -191,4 +192,4 @@ def test_layers_with_weights_are_listed_in_spec_order(spec_file):
     graph = analyze(spec_file(text)).graph
     assert classify.weighted_layers(graph) == ["stem", "a1", "b1", "s", "fc"]
     script = generate(analyze(spec_file(text)), CompileOptions("keras", "classify"))["train.py"]
-    assert "LAYERS = ('stem', 'a1', 'b1', 's', 'fc')" in script
+    assert 'LAYERS = ("stem", "a1", "b1", "s", "fc")' in script

@@ -242,7 +242,7 @@ def test_cnnc_train_compiles_into_a_build_folder_and_runs(workdir, tmp_path):
     assert f"compiled into {build}" in proc.stdout
     assert json.loads((build / "run" / "metrics.json").read_text())["examples"] == 32
     script = (build / "train.py").read_text()
-    assert f"'data': {str(workdir / 'bands.npz')!r}," in script and "'epochs': 1," in script
+    assert f'"data": "{workdir / "bands.npz"}",' in script and '"epochs": 1,' in script
 
 
 @pytest.mark.parametrize("target", TARGETS)

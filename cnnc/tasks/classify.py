@@ -18,11 +18,11 @@ The plan reads the end of the network from the IR:
 from __future__ import annotations
 
 from cnnc.backends.common import constructor_params
+from cnnc.backends.pysource import CodeWriter, call, literal, quote, tuple_of
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph, Node
-from cnnc.tasks import render
 from cnnc.tasks.runtime.config import Head
-from cnnc.tasks.task import Task
+from cnnc.tasks.task import Task, write_config, write_header
 
 _PROBABILITIES = ("softmax", "sigmoid")  # the end activations the loss reads probabilities from
 
@@ -31,7 +31,7 @@ _LOSS_NOTES = {
     ("logits", False): "it ends without an activation (logits): cross-entropy with the softmax inside the loss",
     ("sigmoid", True): "one sigmoid unit (binary): binary cross-entropy on its probability",
     ("logits", True): "one unit without an activation (a binary logit): binary cross-entropy with the sigmoid "
-                      "inside the loss",
+    "inside the loss",
     ("sigmoid", False): "sigmoid units (one-vs-rest): binary cross-entropy per class",
 }
 
@@ -40,29 +40,52 @@ def plan(graph: Graph) -> Head:
     """The head of a classifier, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
     if len(graph.inputs) != 1:
-        problems.append(Diagnostic("error", "E0701", f"task `classify` needs one input, the network has "
-                                   f"{len(graph.inputs)}", graph.span,
-                                   help="train several-input networks with your own loop on model.py"))
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0701",
+                f"task `classify` needs one input, the network has {len(graph.inputs)}",
+                graph.span,
+                help="train several-input networks with your own loop on model.py",
+            )
+        )
     vectors = [name for name, nid in graph.outputs.items() if len(graph.node(nid).shape) == 1]
     for name, nid in graph.outputs.items():
         shape = graph.node(nid).shape
         if len(shape) != 1:
-            problems.append(Diagnostic(
-                "error", "E0702", f"task `classify` needs class scores, but output `{name}` is "
-                f"{'x'.join(map(str, shape))}", graph.output_spans.get(name),
-                help="end with `-> global_avgpool -> dense(num_classes) -> softmax` (or flatten before dense)"))
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "E0702",
+                    f"task `classify` needs class scores, but output `{name}` is {'x'.join(map(str, shape))}",
+                    graph.output_spans.get(name),
+                    help="end with `-> global_avgpool -> dense(num_classes) -> softmax` (or flatten before dense)",
+                )
+            )
     if vectors:
         width = graph.node(graph.outputs[vectors[0]]).shape[0]
         for name in vectors[1:]:
             if graph.node(graph.outputs[name]).shape[0] != width:
-                problems.append(Diagnostic(
-                    "error", "E0703", f"auxiliary output `{name}` has {graph.node(graph.outputs[name]).shape[0]} "
-                    f"scores, the main output `{vectors[0]}` has {width}", graph.output_spans.get(name)))
+                problems.append(
+                    Diagnostic(
+                        "error",
+                        "E0703",
+                        f"auxiliary output `{name}` has {graph.node(graph.outputs[name]).shape[0]} "
+                        f"scores, the main output `{vectors[0]}` has {width}",
+                        graph.output_spans.get(name),
+                    )
+                )
         end = graph.node(graph.outputs[vectors[0]])
         if end.op.name == "softmax" and width == 1:
-            problems.append(Diagnostic("error", "E0704", "softmax over one unit is always 1",
-                                       graph.output_spans.get(vectors[0]),
-                                       help="use `sigmoid` for a binary classifier, or two units with softmax"))
+            problems.append(
+                Diagnostic(
+                    "error",
+                    "E0704",
+                    "softmax over one unit is always 1",
+                    graph.output_spans.get(vectors[0]),
+                    help="use `sigmoid` for a binary classifier, or two units with softmax",
+                )
+            )
     if problems:
         raise CnncError(problems)
     return _head(graph, vectors[0], vectors)
@@ -79,11 +102,21 @@ def _head(graph: Graph, output: str, outputs: list[str]) -> Head:
     from cnnc.backends.naming import layer_name
 
     # train_head_on_features applies the layer, then the end's probabilities: nothing else may sit between
-    dense_tail = (layer is not None and layer.op.name == "dense" and node is layer
-                  and all(op.keeps_values or (i == 0 and activation != "logits") for i, op in enumerate(between)))
-    return Head(output=output, outputs=tuple(graph.outputs), units=end.shape[0], activation=activation,
-                layer=layer_name(layer.id) if layer is not None else None,
-                units_param=_units_param(graph, layer, end.shape[0]), dense_tail=dense_tail)
+    dense_tail = (
+        layer is not None
+        and layer.op.name == "dense"
+        and node is layer
+        and all(op.keeps_values or (i == 0 and activation != "logits") for i, op in enumerate(between))
+    )
+    return Head(
+        output=output,
+        outputs=tuple(graph.outputs),
+        units=end.shape[0],
+        activation=activation,
+        layer=layer_name(layer.id) if layer is not None else None,
+        units_param=_units_param(graph, layer, end.shape[0]),
+        dense_tail=dense_tail,
+    )
 
 
 def _units_param(graph: Graph, layer: Node | None, units: int) -> str | None:
@@ -127,56 +160,70 @@ _BODY = {
 }
 
 _RUNS = {
-    "torch": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
-              "python train.py --data DATA --resume         # go on after an interruption",
-              "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
-              "python train.py --help                       # every option"],
-    "keras": ["python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
-              "python train.py --data DATA --resume         # go on after an interruption",
-              "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
-              "python train.py --help                       # every option"],
+    "torch": [
+        "python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+        "python train.py --data DATA --resume         # go on after an interruption",
+        "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
+        "python train.py --help                       # every option",
+    ],
+    "keras": [
+        "python train.py --data DATA --epochs 20      # DATA: a folder of class subfolders, or a .npz",
+        "python train.py --data DATA --resume         # go on after an interruption",
+        "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
+        "python train.py --help                       # every option",
+    ],
 }
 
-_WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best weights), log.csv, curves.png, "
-                    "metrics.json.",
-           "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
-                    "curves.png, metrics.json."}
+_WRITES = {
+    "torch": "Writes to --out (run/): last.pt (to resume), best.pt (best weights), log.csv, curves.png, metrics.json.",
+    "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
+    "curves.png, metrics.json.",
+}
 
 
 def render_script(head: Head, framework: str, values: dict, analysis) -> str:
     graph = analysis.graph
     module = "torch_lib" if framework == "torch" else "keras_lib"
-    lines = render.header(f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework],
-                          _WRITES[framework])
-    lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt", "from cnnc_runtime.config import Head",
-              "from model import INPUTS, build_model", ""]
-    note = _LOSS_NOTES[(head.activation, head.binary)]
-    lines += [f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);",
-              f"# {note}.", "HEAD = " + render.call("Head", vars(head), indent=7), ""]
-    lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
-    lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
-    lines += render.config_block("classify", framework, values)
-    lines += ["", "", "def main(argv: list[str] | None = None) -> int:",
-              "    cfg = rt.parse_args(\"classify\", CONFIG, argv, __doc__)"]
-    lines += _BODY[framework]
-    lines += [
-        "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
-        "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-        "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-        "        return 0",
-        "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
-        "        rt.train_head_on_features(trainer, env.log)",
-        "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
-        "    rt.check_ranks_agree(model, env)",
-        "    if status == 0:",
-        "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
-        "    return status",
-        "", "",
-        'if __name__ == "__main__":',
-        "    sys.exit(rt.run(main))",
-    ]
-    return "\n".join(lines) + "\n"
+    code = CodeWriter()
+    write_header(code, f"Train {graph.name} to classify", graph.file, framework, _RUNS[framework], _WRITES[framework])
+    code.lines += ["", "import sys", "", f"from cnnc_runtime import {module} as rt"]
+    code.lines += ["from cnnc_runtime.config import Head", "from model import INPUTS, build_model", ""]
+    code.line(f"# What cnnc found at the end of the spec: output `{head.output}` has {head.units} unit(s);")
+    code.line(f"# {_LOSS_NOTES[(head.activation, head.binary)]}.")
+    code.statement("HEAD = ", call("Head", **{k: literal(v) for k, v in vars(head).items()}))
+    code.line()
+    code.line("# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it.")
+    code.statement("LAYERS = ", tuple_of(*(quote(name) for name in weighted_layers(graph))))
+    code.line()
+    write_config(code, "classify", framework, values)
+    code.lines += ["", "", "def main(argv: list[str] | None = None) -> int:"]
+    code.line('    cfg = rt.parse_args("classify", CONFIG, argv, __doc__)')
+    code.lines += _BODY[framework] + _MAIN_TAIL
+    return code.source()
 
 
-TASK = Task("classify", "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
-            plan=plan, render=render_script)
+_MAIN_TAIL = [
+    "    trainer = rt.Trainer(model, loss_fn, optimizer, data, pipeline, HEAD, cfg, env)",
+    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
+    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+    "        return 0",
+    "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
+    "        rt.train_head_on_features(trainer, env.log)",
+    "    status = rt.fit(trainer, cfg, data, env.log)  # epochs, checkpoints, early stopping, log.csv, curves.png",
+    "    rt.check_ranks_agree(model, env)",
+    "    if status == 0:",
+    "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
+    "    return status",
+    "",
+    "",
+    'if __name__ == "__main__":',
+    "    sys.exit(rt.run(main))",
+]
+
+
+TASK = Task(
+    "classify",
+    "image (or 1D/3D) classification: softmax or sigmoid heads, transfer learning",
+    plan=plan,
+    render=render_script,
+)
