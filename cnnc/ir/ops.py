@@ -103,6 +103,9 @@ class Op:
     keeps_values: bool = False
     """At inference the output holds the input's values as they are (identity, dropout, flatten,
     reshape): only the layout may change, so what comes before it means the same after it."""
+    not_in_onnx: str | None = None
+    """Why standard ONNX operators cannot express the op, if they cannot: `--target onnx` then
+    stops with E0801 at each use, saying so.  None for every op today."""
 
     @property
     def has_weights(self) -> bool:
