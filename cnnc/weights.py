@@ -60,8 +60,7 @@ def _same(array: Array) -> Array:
 def _conv(rank: int) -> tuple[Callable, Callable]:
     """(O, I, *k) <-> (*k, I, O); a transposed conv's (I, O, *k) <-> (*k, O, I) is the same move."""
     spatial = tuple(range(2, 2 + rank))
-    return (lambda w: np.transpose(w, (*spatial, 1, 0)),
-            lambda k: np.transpose(k, (rank + 1, rank, *range(rank))))
+    return (lambda w: np.transpose(w, (*spatial, 1, 0)), lambda k: np.transpose(k, (rank + 1, rank, *range(rank))))
 
 
 def _depthwise(rank: int, channels: int) -> tuple[Callable, Callable]:
@@ -117,16 +116,21 @@ def _depthwise_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[
 
 def _separable_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[Tensor]:
     rank, channels = _rank(node), _input(graph, node).shape[-1]
-    return [Tensor("depthwise.weight", *_depthwise(rank, channels)), Tensor("pointwise.weight", *_conv(rank)),
-            *([Tensor("pointwise.bias", _same, _same)] if node.attrs.bias else [])]
+    return [
+        Tensor("depthwise.weight", *_depthwise(rank, channels)),
+        Tensor("pointwise.weight", *_conv(rank)),
+        *([Tensor("pointwise.bias", _same, _same)] if node.attrs.bias else []),
+    ]
 
 
 def _dense_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[Tensor]:
     rows, columns = orders[_input(graph, node).id], orders[node.id]
     to_keras, to_torch = _rows(rows)
     if columns is not None:  # the units feed a reshape to h x w x c: Keras' columns in its own order
-        to_keras, to_torch = ((lambda w, f=to_keras: _scatter(f(w).T, columns).T),
-                              (lambda k, f=to_torch: f(np.ascontiguousarray(k[:, columns]))))
+        to_keras, to_torch = (
+            (lambda w, f=to_keras: _scatter(f(w).T, columns).T),
+            (lambda k, f=to_torch: f(np.ascontiguousarray(k[:, columns]))),
+        )
     bias = _vector(columns)
     return [Tensor("weight", to_keras, to_torch), *([Tensor("bias", *bias)] if node.attrs.bias else [])]
 
@@ -158,6 +162,7 @@ TORCH_ONLY: dict[str, dict[str, Callable[[], Array]]] = {
 
 
 # --- the order of flat tensors ---------------------------------------------------------
+
 
 def flat_orders(graph: Graph) -> dict[str, Order]:
     """For each node whose output is flat and ordered differently in PyTorch: torch[i] == keras[order[i]].
@@ -232,8 +237,10 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
         name = layer_name(node.id)
-        out[name] = [t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
-                     for t in RULES[node.op.name](graph, node, orders)]
+        out[name] = [
+            t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
+            for t in RULES[node.op.name](graph, node, orders)
+        ]
     return out
 
 
@@ -256,8 +263,10 @@ def torch_state_from_keras(graph: Graph, weights: Mapping[str, Sequence[Array]])
 
 def _entry(state: Mapping[str, object], key: str, node: Node) -> object:
     if key not in state:
-        raise KeyError(f"the state dict has no {key!r} (the {node.op.name} of line {node.span.line}): "
-                       "is it from the same spec, compiled with the same --set?")
+        raise KeyError(
+            f"the state dict has no {key!r} (the {node.op.name} of line {node.span.line}): "
+            "is it from the same spec, compiled with the same --set?"
+        )
     return state[key]
 
 
@@ -284,8 +293,7 @@ def torch_state_dict_from_keras(graph: Graph, model) -> dict:
     return {k: torch.from_numpy(v) for k, v in torch_state_from_keras(graph, weights).items()}
 
 
-def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str = "torch",
-                 dst: str = "keras") -> None:
+def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str = "torch", dst: str = "keras") -> None:
     """A saved PyTorch state dict (.pt) <-> a Keras weights file (.weights.h5) for one spec."""
     import torch
 
