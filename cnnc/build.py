@@ -41,7 +41,12 @@ class CompileOptions:
 
 def generate(analysis: Analysis, options: CompileOptions) -> dict[str, str | bytes]:
     """All files of a compile: the model module, plus the task harness if asked for."""
-    backend = importlib.import_module(TARGETS[options.target])
+    try:
+        backend = importlib.import_module(TARGETS[options.target])
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("cnnc"):
+            raise
+        raise UsageError(f"--target {options.target} needs {exc.name}: pip install 'cnnc[{options.target}]'") from None
     if options.weights is not None:
         options = replace(options, state=_read_weights(analysis, options))
     files = dict(backend.generate(analysis, options))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,11 @@ def test_bad_weights_are_a_usage_error(tmp_path, capsys):
     assert "'conv1.weight' is (6, 1, 3, 3); the layer at line 8 needs (6, 1, 5, 5)" in capsys.readouterr().err
     assert main(["compile", str(LENET), "--target", "torch", "--weights", str(tmp_path / "w.npz"), "-o", out]) == 2
     assert "--weights is for --target onnx" in capsys.readouterr().err
+
+
+def test_without_the_onnx_package_the_target_says_what_to_install(spec_file, tmp_path, monkeypatch, capsys):
+    for name in [m for m in sys.modules if m == "onnx" or m.startswith(("onnx.", "cnnc.backends.onnx"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # what an import finds when the package is not installed
+    assert main(["compile", str(LENET), "--target", "onnx", "-o", str(tmp_path)]) == 2
+    assert "--target onnx needs onnx: pip install 'cnnc[onnx]'" in capsys.readouterr().err
