@@ -60,16 +60,35 @@ def test_parentheses_are_kept_and_trailing_commas_dropped_but_a_one_tuple_s():
     assert fmt(source) == "A = ((1 + 2) * 3, [4, 5], (6,))\nB = (A)\n"
 
 
-def test_comments_own_line_and_trailing_are_kept_and_aligned_per_paragraph():
+def test_comments_own_line_and_trailing_are_kept():
     source = (
         "# header\n\n\n\n# about N\nnetwork N() {   # opens\n"
         "      # the input\n  input x: 8x8x3 # shape\n  x -> relu       -> output y   # out\n\n"
         "  # last words\n}\n# the end\n"
     )
     assert fmt(source) == (
-        "# header\n\n# about N\nnetwork N() {            # opens\n"
-        "  # the input\n  input x: 8x8x3         # shape\n  x -> relu -> output y  # out\n\n"
+        "# header\n\n# about N\nnetwork N() {  # opens\n"
+        "  # the input\n  input x: 8x8x3  # shape\n  x -> relu -> output y  # out\n\n"
         "  # last words\n}\n# the end\n"
+    )
+
+
+def test_trailing_comments_the_author_lined_up_stay_lined_up():
+    source = (
+        "network N() {\n  input x: 8x8x3\n"
+        "  a = x -> conv(8, 3)      # lined up\n"
+        "  b = a -> relu -> conv(8, 1) -> relu    # alone\n"
+        "  c = b ->    relu         # lined up, across a line\n"
+        "\n"
+        "  c -> output y            # a new paragraph\n}\n"
+    )
+    assert fmt(source) == (
+        "network N() {\n  input x: 8x8x3\n"
+        "  a = x -> conv(8, 3)  # lined up\n"
+        "  b = a -> relu -> conv(8, 1) -> relu  # alone\n"
+        "  c = b -> relu        # lined up, across a line\n"
+        "\n"
+        "  c -> output y  # a new paragraph\n}\n"
     )
 
 
@@ -133,6 +152,12 @@ def test_one_blank_line_between_definitions_and_never_more_than_one():
         'import "a.cnn"\nK = 3\n\nL = 4\n\nblock b() { return in }\n\nnetwork N() {\n'
         "  input x: 8x8x3\n\n  x -> b -> output y\n}\n"
     )
+
+
+def test_a_spec_nested_beyond_the_stack_is_refused_as_check_refuses_it():
+    with pytest.raises(CnncError) as err:
+        fmt("K = " + "(" * 5000 + "1" + ")" * 5000 + "\n")
+    assert [(d.code, d.message) for d in err.value.diagnostics] == [("E0601", "the spec nests too deeply to format")]
 
 
 def test_a_syntax_error_is_a_diagnostic():

@@ -24,7 +24,7 @@ from collections import deque
 
 from lark import Lark, Token, Tree
 
-from cnnc.diagnostics import CnncError
+from cnnc.diagnostics import CnncError, Diagnostic, Span
 from cnnc.syntax.layout import WIDTH, Doc, Join, Pos, Seq, Text, Writer, find_comments, flat
 from cnnc.syntax.parser import _grammar_text, parse
 
@@ -308,10 +308,26 @@ def format_tree(source: str, tree: Tree) -> str:
 
 
 def format_source(source: str, file: str = "<spec>") -> str:
-    """The canonical layout of a spec; raises `CnncError` for a syntax error."""
+    """The canonical layout of a spec; raises `CnncError` for a syntax error or a spec nested
+    too deeply to lay out (E0601, as `cnnc check` refuses it)."""
     before = parse(source, file)
     tree = _concrete_parser().parse(source)  # parse() above has reported any syntax error
-    result = format_tree(source, tree)
+    try:
+        result = format_tree(source, tree)
+        return _checked(source, file, before, result)
+    except RecursionError:
+        raise CnncError(
+            Diagnostic(
+                "error",
+                "E0601",
+                "the spec nests too deeply to format",
+                Span(file, 1, 1, 1, 2),
+                notes=["expressions nested thousands deep are beyond every cnnc tool"],
+            )
+        ) from None
+
+
+def _checked(source: str, file: str, before: object, result: str) -> str:
     try:
         after = parse(result, file)
     except CnncError as exc:

@@ -109,7 +109,7 @@ class Writer:
     want_blank: bool = False
     need_break: bool = False  # a comment ended the line: the next text starts a new one
     suppress_blank: bool = True  # at the top of the file or of a body: no blank line yet
-    trailing: dict[int, int] = field(default_factory=dict)  # line index -> where its code ends
+    trailing: dict[int, tuple[int, int]] = field(default_factory=dict)  # line -> (its code's end, source column)
 
     @property
     def col(self) -> int:
@@ -156,7 +156,7 @@ class Writer:
             elif self.fresh():
                 self.line += comment.text
             else:
-                self.trailing[len(self.lines)] = len(self.line.rstrip())
+                self.trailing[len(self.lines)] = (len(self.line.rstrip()), comment.pos[1])
                 self.line = self.line.rstrip() + "  " + comment.text
             self.last_source_line = comment.pos[0]
             self.suppress_blank = False
@@ -191,9 +191,11 @@ class Writer:
         assert doc.head is not None
         self.layout(doc.head)
         # Continuation lines put `->` under the first arrow; if even the first step goes on the
-        # next line, they are indented one level past the statement instead.
+        # next line, or the first arrow is past the middle of the line, they are indented four
+        # spaces past the statement's line instead.
         indented = len(self.line) - len(self.line.lstrip()) + 4
-        anchor = indented if self._must_break(doc, 0, 1 + len("-> "), indented) else self.col + 1
+        far = self.col + 1 > WIDTH // 2
+        anchor = indented if far or self._must_break(doc, 0, 1 + len("-> "), indented) else self.col + 1
         self.anchors.append(anchor)
         for i, item in enumerate(doc.items):
             if self._must_break(doc, i, 1 + len("-> "), anchor):
@@ -224,17 +226,19 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
     def _align_trailing_comments(self) -> None:
-        # The trailing comments of one paragraph (lines without a blank one between them) start in
-        # one column, two spaces past its longest commented line: the way the library's specs
-        # annotate a chain or a run of statements with shapes.
-        runs: list[list[int]] = []
-        for index in sorted(self.trailing):
-            if runs and "" not in self.lines[runs[-1][-1] : index]:
-                runs[-1].append(index)
-            else:
-                runs.append([index])
-        for run in runs:
-            column = max(self.trailing[i] for i in run) + 2
-            for i in run:
-                end = self.trailing[i]
+        # Trailing comments the author lined up (one column in the source, one paragraph: no blank
+        # line between) stay lined up, two spaces past the longest of their lines: the library's
+        # specs annotate chains and runs of statements with shapes so.  Any other trailing comment
+        # sits two spaces after its code.
+        groups: dict[tuple[int, int], list[int]] = {}
+        paragraph = 0
+        for index in range(len(self.lines)):
+            if not self.lines[index]:
+                paragraph += 1
+            elif index in self.trailing:
+                groups.setdefault((paragraph, self.trailing[index][1]), []).append(index)
+        for group in groups.values():
+            column = max(self.trailing[i][0] for i in group) + 2
+            for i in group:
+                end = self.trailing[i][0]
                 self.lines[i] = self.lines[i][:end].ljust(column) + self.lines[i][end:].lstrip()
