@@ -267,6 +267,34 @@ def test_mutated_specs_stay_parseable(data):
     _stays_parseable(data.draw(mutation(text)))
 
 
+# --- the repository is formatted ----------------------------------------------------------
+
+REPOSITORY_SPECS = sorted(
+    p
+    for p in ROOT.rglob("*.cnn")
+    if not any(part.startswith(".") or part == "build" for part in p.relative_to(ROOT).parts)
+)
+MARKDOWN = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+
+
+def test_fmt_check_passes_on_every_spec_in_the_repository(capsys):
+    assert len(REPOSITORY_SPECS) >= 54
+    assert main(["fmt", "--check", *map(str, REPOSITORY_SPECS)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc", MARKDOWN, ids=lambda p: p.name)
+def test_every_cnn_example_in_the_docs_is_formatted(doc):
+    text = doc.read_text()
+    unformatted = []
+    for match in re.finditer(r"^```cnn(?:-error [EW]\d{4})?\n(.*?)^```$", text, re.M | re.S):
+        try:
+            if fmt(match.group(1)) != match.group(1):
+                unformatted.append(text[: match.start()].count("\n") + 1)
+        except CnncError:
+            pass  # an example of a syntax error
+    assert unformatted == [], f"{doc.name}: examples at lines {unformatted} are not in fmt's layout"
+
+
 # --- the command line ---------------------------------------------------------------------
 
 UNFORMATTED = "network N() { input x: 8x8x3\n  x->relu->output y }\n"
