@@ -18,7 +18,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from differential import library_specs, random_inputs, reduced, run_torch, torch_model
+from differential import is_big, library_specs, random_inputs, reduced, run_torch, torch_model
 
 from cnnc import build
 from cnnc.backends.common import channels_first
@@ -36,12 +36,7 @@ OWN = sorted((ROOT / "tests" / "specs_torch").glob("ops_*.cnn")) + sorted(
 TOLERANCE = 1e-4  # max abs difference, onnxruntime against PyTorch
 
 
-def _big(path: Path) -> bool:
-    a = analyze(path)
-    return a.ok and (a.cost.params.total > 5_000_000 or len(a.graph) > 150)
-
-
-LIBRARY = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if _big(p) else []) for p in library_specs()]
+LIBRARY = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if is_big(p) else []) for p in library_specs()]
 CORNERS = """network Corners() {
   input x: 13x11x6
   input v: 20

@@ -199,3 +199,14 @@ def test_textmate_colours_the_library_as_pygments_does(path):
     ]
     assert differ == []
     assert {"keyword", "layer", "comment", "punctuation"} <= set(theirs)
+
+
+def test_the_editors_folder_is_a_vs_code_extension_for_the_grammar():
+    package = json.loads((ROOT / "editors" / "package.json").read_text())
+    language = package["contributes"]["languages"][0]
+    grammar = package["contributes"]["grammars"][0]
+    assert language["extensions"] == [".cnn"] and grammar["language"] == language["id"] == "cnn"
+    assert grammar["scopeName"] == json.loads(GRAMMAR_FILE.read_text())["scopeName"]
+    assert (ROOT / "editors" / grammar["path"]).resolve() == GRAMMAR_FILE
+    configuration = json.loads((ROOT / "editors" / language["configuration"]).read_text())
+    assert configuration["comments"] == {"lineComment": "#"}

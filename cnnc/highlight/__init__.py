@@ -13,9 +13,9 @@ import re
 
 from cnnc.expand.values import BUILTINS
 from cnnc.ir.ops import ALIASES, OPS
-from cnnc.syntax.parser import _grammar_text
+from cnnc.syntax.parser import GRAMMAR
 
-_WORDS = set(re.findall(r'"([a-z_]+)"', _grammar_text()))
+_WORDS = set(re.findall(r'"([a-z_]+)"', GRAMMAR.read_text()))
 DECLARATIONS = sorted(_WORDS & {"network", "block"})
 CONSTANTS = sorted(_WORDS & {"true", "false"})
 WORD_OPERATORS = sorted(_WORDS & {"and", "or", "not"})

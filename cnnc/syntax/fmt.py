@@ -26,7 +26,7 @@ from lark import Lark, Token, Tree
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
 from cnnc.syntax.layout import WIDTH, Doc, Join, Pos, Seq, Text, Writer, find_comments, flat
-from cnnc.syntax.parser import _grammar_text, parse
+from cnnc.syntax.parser import GRAMMAR, parse
 
 INDENT = 2
 SIMPLE = {"input_stmt", "assign_stmt", "output_stmt", "return_stmt", "shared_stmt", "assert_stmt", "chain_stmt"}
@@ -41,7 +41,7 @@ class FormatError(Exception):
 @functools.cache
 def _concrete_parser() -> Lark:
     return Lark(
-        _grammar_text(),
+        GRAMMAR.read_text(),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=True,
