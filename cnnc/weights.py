@@ -19,6 +19,7 @@ The core works on numpy arrays and imports no framework:
 
     keras_weights_from_torch(graph, state_dict)  -> {layer name: arrays in Keras' get_weights() order}
     torch_state_from_keras(graph, layer_weights) -> {state-dict key: array}
+    read_torch_state(graph, path) -> {state-dict key: array}   # a .pt, or a .npz of either harness
 
 and thin wrappers move real models' weights (importing the framework when called):
 
@@ -29,6 +30,7 @@ and thin wrappers move real models' weights (importing the framework when called
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +60,7 @@ def _same(array: Array) -> Array:
 def _conv(rank: int) -> tuple[Callable, Callable]:
     """(O, I, *k) <-> (*k, I, O); a transposed conv's (I, O, *k) <-> (*k, O, I) is the same move."""
     spatial = tuple(range(2, 2 + rank))
-    return (lambda w: np.transpose(w, (*spatial, 1, 0)),
-            lambda k: np.transpose(k, (rank + 1, rank, *range(rank))))
+    return (lambda w: np.transpose(w, (*spatial, 1, 0)), lambda k: np.transpose(k, (rank + 1, rank, *range(rank))))
 
 
 def _depthwise(rank: int, channels: int) -> tuple[Callable, Callable]:
@@ -115,16 +116,21 @@ def _depthwise_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[
 
 def _separable_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[Tensor]:
     rank, channels = _rank(node), _input(graph, node).shape[-1]
-    return [Tensor("depthwise.weight", *_depthwise(rank, channels)), Tensor("pointwise.weight", *_conv(rank)),
-            *([Tensor("pointwise.bias", _same, _same)] if node.attrs.bias else [])]
+    return [
+        Tensor("depthwise.weight", *_depthwise(rank, channels)),
+        Tensor("pointwise.weight", *_conv(rank)),
+        *([Tensor("pointwise.bias", _same, _same)] if node.attrs.bias else []),
+    ]
 
 
 def _dense_rule(graph: Graph, node: Node, orders: dict[str, Order]) -> list[Tensor]:
     rows, columns = orders[_input(graph, node).id], orders[node.id]
     to_keras, to_torch = _rows(rows)
     if columns is not None:  # the units feed a reshape to h x w x c: Keras' columns in its own order
-        to_keras, to_torch = ((lambda w, f=to_keras: _scatter(f(w).T, columns).T),
-                              (lambda k, f=to_torch: f(np.ascontiguousarray(k[:, columns]))))
+        to_keras, to_torch = (
+            (lambda w, f=to_keras: _scatter(f(w).T, columns).T),
+            (lambda k, f=to_torch: f(np.ascontiguousarray(k[:, columns]))),
+        )
     bias = _vector(columns)
     return [Tensor("weight", to_keras, to_torch), *([Tensor("bias", *bias)] if node.attrs.bias else [])]
 
@@ -156,6 +162,7 @@ TORCH_ONLY: dict[str, dict[str, Callable[[], Array]]] = {
 
 
 # --- the order of flat tensors ---------------------------------------------------------
+
 
 def flat_orders(graph: Graph) -> dict[str, Order]:
     """For each node whose output is flat and ordered differently in PyTorch: torch[i] == keras[order[i]].
@@ -230,8 +237,10 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
         name = layer_name(node.id)
-        out[name] = [t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
-                     for t in RULES[node.op.name](graph, node, orders)]
+        out[name] = [
+            t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
+            for t in RULES[node.op.name](graph, node, orders)
+        ]
     return out
 
 
@@ -254,8 +263,10 @@ def torch_state_from_keras(graph: Graph, weights: Mapping[str, Sequence[Array]])
 
 def _entry(state: Mapping[str, object], key: str, node: Node) -> object:
     if key not in state:
-        raise KeyError(f"the state dict has no {key!r} (the {node.op.name} of line {node.span.line}): "
-                       "is it from the same spec, compiled with the same --set?")
+        raise KeyError(
+            f"the state dict has no {key!r} (the {node.op.name} of line {node.span.line}): "
+            "is it from the same spec, compiled with the same --set?"
+        )
     return state[key]
 
 
@@ -282,8 +293,7 @@ def torch_state_dict_from_keras(graph: Graph, model) -> dict:
     return {k: torch.from_numpy(v) for k, v in torch_state_from_keras(graph, weights).items()}
 
 
-def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str = "torch",
-                 dst: str = "keras") -> None:
+def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str = "torch", dst: str = "keras") -> None:
     """A saved PyTorch state dict (.pt) <-> a Keras weights file (.weights.h5) for one spec."""
     import torch
 
@@ -299,3 +309,34 @@ def convert_file(graph: Graph, source: Path | str, target: Path | str, src: str 
     else:
         model.load_weights(str(source))
         torch.save(torch_state_dict_from_keras(graph, model), target)
+
+
+# --- reading a weights file as a PyTorch state dict ------------------------------------
+
+
+def read_torch_state(graph: Graph, path: Path) -> dict[str, Array]:
+    """A weights file as the generated PyTorch model's state dict of numpy arrays (`--weights`).
+
+    `.pt`/`.pth`: a state dict, or a harness checkpoint holding one under "model" (read with
+    torch, the framework that wrote it).  `.npz`: a state dict saved with `np.savez(**state)`, or
+    the Keras harness' checkpoint (variable paths under "names", arrays under "model/i"), whose
+    layers' variables come in get_weights() order and are moved to PyTorch's layout here.
+    """
+    if path.suffix in (".pt", ".pth"):
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = blob["model"] if isinstance(blob, dict) and isinstance(blob.get("model"), dict) else blob
+        return {k: v.detach().numpy() for k, v in blob.items() if hasattr(v, "detach")}
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as blob:
+            if "names" not in blob:
+                return {k: blob[k] for k in blob.files}
+            layers: dict[str, list[Array]] = {}
+            for i, name in enumerate(json.loads(str(blob["names"]))):
+                layer, _, variable = name.rpartition("/")
+                if not variable.startswith("seed"):  # a dropout's random state, not a weight
+                    layers.setdefault(layer, []).append(blob[f"model/{i}"])
+        wanted = {layer_name(n.id) for n in weight_layers(graph)}
+        return torch_state_from_keras(graph, {k: v for k, v in layers.items() if k in wanted})
+    raise ValueError(f"weights must be a .pt/.pth state dict or a .npz file, got {path.name}")

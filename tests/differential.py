@@ -28,6 +28,12 @@ def library_specs() -> list[Path]:
     return sorted((ROOT / "specs").glob("*.cnn"))
 
 
+def is_big(path: Path) -> bool:
+    """Over 5M parameters or 150 layers: its end-to-end checks are marked slow."""
+    analysis = analyze(path)
+    return analysis.ok and (analysis.cost.params.total > 5_000_000 or len(analysis.graph) > 150)
+
+
 def own_specs() -> list[Path]:
     return sorted((ROOT / "tests" / "specs_keras").glob("*.cnn"))
 

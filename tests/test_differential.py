@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from differential import (
+    is_big,
     keras_model,
     library_specs,
     mismatch,
@@ -27,14 +28,9 @@ from differential import (
 from cnnc.compiler import analyze
 from cnnc.weights import load_torch_state_into_keras, torch_state_dict_from_keras
 
-
-def _big(path) -> bool:
-    a = analyze(path)
-    return a.ok and (a.cost.params.total > 5_000_000 or len(a.graph) > 150)
-
-
-CASES = [pytest.param(p, True, id=f"specs/{p.stem}", marks=[pytest.mark.slow] if _big(p) else [])
-         for p in library_specs()]
+CASES = [
+    pytest.param(p, True, id=f"specs/{p.stem}", marks=[pytest.mark.slow] if is_big(p) else []) for p in library_specs()
+]
 CASES += [pytest.param(p, False, id=f"specs_keras/{p.stem}") for p in own_specs()]
 
 

@@ -1,4 +1,5 @@
-"""`cnnc compile SPEC --target torch|keras [--task T] -o DIR`: write the model (and the training harness)."""
+"""`cnnc compile SPEC --target torch|keras|onnx [--task T] [--weights FILE] -o DIR`: write the model (and the
+training harness)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=sorted(build.TARGETS), required=True)
     parser.add_argument("--task", help="also write a training harness for this task (e.g. classify)")
     parser.add_argument("-o", "--output", default="build", help="output folder (default: build)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="ONNX: the weights, a .pt state dict or checkpoint of the generated PyTorch model or a "
+        "harness .npz (default: initialised as PyTorch would)",
+    )
 
 
 def generate_or_report(analysis: Analysis, options: build.CompileOptions) -> dict[str, str] | None:
@@ -31,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     analysis = checked_analysis(args)
     if analysis is None:
         return EXIT_ERRORS
-    files = generate_or_report(analysis, build.CompileOptions(args.target, args.task))
+    files = generate_or_report(analysis, build.CompileOptions(args.target, args.task, weights=args.weights))
     if files is None:
         return EXIT_ERRORS
     for path in build.write_atomically(files, Path(args.output)):

@@ -103,6 +103,9 @@ class Op:
     keeps_values: bool = False
     """At inference the output holds the input's values as they are (identity, dropout, flatten,
     reshape): only the layout may change, so what comes before it means the same after it."""
+    not_in_onnx: str | None = None
+    """Why standard ONNX operators cannot express the op, if they cannot: `--target onnx` then
+    stops with E0801 at each use, saying so.  None for every op today."""
 
     @property
     def has_weights(self) -> bool:
@@ -194,13 +197,21 @@ def _conv_macs(attrs: A.ConvAttrs, ins, out) -> int:
     return _kernel_volume(attrs, ins[0]) * ins[0][-1] // attrs.groups * attrs.filters * _positions(out)
 
 
-register(Op(
-    "conv", "conv", A.ConvAttrs,
-    "Convolution over 1D, 2D or 3D input (rank from the input).",
-    positional=("filters", "kernel"),
-    shape=_conv_shape, params=_conv_params, macs=_conv_macs, window=_conv_window,
-    width_attr="filters", shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "conv",
+        "conv",
+        A.ConvAttrs,
+        "Convolution over 1D, 2D or 3D input (rank from the input).",
+        positional=("filters", "kernel"),
+        shape=_conv_shape,
+        params=_conv_params,
+        macs=_conv_macs,
+        window=_conv_window,
+        width_attr="filters",
+        shape_free_attrs=_BIAS,
+    )
+)
 
 
 def _depthwise_shape(attrs: A.DepthwiseAttrs, ins) -> Shape:
@@ -215,13 +226,20 @@ def _depthwise_macs(attrs: A.DepthwiseAttrs, ins, out) -> int:
     return _kernel_volume(attrs, ins[0]) * out[-1] * _positions(out)
 
 
-register(Op(
-    "depthwise", "conv", A.DepthwiseAttrs,
-    "Depthwise convolution: one filter (times `multiplier`) per input channel.",
-    positional=("kernel",),
-    shape=_depthwise_shape, params=_depthwise_params, macs=_depthwise_macs, window=_conv_window,
-    shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "depthwise",
+        "conv",
+        A.DepthwiseAttrs,
+        "Depthwise convolution: one filter (times `multiplier`) per input channel.",
+        positional=("kernel",),
+        shape=_depthwise_shape,
+        params=_depthwise_params,
+        macs=_depthwise_macs,
+        window=_conv_window,
+        shape_free_attrs=_BIAS,
+    )
+)
 
 
 def _separable_shape(attrs: A.SeparableAttrs, ins) -> Shape:
@@ -238,13 +256,21 @@ def _separable_macs(attrs: A.SeparableAttrs, ins, out) -> int:
     return (_kernel_volume(attrs, ins[0]) * mid + mid * attrs.filters) * _positions(out)
 
 
-register(Op(
-    "separable", "conv", A.SeparableAttrs,
-    "Depthwise-separable convolution: depthwise then pointwise, bias on the pointwise only.",
-    positional=("filters", "kernel"),
-    shape=_separable_shape, params=_separable_params, macs=_separable_macs, window=_conv_window,
-    width_attr="filters", shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "separable",
+        "conv",
+        A.SeparableAttrs,
+        "Depthwise-separable convolution: depthwise then pointwise, bias on the pointwise only.",
+        positional=("filters", "kernel"),
+        shape=_separable_shape,
+        params=_separable_params,
+        macs=_separable_macs,
+        window=_conv_window,
+        width_attr="filters",
+        shape_free_attrs=_BIAS,
+    )
+)
 
 
 def _pointwise_shape(attrs: A.PointwiseAttrs, ins) -> Shape:
@@ -252,15 +278,20 @@ def _pointwise_shape(attrs: A.PointwiseAttrs, ins) -> Shape:
     return ins[0][:-1] + (attrs.filters,)
 
 
-register(Op(
-    "pointwise", "conv", A.PointwiseAttrs,
-    "1x1 convolution.",
-    positional=("filters",),
-    shape=_pointwise_shape,
-    params=lambda a, ins, out: Params(ins[0][-1] * a.filters + a.filters * a.bias),
-    macs=lambda a, ins, out: ins[0][-1] * a.filters * _positions(out),
-    width_attr="filters", shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "pointwise",
+        "conv",
+        A.PointwiseAttrs,
+        "1x1 convolution.",
+        positional=("filters",),
+        shape=_pointwise_shape,
+        params=lambda a, ins, out: Params(ins[0][-1] * a.filters + a.filters * a.bias),
+        macs=lambda a, ins, out: ins[0][-1] * a.filters * _positions(out),
+        width_attr="filters",
+        shape_free_attrs=_BIAS,
+    )
+)
 
 
 def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
@@ -283,15 +314,20 @@ def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
     return tuple(out) + (attrs.filters,)
 
 
-register(Op(
-    "conv_transpose", "conv", A.ConvTransposeAttrs,
-    "Transposed convolution (learned upsampling).",
-    positional=("filters", "kernel"),
-    shape=_transpose_shape,
-    params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
-    macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
-    width_attr="filters", shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "conv_transpose",
+        "conv",
+        A.ConvTransposeAttrs,
+        "Transposed convolution (learned upsampling).",
+        positional=("filters", "kernel"),
+        shape=_transpose_shape,
+        params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
+        macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
+        width_attr="filters",
+        shape_free_attrs=_BIAS,
+    )
+)
 
 # --- pooling -----------------------------------------------------------------
 
@@ -316,8 +352,18 @@ def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
 
 
 for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):
-    register(Op(_name, "pool", A.PoolAttrs, _doc, positional=("size",), shape=_pool_shape, window=_pool_window,
-                passes_width=True))
+    register(
+        Op(
+            _name,
+            "pool",
+            A.PoolAttrs,
+            _doc,
+            positional=("size",),
+            shape=_pool_shape,
+            window=_pool_window,
+            passes_width=True,
+        )
+    )
 
 
 def _global_shape(attrs: A.GlobalPoolAttrs, ins) -> Shape:
@@ -326,8 +372,9 @@ def _global_shape(attrs: A.GlobalPoolAttrs, ins) -> Shape:
 
 
 for _name in ("global_maxpool", "global_avgpool"):
-    register(Op(_name, "global_pool", A.GlobalPoolAttrs, "Pool over all positions.", shape=_global_shape,
-                passes_width=True))
+    register(
+        Op(_name, "global_pool", A.GlobalPoolAttrs, "Pool over all positions.", shape=_global_shape, passes_width=True)
+    )
 
 
 def _adaptive_shape(attrs: A.AdaptivePoolAttrs, ins) -> Shape:
@@ -335,11 +382,17 @@ def _adaptive_shape(attrs: A.AdaptivePoolAttrs, ins) -> Shape:
     return per_dim(attrs.size, rank, "size") + ins[0][-1:]
 
 
-register(Op(
-    "adaptive_avgpool", "pool", A.AdaptivePoolAttrs,
-    "Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool).",
-    positional=("size",), shape=_adaptive_shape, passes_width=True,
-))
+register(
+    Op(
+        "adaptive_avgpool",
+        "pool",
+        A.AdaptivePoolAttrs,
+        "Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool).",
+        positional=("size",),
+        shape=_adaptive_shape,
+        passes_width=True,
+    )
+)
 
 
 def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
@@ -350,10 +403,17 @@ def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
     return tuple(n * s for n, s in zip(ins[0][:-1], scale)) + ins[0][-1:]
 
 
-register(Op(
-    "upsample", "pool", A.UpsampleAttrs, "Upsampling by an integer factor.",
-    positional=("scale",), shape=_upsample_shape, passes_width=True,
-))
+register(
+    Op(
+        "upsample",
+        "pool",
+        A.UpsampleAttrs,
+        "Upsampling by an integer factor.",
+        positional=("scale",),
+        shape=_upsample_shape,
+        passes_width=True,
+    )
+)
 
 # --- normalisation and regularisation ------------------------------------------
 
@@ -363,18 +423,41 @@ def _bn_params(attrs: A.BatchNormAttrs, ins, out) -> Params:
     return Params(c * (attrs.scale + attrs.center), 2 * c)
 
 
-register(Op(
-    "batchnorm", "norm", A.BatchNormAttrs,
-    "Batch normalisation over the channel axis.",
-    params=_bn_params, layout_free=True, shape_free_attrs=frozenset({"momentum", "epsilon"}),
-))
-register(Op(
-    "lrn", "norm", A.LRNAttrs,
-    "Local response normalisation across channels (AlexNet).",
-    positional=("size",), shape_free_attrs=frozenset({"size", "alpha", "beta", "k"}), passes_width=True,
-))
-register(Op("dropout", "regularize", A.DropoutAttrs, "Dropout at training time.", positional=("rate",),
-            layout_free=True, keeps_values=True, passes_width=True, shape_free_attrs=frozenset({"rate"})))
+register(
+    Op(
+        "batchnorm",
+        "norm",
+        A.BatchNormAttrs,
+        "Batch normalisation over the channel axis.",
+        params=_bn_params,
+        layout_free=True,
+        shape_free_attrs=frozenset({"momentum", "epsilon"}),
+    )
+)
+register(
+    Op(
+        "lrn",
+        "norm",
+        A.LRNAttrs,
+        "Local response normalisation across channels (AlexNet).",
+        positional=("size",),
+        shape_free_attrs=frozenset({"size", "alpha", "beta", "k"}),
+        passes_width=True,
+    )
+)
+register(
+    Op(
+        "dropout",
+        "regularize",
+        A.DropoutAttrs,
+        "Dropout at training time.",
+        positional=("rate",),
+        layout_free=True,
+        keeps_values=True,
+        passes_width=True,
+        shape_free_attrs=frozenset({"rate"}),
+    )
+)
 
 
 def _pad_shape(attrs: A.PadAttrs, ins) -> Shape:
@@ -394,15 +477,42 @@ def _crop_shape(attrs: A.CropAttrs, ins) -> Shape:
     return out + ins[0][-1:]
 
 
-register(Op("zeropad", "reshape", A.PadAttrs, "Zero padding of the spatial axes.", positional=("padding",),
-            shape=_pad_shape, passes_width=True))
-register(Op("crop", "reshape", A.CropAttrs, "Cropping of the spatial axes.", positional=("cropping",),
-            shape=_crop_shape, passes_width=True))
+register(
+    Op(
+        "zeropad",
+        "reshape",
+        A.PadAttrs,
+        "Zero padding of the spatial axes.",
+        positional=("padding",),
+        shape=_pad_shape,
+        passes_width=True,
+    )
+)
+register(
+    Op(
+        "crop",
+        "reshape",
+        A.CropAttrs,
+        "Cropping of the spatial axes.",
+        positional=("cropping",),
+        shape=_crop_shape,
+        passes_width=True,
+    )
+)
 
 # --- reshaping and dense -----------------------------------------------------
 
-register(Op("flatten", "reshape", A.NoAttrs, "Flatten to one axis (channels-last order).",
-            shape=lambda a, ins: (math.prod(ins[0]),), keeps_values=True, passes_width=True))
+register(
+    Op(
+        "flatten",
+        "reshape",
+        A.NoAttrs,
+        "Flatten to one axis (channels-last order).",
+        shape=lambda a, ins: (math.prod(ins[0]),),
+        keeps_values=True,
+        passes_width=True,
+    )
+)
 
 
 def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
@@ -419,8 +529,17 @@ def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
     return tuple(total // known if d == -1 else d for d in attrs.shape)
 
 
-register(Op("reshape", "reshape", A.ReshapeAttrs, "Reshape (channels-last order).", positional=("shape",),
-            shape=_reshape_shape, keeps_values=True))
+register(
+    Op(
+        "reshape",
+        "reshape",
+        A.ReshapeAttrs,
+        "Reshape (channels-last order).",
+        positional=("shape",),
+        shape=_reshape_shape,
+        keeps_values=True,
+    )
+)
 
 
 def _dense_shape(attrs: A.DenseAttrs, ins) -> Shape:
@@ -433,13 +552,20 @@ def _dense_shape(attrs: A.DenseAttrs, ins) -> Shape:
     return (attrs.units,)
 
 
-register(Op(
-    "dense", "dense", A.DenseAttrs, "Fully connected layer.",
-    positional=("units",), shape=_dense_shape,
-    params=lambda a, ins, out: Params(ins[0][0] * a.units + a.units * a.bias),
-    macs=lambda a, ins, out: ins[0][0] * a.units,
-    width_attr="units", shape_free_attrs=_BIAS,
-))
+register(
+    Op(
+        "dense",
+        "dense",
+        A.DenseAttrs,
+        "Fully connected layer.",
+        positional=("units",),
+        shape=_dense_shape,
+        params=lambda a, ins, out: Params(ins[0][0] * a.units + a.units * a.bias),
+        macs=lambda a, ins, out: ins[0][0] * a.units,
+        width_attr="units",
+        shape_free_attrs=_BIAS,
+    )
+)
 
 # --- activations -------------------------------------------------------------
 
@@ -448,15 +574,49 @@ _ELEMENTWISE = {"layout_free": True, "passes_width": True}
 
 for _name in ("relu", "relu6", "sigmoid", "tanh", "swish", "hard_swish", "hard_sigmoid", "gelu"):
     register(Op(_name, "activation", A.NoAttrs, f"{_name} activation.", **_ELEMENTWISE))
-register(Op("leaky_relu", "activation", A.LeakyReluAttrs, "Leaky ReLU.", positional=("alpha",),
-            shape_free_attrs=frozenset({"alpha"}), **_ELEMENTWISE))
-register(Op("elu", "activation", A.EluAttrs, "ELU.", positional=("alpha",), shape_free_attrs=frozenset({"alpha"}),
-            **_ELEMENTWISE))
-register(Op("softmax", "activation", A.SoftmaxAttrs, "Softmax over an axis (default: channels).",
-            positional=("axis",), **_ELEMENTWISE))
-register(Op("scale", "activation", A.ScaleAttrs,
-            "Multiplies by a constant factor (InceptionResNet's residual branches: `scale(0.17)`).",
-            positional=("factor",), shape_free_attrs=frozenset({"factor"}), **_ELEMENTWISE))
+register(
+    Op(
+        "leaky_relu",
+        "activation",
+        A.LeakyReluAttrs,
+        "Leaky ReLU.",
+        positional=("alpha",),
+        shape_free_attrs=frozenset({"alpha"}),
+        **_ELEMENTWISE,
+    )
+)
+register(
+    Op(
+        "elu",
+        "activation",
+        A.EluAttrs,
+        "ELU.",
+        positional=("alpha",),
+        shape_free_attrs=frozenset({"alpha"}),
+        **_ELEMENTWISE,
+    )
+)
+register(
+    Op(
+        "softmax",
+        "activation",
+        A.SoftmaxAttrs,
+        "Softmax over an axis (default: channels).",
+        positional=("axis",),
+        **_ELEMENTWISE,
+    )
+)
+register(
+    Op(
+        "scale",
+        "activation",
+        A.ScaleAttrs,
+        "Multiplies by a constant factor (InceptionResNet's residual branches: `scale(0.17)`).",
+        positional=("factor",),
+        shape_free_attrs=frozenset({"factor"}),
+        **_ELEMENTWISE,
+    )
+)
 
 
 def _maxout_shape(attrs: A.MaxoutAttrs, ins) -> Shape:
@@ -469,8 +629,16 @@ def _maxout_shape(attrs: A.MaxoutAttrs, ins) -> Shape:
     return ins[0][:-1] + (c // attrs.pieces,)
 
 
-register(Op("maxout", "activation", A.MaxoutAttrs, "Maxout: the max over groups of `pieces` channels.",
-            positional=("pieces",), shape=_maxout_shape))
+register(
+    Op(
+        "maxout",
+        "activation",
+        A.MaxoutAttrs,
+        "Maxout: the max over groups of `pieces` channels.",
+        positional=("pieces",),
+        shape=_maxout_shape,
+    )
+)
 register(Op("identity", "activation", A.NoAttrs, "Passes its input through.", keeps_values=True, **_ELEMENTWISE))
 
 # --- merges ------------------------------------------------------------------
@@ -534,17 +702,45 @@ def _concat_shape(attrs: A.ConcatAttrs, ins) -> Shape:
                 help="crop or pad the larger input, or fix the strides so the spatial sizes agree",
             )
     total = sum(s[axis] for s in ins)
-    return ins[0][:axis] + (total,) + ins[0][axis + 1:]
+    return ins[0][:axis] + (total,) + ins[0][axis + 1 :]
 
 
-register(Op("add", "merge", A.NoAttrs, "Elementwise sum of equal shapes.", min_inputs=2, max_inputs=None,
-            shape=_add_shape, layout_free=True))
-register(Op("multiply", "merge", A.NoAttrs, "Elementwise product with broadcasting (squeeze-excitation).",
-            min_inputs=2, max_inputs=None, shape=_multiply_shape, layout_free=True))
-register(Op("concat", "merge", A.ConcatAttrs, "Concatenation along the channel axis.", min_inputs=2,
-            max_inputs=None, shape=_concat_shape))
+register(
+    Op(
+        "add",
+        "merge",
+        A.NoAttrs,
+        "Elementwise sum of equal shapes.",
+        min_inputs=2,
+        max_inputs=None,
+        shape=_add_shape,
+        layout_free=True,
+    )
+)
+register(
+    Op(
+        "multiply",
+        "merge",
+        A.NoAttrs,
+        "Elementwise product with broadcasting (squeeze-excitation).",
+        min_inputs=2,
+        max_inputs=None,
+        shape=_multiply_shape,
+        layout_free=True,
+    )
+)
+register(
+    Op(
+        "concat",
+        "merge",
+        A.ConcatAttrs,
+        "Concatenation along the channel axis.",
+        min_inputs=2,
+        max_inputs=None,
+        shape=_concat_shape,
+    )
+)
 
 # --- graph inputs ------------------------------------------------------------
 
-register(Op("input", "io", A.InputAttrs, "A network input.", min_inputs=0, max_inputs=0,
-            shape=lambda a, ins: a.shape))
+register(Op("input", "io", A.InputAttrs, "A network input.", min_inputs=0, max_inputs=0, shape=lambda a, ins: a.shape))

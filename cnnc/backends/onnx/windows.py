@@ -1,0 +1,129 @@
+"""ONNX emitters for the ops that slide a window: convolutions and pooling.
+
+ONNX takes padding as (begins..., ends...) per spatial axis, so TensorFlow's asymmetric `same`
+padding is written as it is, with no separate Pad node.  Max pooling ignores padded cells and
+average pooling is asked not to count them (`count_include_pad=0`), the IR's semantics.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnc.backends.common import Pairs, window_geometry
+from cnnc.backends.onnx.site import Site, emits
+from cnnc.ir.shape_math import per_dim
+
+
+def onnx_pads(pairs: Pairs) -> list[int]:
+    """(before, after) per axis -> ONNX's [before..., after...]."""
+    return [before for before, _ in pairs] + [after for _, after in pairs]
+
+
+def _conv(site: Site, x: str, prefix: str, kernel: tuple, with_bias: bool, **attrs) -> str:
+    inputs = [x, site.weight(f"{prefix}weight")] + ([site.weight(f"{prefix}bias")] if with_bias else [])
+    return site.op("Conv", inputs, kernel_shape=list(kernel), **attrs)
+
+
+def _window_attrs(site: Site) -> tuple[tuple, dict]:
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    return kernel, {"strides": list(stride), "dilations": list(dilation), "pads": onnx_pads(pairs)}
+
+
+@emits("conv")
+def emit_conv(site: Site) -> str:
+    kernel, attrs = _window_attrs(site)
+    return _conv(site, site.x, "", kernel, site.attrs.bias, group=site.attrs.groups, **attrs)
+
+
+@emits("depthwise")
+def emit_depthwise(site: Site) -> str:
+    kernel, attrs = _window_attrs(site)
+    return _conv(site, site.x, "", kernel, site.attrs.bias, group=site.channels, **attrs)
+
+
+@emits("separable")
+def emit_separable(site: Site) -> str:
+    """Depthwise (no bias) then pointwise (with the bias), the PyTorch model's two convolutions."""
+    kernel, attrs = _window_attrs(site)
+    depthwise = _conv(site, site.x, "depthwise.", kernel, False, group=site.channels, **attrs)
+    return _conv(site, depthwise, "pointwise.", (1,) * site.rank, site.attrs.bias)
+
+
+@emits("pointwise")
+def emit_pointwise(site: Site) -> str:
+    return _conv(site, site.x, "", (1,) * site.rank, site.attrs.bias)
+
+
+@emits("conv_transpose")
+def emit_conv_transpose(site: Site) -> str:
+    """`same` gives n * s: TensorFlow crops the full output (n - 1) * s + k by (k - s) // 2 at the
+    start and the rest at the end, or, when k < s, adds s - k at the end (output_padding)."""
+    attrs, rank = site.attrs, site.rank
+    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
+    extra = per_dim(attrs.output_padding, rank, "output_padding")
+    if attrs.padding == "same":
+        pairs = tuple((max(k - s, 0) // 2, max(k - s, 0) - max(k - s, 0) // 2) for k, s in zip(kernel, stride))
+        extra = tuple(max(s - k, 0) for k, s in zip(kernel, stride))
+    else:
+        pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
+        pairs = tuple((p, p) for p in pads)
+    inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if attrs.bias else [])
+    return site.op(
+        "ConvTranspose",
+        inputs,
+        kernel_shape=list(kernel),
+        strides=list(stride),
+        pads=onnx_pads(pairs),
+        output_padding=list(extra),
+    )
+
+
+@emits("maxpool", "avgpool")
+def emit_pool(site: Site) -> str:
+    """Padding at the end is made exactly enough for the IR's output size, which also covers
+    PyTorch's ceil mode (its last window may start in the padding, never past it)."""
+    kernel, stride, _, pairs = window_geometry(site.node, site.shape)
+    sizes, out = site.shape[:-1], site.node.shape[:-1]
+    pairs = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out))
+    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs)}
+    if site.node.op.name == "maxpool":
+        return site.op("MaxPool", [site.x], **attrs)
+    return site.op("AveragePool", [site.x], count_include_pad=0, **attrs)
+
+
+@emits("global_avgpool", "global_maxpool")
+def emit_global_pool(site: Site) -> str:
+    kind = "GlobalAveragePool" if site.node.op.name == "global_avgpool" else "GlobalMaxPool"
+    pooled = site.op(kind, [site.x])
+    return pooled if site.attrs.keepdims else site.op("Flatten", [pooled], axis=1)
+
+
+@emits("adaptive_avgpool")
+def emit_adaptive_pool(site: Site) -> str:
+    """PyTorch's adaptive windows: output i of n -> o averages [floor(i n / o), ceil((i + 1) n / o)).
+    Where o divides n that is plain average pooling; otherwise the windows overlap or differ in
+    size, and each axis, moved last, is multiplied by the matrix of averaging weights."""
+    sizes, out = site.shape[:-1], per_dim(site.attrs.size, site.rank, "size")
+    if all(n % o == 0 for n, o in zip(sizes, out)):
+        step = [n // o for n, o in zip(sizes, out)]
+        return site.op("AveragePool", [site.x], kernel_shape=step, strides=step)
+    x, dims = site.x, 2 + site.rank
+    for axis, (n, o) in enumerate(zip(sizes, out), start=2):
+        if n == o:
+            continue
+        swap = list(range(dims))
+        swap[axis], swap[-1] = swap[-1], swap[axis]
+        moved = site.op("Transpose", [x], perm=swap) if axis != dims - 1 else x
+        pooled = site.op("MatMul", [moved, site.constant(_averaging_matrix(n, o).T, f"adaptive{axis}")])
+        x = site.op("Transpose", [pooled], perm=swap) if axis != dims - 1 else pooled
+    return x
+
+
+def _averaging_matrix(n: int, o: int) -> np.ndarray:
+    matrix = np.zeros((o, n), dtype=np.float32)
+    for i in range(o):
+        start, end = (i * n) // o, math.ceil((i + 1) * n / o)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
