@@ -14,8 +14,10 @@ import functools
 import types
 from pathlib import Path
 
+from cnnc.backends.keras.body import Body
 from cnnc.backends.keras.build import Builder
 from cnnc.backends.keras.emit import EMITTERS
+from cnnc.backends.keras.functions import Functions
 from cnnc.backends.naming import snake_case
 from cnnc.backends.pysource import (
     CodeWriter,
@@ -63,12 +65,20 @@ def model_code(graph: Graph) -> PythonCode:
     b = Builder(graph)
     b.names.reserve("INPUTS", "OUTPUTS", "build_model", *_runtime_classes())
     function = b.names("function", "build_" + snake_case(graph.name))
-    for node in graph.topological():
-        b.values[node.id] = EMITTERS[node.op.name](b, node)
-    outputs = [b.values[i] for i in graph.outputs.values()]
-    inputs = [b.values[i] for i in graph.inputs.values()]
-    model = call("keras.Model", inputs=_one_or_list(inputs), outputs=_one_or_list(outputs), name=literal(graph.name))
-    b.out.statement("return ", model)
+    b.emit = lambda node: EMITTERS[node.op.name](b, node)
+    functions = Functions(b)
+    body = Body(None, None, functions.reserved() | set(b.params.values()))
+    outputs = list(graph.outputs.values())
+    body.preferred.update({node_id: name for name, node_id in graph.outputs.items()})
+    functions.write_body(body, list(graph.topological()), outputs)
+    inputs = [body.values[i] for i in graph.inputs.values()]
+    model = call(
+        "keras.Model",
+        inputs=_one_or_list(inputs),
+        outputs=_one_or_list([body.values[i] for i in outputs]),
+        name=literal(graph.name),
+    )
+    body.out.statement("return ", model)
 
     w = CodeWriter()
     w.block(_docstring(graph, function))
@@ -84,9 +94,12 @@ def model_code(graph: Graph) -> PythonCode:
         w.statement(f"{name} = ", value)
     w.statement("INPUTS = ", _shapes(graph, graph.inputs))
     w.statement("OUTPUTS = ", _shapes(graph, graph.outputs))
+    for source in functions.sources:  # callees first, as keras.applications defines its blocks
+        w.lines += ["", ""]
+        w.block(source)
     w.lines += ["", ""]
     w.statement("", Seq(f"def {function}", "(", tuple(("", p) for p in _signature(graph, b)), ")"), " -> keras.Model:")
-    w.lines += b.out.lines
+    w.lines += body.out.lines
     w.lines += ["", ""]
     w.line(f"build_model = {function}")
     return w.result(function, "build_model", "INPUTS", "OUTPUTS")
