@@ -70,7 +70,8 @@ def model_code(graph: Graph) -> PythonCode:
     body = Body(None, None, functions.reserved() | set(b.params.values()))
     outputs = list(graph.outputs.values())
     body.preferred.update({node_id: name for name, node_id in graph.outputs.items()})
-    functions.write_body(body, list(graph.topological()), outputs)
+    # the model's inputs are read by its last line: their locals are never reused
+    functions.write_body(body, list(graph.topological()), outputs, keep=list(graph.inputs.values()))
     inputs = [body.values[i] for i in graph.inputs.values()]
     model = call(
         "keras.Model",

@@ -43,16 +43,17 @@ class Body:
         if base in self.reserved:
             base += "_"
         var, n = base, 1
-        while var in self.reserved or self._live(var):
+        while var in self.reserved or self._live(var, node_id):
             n += 1
             var = f"{base}_{n}"
         self.values[node_id] = var
         self._holder[var] = node_id
         return var
 
-    def _live(self, var: str) -> bool:
+    def _live(self, var: str, node_id: str) -> bool:
+        """`var` holds a value read later (a helper layer's output held under its node's id is not one)."""
         held = self._holder.get(var)
-        return held is not None and self.last_use.get(held, -1) > self.position
+        return held is not None and held != node_id and self.last_use.get(held, -1) > self.position
 
     def name_expr(self, full: str) -> Expr:
         """A layer name as source: `name + "_1_conv"` inside a block's function, else the literal."""

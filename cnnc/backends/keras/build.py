@@ -13,7 +13,7 @@ from __future__ import annotations
 from cnnc.backends.common import constructor_params
 from cnnc.backends.keras.body import Body
 from cnnc.backends.naming import layer_name
-from cnnc.backends.pysource import CodeWriter, Expr, Namespace, call, file_label, inline, literal
+from cnnc.backends.pysource import CodeWriter, Expr, Namespace, call, file_label, inline
 from cnnc.diagnostics import Span
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.shape_math import Shape, fmt

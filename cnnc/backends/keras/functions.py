@@ -154,9 +154,11 @@ class Functions:
     def reserved(self) -> set[str]:
         return set(self.b.names._taken) | self.blocks | {"name"}
 
-    def write_body(self, body: Body, nodes: list[Node], outputs: list[str]) -> None:
+    def write_body(self, body: Body, nodes: list[Node], outputs: list[str], keep: list[str] = ()) -> None:
         statements = items(self.graph, nodes, body.call, self.inline)
         plan(self.graph, body, statements, outputs)
+        for node_id in keep:
+            body.last_use[node_id] = FOREVER + 1
         previous, self.b.body = self.b.body, body
         try:
             position = 0
