@@ -152,7 +152,8 @@ class Functions:
                 self.subtree.setdefault(id(c), []).append(node)
 
     def reserved(self) -> set[str]:
-        return set(self.b.names._taken) | self.blocks | {"name"}
+        # l, O and I read like 1 and 0 (ruff's E741): a spec's `l` becomes `l_`
+        return set(self.b.names._taken) | self.blocks | {"name", "l", "O", "I"}
 
     def write_body(self, body: Body, nodes: list[Node], outputs: list[str], keep: list[str] = ()) -> None:
         statements = items(self.graph, nodes, body.call, self.inline)
@@ -220,7 +221,7 @@ class Functions:
         stop = self._stop(body, low + len(run), len(run))
         body.out.statement("", Seq("for i in range", "(", (("", str(low)), ("", stop)), ")"), ":")
         prefix = flat(body.name_expr(stem))
-        named = f'{prefix} + str(i)'
+        named = f"{prefix} + str(i)"
         expr = call(first.function, var, **first.keywords, name=named)
         with body.out.indented():
             body.out.statement(f"{target} = ", expr, comment=self._comment(statements[-1]))
@@ -265,7 +266,6 @@ class Functions:
         w = CodeWriter()
         w.statement("", Seq(f"def {name}", "(", tuple(("", p) for p in [*params, "name"]), ")"), ":")
         what = f"The `{c.block}` block" + (f" ({', '.join(fixed)})" if fixed else "")
-        w.line(f'    """{comment_text(what)}; shapes in comments are its first call\'s."""')
+        w.line(f'    """{comment_text(what, limit=100)}."""')  # 120 columns at most
         w.lines += out.lines
         return "\n".join(w.lines)
-
