@@ -125,12 +125,17 @@ def plan(graph: Graph, body: Body, statements: list[Item], outputs: list[str]) -
             body.last_use[source] = position
     for node_id in outputs:
         body.last_use[node_id] = FOREVER
-    named = {v.node: v.name for v in graph.structure.values if v.call is body.call and v.index is None}
+    mine = [v for v in graph.structure.values if v.call is body.call]
+    named = {v.node: v.name for v in mine if v.index is None}
+    # an element of a named list (U-Net's skips[2]) outlives the chain: `skips_2` says why it is kept
+    named.update({v.node: f"{v.name}_{v.index}" for v in reversed(mine) if v.index is not None and v.index >= 0})
     owner = {n.id: k for k, item in enumerate(statements) for n in item.nodes}
     for item in reversed(statements):
         for node in reversed(item.nodes):
             readers = graph.consumers(node.id)
-            if node.id in named:
+            if node.op.name == "input":  # an input keeps its own name (`h = x` names it again)
+                body.preferred[node.id] = next(k for k, v in graph.inputs.items() if v == node.id)
+            elif node.id in named:
                 body.preferred[node.id] = named[node.id]
             elif len(readers) == 1 and readers[0] in body.preferred and owner.get(readers[0], -1) > owner[node.id]:
                 body.preferred[node.id] = body.preferred[readers[0]]

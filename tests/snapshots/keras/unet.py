@@ -62,24 +62,24 @@ def up_4(x, skip, filters, name):
 
 
 def build_unet(num_classes: int = 2, dropout: float = 0.5) -> keras.Model:
-    h = keras.Input(shape=(572, 572, 1), name="x")
-    h_2 = double_conv(h, filters=64, name="down1")  # 568x568x64, line 30
-    h_3 = layers.MaxPooling2D(2, name="maxpool1")(h_2)  # 284x284x64, line 33
-    h_3 = double_conv(h_3, filters=128, name="down2")  # 280x280x128, line 30
-    h_4 = layers.MaxPooling2D(2, name="maxpool2")(h_3)  # 140x140x128, line 33
-    h_4 = double_conv(h_4, filters=256, name="down3")  # 136x136x256, line 30
-    h_5 = layers.MaxPooling2D(2, name="maxpool3")(h_4)  # 68x68x256, line 33
-    h_5 = double_conv(h_5, filters=512, name="down4")  # 64x64x512, line 30
-    h_5 = layers.Dropout(dropout, name="dropout1")(h_5)  # 64x64x512, line 31
-    h_6 = layers.MaxPooling2D(2, name="maxpool4")(h_5)  # 32x32x512, line 33
-    h_6 = double_conv(h_6, filters=1024, name="bottom")  # 28x28x1024, line 35
-    h_6 = layers.Dropout(dropout, name="dropout2")(h_6)  # 28x28x1024, line 35
-    h_2 = up(h_6, h_5, filters=512, name="up1")  # 52x52x512, line 37
-    h_2 = up_2(h_2, h_4, filters=256, name="up2")  # 100x100x256, line 37
-    h_2 = up_3(h_2, h_3, filters=128, name="up3")  # 196x196x128, line 37
-    h_2 = up_4(h_2, h_2, filters=64, name="up4")  # 388x388x64, line 37
-    y = layers.Conv2D(num_classes, 1, name="conv1")(h_2)  # 388x388x2, line 39
-    return keras.Model(inputs=h, outputs=y, name="UNet")
+    x = keras.Input(shape=(572, 572, 1), name="x")
+    skips_0 = double_conv(x, filters=64, name="down1")  # 568x568x64, line 30
+    h = layers.MaxPooling2D(2, name="maxpool1")(skips_0)  # 284x284x64, line 33
+    skips_1 = double_conv(h, filters=128, name="down2")  # 280x280x128, line 30
+    h = layers.MaxPooling2D(2, name="maxpool2")(skips_1)  # 140x140x128, line 33
+    skips_2 = double_conv(h, filters=256, name="down3")  # 136x136x256, line 30
+    h = layers.MaxPooling2D(2, name="maxpool3")(skips_2)  # 68x68x256, line 33
+    h = double_conv(h, filters=512, name="down4")  # 64x64x512, line 30
+    skips_3 = layers.Dropout(dropout, name="dropout1")(h)  # 64x64x512, line 31
+    h = layers.MaxPooling2D(2, name="maxpool4")(skips_3)  # 32x32x512, line 33
+    h = double_conv(h, filters=1024, name="bottom")  # 28x28x1024, line 35
+    h = layers.Dropout(dropout, name="dropout2")(h)  # 28x28x1024, line 35
+    h = up(h, skips_3, filters=512, name="up1")  # 52x52x512, line 37
+    h = up_2(h, skips_2, filters=256, name="up2")  # 100x100x256, line 37
+    h = up_3(h, skips_1, filters=128, name="up3")  # 196x196x128, line 37
+    h = up_4(h, skips_0, filters=64, name="up4")  # 388x388x64, line 37
+    y = layers.Conv2D(num_classes, 1, name="conv1")(h)  # 388x388x2, line 39
+    return keras.Model(inputs=x, outputs=y, name="UNet")
 
 
 build_model = build_unet
