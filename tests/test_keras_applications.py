@@ -23,6 +23,8 @@ CASES = [
     ("ResNet101", "keras_resnet101.cnn", 64, True),
     ("ResNet152", "keras_resnet152.cnn", 64, True),
     ("ResNet50V2", "keras_resnet50v2.cnn", 64, False),
+    ("VGG16", "keras_vgg16.cnn", 32, False),
+    ("VGG19", "keras_vgg19.cnn", 32, True),
 ]
 
 

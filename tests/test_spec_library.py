@@ -56,6 +56,8 @@ TABLE = [
     Row("alexnet_original", {}, total=62_378_344, trainable=62_378_344, macs=1_135_256_096, source="cnnc"),
     Row("vgg16", {}, total=138_357_544, trainable=138_357_544, macs=15_470_264_320, source="issue; keras: total"),
     Row("vgg19", {}, total=143_667_240, trainable=143_667_240, macs=19_632_062_464, source="issue; keras: total"),
+    Row("keras_vgg16", {}, total=138_357_544, trainable=138_357_544, macs=15_470_264_320, source="keras: total"),
+    Row("keras_vgg19", {}, total=143_667_240, trainable=143_667_240, macs=19_632_062_464, source="keras: total"),
     Row("resnet18", {}, total=11_699_112, trainable=11_689_512, macs=1_814_073_344, source="issue: trainable, macs"),
     Row("resnet34", {}, total=21_814_696, trainable=21_797_672, macs=3_663_761_408, source="issue: trainable, macs"),
     Row("resnet50", {}, total=25_610_152, trainable=25_557_032, macs=4_089_184_256, source="issue: trainable, macs"),
@@ -376,6 +378,7 @@ KERAS = [
     ("mobilenet_v2", {"alpha": 1.4}, "MobileNetV2", {"alpha": 1.4}),
     ("densenet121", {}, "DenseNet121", {}), ("densenet169", {}, "DenseNet169", {}),
     ("densenet201", {}, "DenseNet201", {}), ("vgg16", {}, "VGG16", {}), ("vgg19", {}, "VGG19", {}),
+    ("keras_vgg16", {}, "VGG16", {}), ("keras_vgg19", {}, "VGG19", {}),
 ]
 
 _KERAS_WEIGHTED = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise", "SeparableConv2D": "separable",
