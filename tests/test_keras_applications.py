@@ -25,6 +25,9 @@ CASES = [
     ("ResNet50V2", "keras_resnet50v2.cnn", 64, False),
     ("VGG16", "keras_vgg16.cnn", 32, False),
     ("VGG19", "keras_vgg19.cnn", 32, True),
+    ("DenseNet121", "keras_densenet121.cnn", 64, False),
+    ("DenseNet169", "keras_densenet169.cnn", 64, True),
+    ("DenseNet201", "keras_densenet201.cnn", 64, True),
 ]
 
 

@@ -99,6 +99,9 @@ TABLE = [
         source="issue: total, macs; keras: trainable"),
     Row("densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888,
         source="issue: total, macs; keras: trainable"),
+    Row("keras_densenet121", {}, total=8_062_504, trainable=7_978_856, macs=2_834_161_664, source="keras: total"),
+    Row("keras_densenet169", {}, total=14_307_880, trainable=14_149_480, macs=3_359_843_328, source="keras: total"),
+    Row("keras_densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888, source="keras: total"),
     Row("efficientnet", {"variant": 0}, total=5_330_564, trainable=5_288_548, macs=385_814_752,
         source="issue: trainable, macs"),
     Row("efficientnet", {"variant": 1}, total=7_856_232, trainable=7_794_184, macs=686_802_832,
@@ -379,6 +382,8 @@ KERAS = [
     ("densenet121", {}, "DenseNet121", {}), ("densenet169", {}, "DenseNet169", {}),
     ("densenet201", {}, "DenseNet201", {}), ("vgg16", {}, "VGG16", {}), ("vgg19", {}, "VGG19", {}),
     ("keras_vgg16", {}, "VGG16", {}), ("keras_vgg19", {}, "VGG19", {}),
+    ("keras_densenet121", {}, "DenseNet121", {}), ("keras_densenet169", {}, "DenseNet169", {}),
+    ("keras_densenet201", {}, "DenseNet201", {}),
 ]
 
 _KERAS_WEIGHTED = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise", "SeparableConv2D": "separable",
