@@ -46,15 +46,28 @@ def emit_batchnorm(site: Site) -> Emit:
     attrs, c = site.attrs, site.channels
     cls = f"nn.BatchNorm{max(site.rank, 1)}d"
     both = attrs.scale and attrs.center
-    module = call(cls, literal(c), eps=site.option("epsilon", 1e-5), momentum=site.option("momentum", 0.1),
-                  affine=None if both else "False")
+    module = call(
+        cls,
+        literal(c),
+        eps=site.option("epsilon", 1e-5),
+        momentum=site.option("momentum", 0.1),
+        affine=None if both else "False",
+    )
     forward = call(site.module, site.x)
     if site.node.frozen:
         # A frozen batch norm normalises with its stored statistics and never updates them, in
         # training too, as Keras runs a layer with trainable=False.
         m = site.module
-        forward = call("F.batch_norm", site.x, f"{m}.running_mean", f"{m}.running_var", f"{m}.weight",
-                       f"{m}.bias", training="False", eps=f"{m}.eps")
+        forward = call(
+            "F.batch_norm",
+            site.x,
+            f"{m}.running_mean",
+            f"{m}.running_var",
+            f"{m}.weight",
+            f"{m}.bias",
+            training="False",
+            eps=f"{m}.eps",
+        )
     emit = Emit(forward, module)
     # PyTorch's affine is both or neither; a lone scale or shift is added as the parameter it reads.
     if attrs.scale and not both:
