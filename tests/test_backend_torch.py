@@ -360,13 +360,15 @@ block dense_free() { return in -> conv(2, 1) }
 def test_shared_weights_are_one_submodule_used_twice():
     analysis, module, model = build(OWN_SPECS / "siamese.cnn")
     source = compile_spec(OWN_SPECS / "siamese.cnn")[1]
-    assert source.count("self.enc_conv1 = ") == 1 and source.count("self.enc_conv1(") == 2
+    assert source.count("self.enc = Encoder()") == 1 and source.count("self.enc(") == 2
+    assert "enc_2" not in source  # the second use is the same submodule, not a copy
     a = torch.randn(2, 1, 12, 12)
     model.eval()
     with torch.no_grad():
         distance, _ = model(a, a)
-        encoded = model.enc_dense1(model.enc_conv2(torch.nn.functional.max_pool2d(
-            torch.relu(model.enc_batchnorm1(model.enc_conv1(a))), 2)).mean((2, 3)))
+        enc = model.enc
+        encoded = enc.dense1(enc.conv2(torch.nn.functional.max_pool2d(
+            torch.relu(enc.batchnorm1(enc.conv1(a))), 2)).mean((2, 3)))
     assert torch.allclose(distance, model.dense1(encoded + encoded * encoded), atol=1e-6)
 
 
@@ -415,7 +417,7 @@ def test_hostile_names_give_safe_valid_python(tmp_path):
     assert list(module.INPUTS) == ["F", "torch"] and list(module.OUTPUTS) == ["lambda", "__class__", "None"]
     model = module.build_model()
     assert isinstance(model.forward.__func__, type(test_hostile_names_give_safe_valid_python))
-    assert model.training is True and isinstance(model.training_lambda, torch.nn.Conv2d)
+    assert model.training is True and isinstance(model.training_.lambda_, torch.nn.Conv2d)
     assert param_counts(model) == (analysis.cost.params.trainable, analysis.cost.params.non_trainable)
     outputs = model.eval()(torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8))
     assert [tuple(o.shape) for o in outputs] == [(2, 10), (2, 3), (2, 4)]

@@ -79,10 +79,17 @@ class ScopeWriter:
         if self.scope is None:
             name = self.model.input_names[value]
         else:
-            hint = self.names.get(value) or ("x" if index == 0 else f"x{index}")
+            hint = self._arg_name(value) or ("x" if index == 0 else f"x{index}")
             name = self.locals(hint, hint)
         self.var[value], self.holder[name] = name, value
         return name
+
+    def _arg_name(self, value: str) -> str | None:
+        """A tensor argument's parameter name (`up(x, skip)`); the block's own input is `x`."""
+        for name, arg in self.scope.args.items():
+            if getattr(arg, "node", None) == value:
+                return name
+        return None
 
     def _last_uses(self) -> dict[str, int]:
         last: dict[str, int] = {}
@@ -151,7 +158,7 @@ class ScopeWriter:
             self._bind(node.id, target)
 
     def _assign(self, own: str, expr: Expr) -> None:
-        if own.isidentifier():
+        if not own.isdigit():
             self.init.statement(f"{attribute(own)} = ", expr)
         else:
             self.init.statement("", call("self.add_module", f'"{own}"', expr))

@@ -18,7 +18,7 @@ from cnnc.backends.torch.emitters import Emit
 from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.ir.calls import Call
 from cnnc.ir.graph import Graph, Node
-from cnnc.ir.names import MODULE_ATTRIBUTES
+from cnnc.ir.names import code_name
 
 
 @dataclass
@@ -89,10 +89,11 @@ def units_of(graph: Graph, life: Lifetimes, scope: Call | None, nodes: list[Node
 
 
 def attribute(own: str) -> str:
-    """`self.name`, or `self[0]`-style access for a digit name (an nn.Sequential item)."""
-    if own.isidentifier() and own not in MODULE_ATTRIBUTES:
-        return f"self.{own}"
-    return f'getattr(self, "{own}")'
+    """`self.name` (reserved words get `_`, as `code_name` gives every backend), or `getattr` for a
+    digit name (the item of a sequential body that is not an nn.Sequential)."""
+    if own.isdigit():
+        return f'getattr(self, "{own}")'
+    return f"self.{code_name(own)}"
 
 
 @dataclass
