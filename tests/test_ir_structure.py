@@ -160,7 +160,7 @@ def test_summary_json_gains_blocks_calls_loops_and_values():
     assert calls["layer3"]["loops"] == [{"loop": 0, "index": 2}]
     assert data["loops"][0] == {
         "kind": "for",
-        "line": 10,
+        "line": 11,
         "count": 4,
         "block": None,
         "loops": [],
