@@ -25,6 +25,11 @@ CASES = [
     ("resnet50", {}, "resnet50", 64),
     pytest.param("resnet101", {}, "resnet101", 64, marks=pytest.mark.slow),
     pytest.param("resnet152", {}, "resnet152", 64, marks=pytest.mark.slow),
+    pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
+    pytest.param("vgg19", {}, "vgg19", 32, marks=pytest.mark.slow),
+    ("alexnet", {}, "alexnet", 64),
+    ("squeezenet", {}, "squeezenet1_0", 64),
+    ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
 ]
 
 
