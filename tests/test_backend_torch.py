@@ -110,10 +110,20 @@ def test_vertical_edge_detector_computes_the_course_numbers(tmp_path):
 # --- snapshots of generated source ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["lenet5", "residual", "inception"])
+SNAPSHOT_SPECS = {
+    "lenet5": OWN_SPECS / "lenet5.cnn",
+    "residual": OWN_SPECS / "residual.cnn",
+    "inception": OWN_SPECS / "inception.cnn",
+    "resnet50": ROOT / "specs" / "resnet50.cnn",
+    "unet": ROOT / "specs" / "unet.cnn",
+    "inception_v3": ROOT / "specs" / "inception_v3.cnn",
+}
+
+
+@pytest.mark.parametrize("name", list(SNAPSHOT_SPECS))
 def test_generated_source_snapshot(name):
     """Golden files; refresh with CNNC_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff."""
-    source = compile_spec(OWN_SPECS / f"{name}.cnn")[1]
+    source = compile_spec(SNAPSHOT_SPECS[name])[1]
     golden = SNAPSHOTS / f"{name}.py"
     if os.environ.get("CNNC_UPDATE_SNAPSHOTS") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ class ScopeWriter:
         self.life: Lifetimes = model.life
         self.units = units_of(self.graph, self.life, scope, nodes, set(outputs))
         self.locals = Namespace({"torch", "nn", "F", *model.reserved})
-        self.names = {v.node: v.name for v in self.graph.structure.values if v.call is scope and v.index is None}
+        self.names = spec_names(self.graph, scope)
         self.var: dict[str, str] = {}
         self.holder: dict[str, str] = {}  # variable -> the value it holds
         self.input_values = inputs
@@ -192,8 +192,7 @@ class ScopeWriter:
 
     def _target(self, value: str, dying: list[str], index: int) -> str:
         """The spec's name for the value where it gave one, else a dying input's variable, else a temporary."""
-        spec = self.names.get(value)
-        if spec is not None:
+        for spec in self.names.get(value, ()):
             name = self.locals(spec, spec)
             if not self._busy(name, index):
                 return name
@@ -225,6 +224,19 @@ class ScopeWriter:
         if shape == in_shape:
             return shown
         return f"{shown or where} -> {'x'.join(map(str, channels_first(shape)))}"
+
+
+def spec_names(graph: Graph, scope: Call | None) -> dict[str, list[str]]:
+    """The names a body gave each value, most specific first: a list item (`skips[2]` -> `skips_2`,
+    kept apart from the loop variable that also held it), then the whole name (`short`)."""
+    names: dict[str, list[str]] = {}
+    for value in graph.structure.values:
+        if value.call is scope:
+            name = value.name if value.index is None else f"{value.name}_{value.index}"
+            names.setdefault(value.node, [])
+            if name not in names[value.node]:
+                names[value.node].insert(0 if value.index is not None else len(names[value.node]), name)
+    return names
 
 
 def sequential_items(writer: ScopeWriter) -> list[Expr] | None:
