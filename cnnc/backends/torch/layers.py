@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnc.backends.common import channels_first, channels_first_axis
 from cnnc.backends.pysource import Expr, call, flat, literal, tuple_of
-from cnnc.backends.torch.site import FRESH, INPUT, VIEW, Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import FRESH, IN_WIDTH, INPUT, VIEW, Emit, Site, emits, size_literal
 from cnnc.backends.torch.windows import padded
 from cnnc.ir.shape_math import pad_pairs, per_dim
 
@@ -131,7 +131,8 @@ def emit_reshape(site: Site) -> Emit:
 
 @emits("dense", output=FRESH)
 def emit_dense(site: Site) -> Emit:
-    module = call("nn.Linear", literal(site.channels), site.value("units"), bias=site.option("bias", True))
+    width = site.bound.get(IN_WIDTH) or literal(site.channels)  # a constructor argument: dense(k) -> dense(k)
+    module = call("nn.Linear", width, site.value("units"), bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 

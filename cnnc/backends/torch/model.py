@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 
-from cnnc.backends.common import channels_first, constructor_params
+from cnnc.backends.common import channels_first, constructor_params, input_widths
 from cnnc.backends.naming import class_name, sanitize
 from cnnc.backends.pysource import (
     CodeWriter,
@@ -31,6 +31,7 @@ from cnnc.backends.torch.classes import Classes, ScopeWriter, sequential_items
 from cnnc.backends.torch.emitters import HELPERS
 from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.backends.torch.scopes import ClassText, Unit
+from cnnc.backends.torch.site import IN_WIDTH
 from cnnc.ir.graph import Graph
 
 MODULE_LEVEL = frozenset({"torch", "nn", "F", "INPUTS", "OUTPUTS", "build_model", "kwargs", *HELPERS})
@@ -65,6 +66,8 @@ class ModelWriter:
             kwargs[param] = (ident, getattr(self.graph.node(node_id).attrs, attr))
             for node_id, attr in sites:
                 bound.setdefault(node_id, {})[attr] = ident
+        for node_id, param in input_widths(self.graph).items():
+            bound.setdefault(node_id, {})[IN_WIDTH] = kwargs[param][0]
         return kwargs, bound
 
     def network(self) -> ClassText:
