@@ -31,7 +31,10 @@ CASES = [
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
     ("efficientnet", {}, "efficientnet_b0", 64),
-    *(pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow) for v in range(1, 8)),
+    *(
+        pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow)
+        for v in range(1, 8)
+    ),
 ]
 
 
