@@ -33,6 +33,7 @@ class Builder:
         self.shared = {n.shares for n in graph.topological() if n.shares}
         self.layer_vars: dict[str, str] = {}  # node id of a shared layer's owner -> variable holding the layer
         self._layer_names = {layer_name(n.id) for n in graph.topological()}
+        self._aux_names: dict[tuple[str, str], str] = {}  # (node id, suffix) -> name: the same on every rendering
 
     # --- what emitters read ---
     @property
@@ -95,14 +96,20 @@ class Builder:
 
     def aux(self, node: Node, suffix: str, ctor: str, args: list[Expr], applied: Expr) -> str:
         """A weightless helper layer before or after the node's own (padding, subsampling)."""
-        base = f"{layer_name(node.id)}_{suffix}"
-        name, n = base, 1
-        while name in self._layer_names:
-            n += 1
-            name = f"{base}_{n}"
-        self._layer_names.add(name)
+        name = self._aux_names.get((node.id, suffix))
+        if name is None:
+            base = name = f"{layer_name(node.id)}_{suffix}"
+            n = 1
+            while name in self._layer_names:
+                n += 1
+                name = f"{base}_{n}"
+            self._layer_names.add(name)
+            self._aux_names[node.id, suffix] = name
         target = self.body.assign(node.id)
-        comment = f"{suffix} for {layer_name(node.id)}, {self.where(node.span)}"
+        owner = layer_name(node.id)
+        if self.body.prefix is not None and owner.startswith(self.body.prefix + "_"):
+            owner = owner[len(self.body.prefix) + 1 :]  # in a block's function: the name in the block
+        comment = f"{suffix} for {owner}, {self.where(node.span)}"
         named = f"name={self.body.name_expr(name)}"
         self.out.statement(f"{target} = ", call(call(ctor, *args, named), applied), comment=comment)
         return target

@@ -31,33 +31,20 @@ INPUTS = {"x": (224, 224, 3)}
 OUTPUTS = {"y": (1000,)}
 
 
-def resnet_stem(x, filters, name):
-    """The `resnet_stem` block."""
-    x = layers.ZeroPadding2D(3, name=name + "_conv1_pad")(x)  # pad for resnet_stem1_conv1, resnet.cnn:9
-    x = layers.Conv2D(filters, 7, strides=2, use_bias=False, name=name + "_conv1")(x)  # 112x112x64, resnet.cnn:9
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(x)  # 112x112x64, resnet.cnn:9
-    x = layers.ReLU(name=name + "_relu1")(x)  # 112x112x64, resnet.cnn:9
-    x = PaddedMaxPool((3, 3), (2, 2), ((1, 1), (1, 1)), name=name + "_maxpool1")(x)  # 56x56x64, resnet.cnn:10
-    return x
-
-
 def residual_bottleneck(x, filters, name):
     """The `residual_bottleneck` block (stride=1, expansion=4, groups=1, width=0)."""
     main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x64, blocks.cnn:34
-    # 56x56x64, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x64, blocks.cnn:34
     main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x64, blocks.cnn:34
     # 56x56x64, blocks.cnn:35
     main = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name + "_conv2")(main)
-    # 56x56x64, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn2")(main)  # 56x56x64, blocks.cnn:35
     main = layers.ReLU(name=name + "_relu2")(main)  # 56x56x64, blocks.cnn:35
     main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 56x56x256, blocks.cnn:36
-    # 56x56x256, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
-    short = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_downsample")(x)  # 56x56x256, blocks.cnn:39
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn3")(main)  # 56x56x256, blocks.cnn:36
+    short = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_downsample_0")(x)  # 56x56x256, blocks.cnn:39
     # 56x56x256, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm4")(short)
+    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_downsample_1")(short)
     x = layers.Add(name=name + "_add1")([main, short])  # 56x56x256, blocks.cnn:41
     x = layers.ReLU(name=name + "_relu3")(x)  # 56x56x256, blocks.cnn:41
     return x
@@ -66,17 +53,14 @@ def residual_bottleneck(x, filters, name):
 def residual_bottleneck_2(x, filters, name):
     """The `residual_bottleneck` block (stride=1, expansion=4, groups=1, width=0)."""
     main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x64, blocks.cnn:34
-    # 56x56x64, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x64, blocks.cnn:34
     main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x64, blocks.cnn:34
     # 56x56x64, blocks.cnn:35
     main = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name + "_conv2")(main)
-    # 56x56x64, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn2")(main)  # 56x56x64, blocks.cnn:35
     main = layers.ReLU(name=name + "_relu2")(main)  # 56x56x64, blocks.cnn:35
     main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 56x56x256, blocks.cnn:36
-    # 56x56x256, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn3")(main)  # 56x56x256, blocks.cnn:36
     x = layers.Add(name=name + "_add1")([main, x])  # 56x56x256, blocks.cnn:41
     x = layers.ReLU(name=name + "_relu3")(x)  # 56x56x256, blocks.cnn:41
     return x
@@ -84,33 +68,28 @@ def residual_bottleneck_2(x, filters, name):
 
 def bottleneck_stage(x, filters, blocks, name):
     """The `bottleneck_stage` block (stride=1)."""
-    h = residual_bottleneck(x, filters=filters, name=name + "_residual_bottleneck1")  # 56x56x256, resnet.cnn:21
-    for i in range(2, blocks + 1):
-        # 56x56x256, resnet.cnn:22
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_residual_bottleneck" + str(i))
+    h = residual_bottleneck(x, filters=filters, name=name + "_0")  # 56x56x256, resnet.cnn:26
+    for i in range(1, blocks):
+        h = residual_bottleneck_2(h, filters=filters, name=name + "_" + str(i))  # 56x56x256, resnet.cnn:27
     return h
 
 
 def residual_bottleneck_3(x, filters, stride, name):
     """The `residual_bottleneck` block (expansion=4, groups=1, width=0)."""
     main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x128, blocks.cnn:34
-    # 56x56x128, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x128, blocks.cnn:34
     main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x128, blocks.cnn:34
-    # pad for layer2_residual_bottleneck1_conv2, blocks.cnn:35
-    main = layers.ZeroPadding2D(1, name=name + "_conv2_pad")(main)
+    main = layers.ZeroPadding2D(1, name=name + "_conv2_pad")(main)  # pad for conv2, blocks.cnn:35
     # 28x28x128, blocks.cnn:35
     main = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=name + "_conv2")(main)
-    # 28x28x128, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn2")(main)  # 28x28x128, blocks.cnn:35
     main = layers.ReLU(name=name + "_relu2")(main)  # 28x28x128, blocks.cnn:35
     main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 28x28x512, blocks.cnn:36
-    # 28x28x512, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
+    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn3")(main)  # 28x28x512, blocks.cnn:36
     # 28x28x512, blocks.cnn:39
-    short = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=name + "_downsample")(x)
+    short = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=name + "_downsample_0")(x)
     # 28x28x512, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm4")(short)
+    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_downsample_1")(short)
     x = layers.Add(name=name + "_add1")([main, short])  # 28x28x512, blocks.cnn:41
     x = layers.ReLU(name=name + "_relu3")(x)  # 28x28x512, blocks.cnn:41
     return x
@@ -118,128 +97,25 @@ def residual_bottleneck_3(x, filters, stride, name):
 
 def bottleneck_stage_2(x, filters, blocks, stride, name):
     """The `bottleneck_stage` block."""
-    # 28x28x512, resnet.cnn:21
-    h = residual_bottleneck_3(x, filters=filters, stride=stride, name=name + "_residual_bottleneck1")
-    for i in range(2, blocks + 1):
-        # 28x28x512, resnet.cnn:22
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_residual_bottleneck" + str(i))
-    return h
-
-
-def residual_bottleneck_4(x, filters, stride, name):
-    """The `residual_bottleneck` block (expansion=4, groups=1, width=0)."""
-    main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x128, blocks.cnn:34
-    # 56x56x128, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
-    main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x128, blocks.cnn:34
-    # pad for layer2_residual_bottleneck1_conv2, blocks.cnn:35
-    main = layers.ZeroPadding2D(1, name=name + "_conv2_pad_2")(main)
-    # 28x28x128, blocks.cnn:35
-    main = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=name + "_conv2")(main)
-    # 28x28x128, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
-    main = layers.ReLU(name=name + "_relu2")(main)  # 28x28x128, blocks.cnn:35
-    main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 28x28x512, blocks.cnn:36
-    # 28x28x512, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
-    # 28x28x512, blocks.cnn:39
-    short = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=name + "_downsample")(x)
-    # 28x28x512, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm4")(short)
-    x = layers.Add(name=name + "_add1")([main, short])  # 28x28x512, blocks.cnn:41
-    x = layers.ReLU(name=name + "_relu3")(x)  # 28x28x512, blocks.cnn:41
-    return x
-
-
-def bottleneck_stage_3(x, filters, blocks, stride, name):
-    """The `bottleneck_stage` block."""
-    # 28x28x512, resnet.cnn:21
-    h = residual_bottleneck_4(x, filters=filters, stride=stride, name=name + "_residual_bottleneck1")
-    for i in range(2, blocks + 1):
-        # 28x28x512, resnet.cnn:22
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_residual_bottleneck" + str(i))
-    return h
-
-
-def residual_bottleneck_5(x, filters, stride, name):
-    """The `residual_bottleneck` block (expansion=4, groups=1, width=0)."""
-    main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x128, blocks.cnn:34
-    # 56x56x128, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
-    main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x128, blocks.cnn:34
-    # pad for layer2_residual_bottleneck1_conv2, blocks.cnn:35
-    main = layers.ZeroPadding2D(1, name=name + "_conv2_pad_3")(main)
-    # 28x28x128, blocks.cnn:35
-    main = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=name + "_conv2")(main)
-    # 28x28x128, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
-    main = layers.ReLU(name=name + "_relu2")(main)  # 28x28x128, blocks.cnn:35
-    main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 28x28x512, blocks.cnn:36
-    # 28x28x512, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
-    # 28x28x512, blocks.cnn:39
-    short = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=name + "_downsample")(x)
-    # 28x28x512, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm4")(short)
-    x = layers.Add(name=name + "_add1")([main, short])  # 28x28x512, blocks.cnn:41
-    x = layers.ReLU(name=name + "_relu3")(x)  # 28x28x512, blocks.cnn:41
-    return x
-
-
-def bottleneck_stage_4(x, filters, blocks, stride, name):
-    """The `bottleneck_stage` block."""
-    # 28x28x512, resnet.cnn:21
-    h = residual_bottleneck_5(x, filters=filters, stride=stride, name=name + "_residual_bottleneck1")
-    for i in range(2, blocks + 1):
-        # 28x28x512, resnet.cnn:22
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_residual_bottleneck" + str(i))
-    return h
-
-
-def residual_bottleneck_6(x, filters, stride, name):
-    """The `residual_bottleneck` block (expansion=4, groups=1, width=0)."""
-    main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 28x28x256, blocks.cnn:34
-    # 28x28x256, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm1")(main)
-    main = layers.ReLU(name=name + "_relu1")(main)  # 28x28x256, blocks.cnn:34
-    # pad for layer3_residual_bottleneck1_conv2, blocks.cnn:35
-    main = layers.ZeroPadding2D(1, name=name + "_conv2_pad_4")(main)
-    # 14x14x256, blocks.cnn:35
-    main = layers.Conv2D(filters, 3, strides=stride, use_bias=False, name=name + "_conv2")(main)
-    # 14x14x256, blocks.cnn:35
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm2")(main)
-    main = layers.ReLU(name=name + "_relu2")(main)  # 14x14x256, blocks.cnn:35
-    main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 14x14x1024, blocks.cnn:36
-    # 14x14x1024, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm3")(main)
-    # 14x14x1024, blocks.cnn:39
-    short = layers.Conv2D(4 * filters, 1, strides=stride, use_bias=False, name=name + "_downsample")(x)
-    # 14x14x1024, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_batchnorm4")(short)
-    x = layers.Add(name=name + "_add1")([main, short])  # 14x14x1024, blocks.cnn:41
-    x = layers.ReLU(name=name + "_relu3")(x)  # 14x14x1024, blocks.cnn:41
-    return x
-
-
-def bottleneck_stage_5(x, filters, blocks, stride, name):
-    """The `bottleneck_stage` block."""
-    # 14x14x1024, resnet.cnn:21
-    h = residual_bottleneck_6(x, filters=filters, stride=stride, name=name + "_residual_bottleneck1")
-    for i in range(2, blocks + 1):
-        # 14x14x1024, resnet.cnn:22
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_residual_bottleneck" + str(i))
+    h = residual_bottleneck_3(x, filters=filters, stride=stride, name=name + "_0")  # 28x28x512, resnet.cnn:26
+    for i in range(1, blocks):
+        h = residual_bottleneck_2(h, filters=filters, name=name + "_" + str(i))  # 28x28x512, resnet.cnn:27
     return h
 
 
 def build_res_net50(num_classes: int = 1000) -> keras.Model:
     x = keras.Input(shape=(224, 224, 3), name="x")
-    h = resnet_stem(x, filters=64, name="resnet_stem1")  # 56x56x64, line 9
-    h = bottleneck_stage(h, filters=64, blocks=3, name="layer1")  # 56x56x256, line 11
-    h = bottleneck_stage_4(h, filters=128, blocks=4, stride=2, name="layer2")  # 28x28x512, line 11
-    h = bottleneck_stage_5(h, filters=256, blocks=6, stride=2, name="layer3")  # 14x14x1024, line 11
-    h = bottleneck_stage_5(h, filters=512, blocks=3, stride=2, name="layer4")  # 7x7x2048, line 11
-    y = layers.GlobalAveragePooling2D(name="global_avgpool1")(h)  # 2048, line 13
-    y = layers.Dense(num_classes, name="dense1")(y)  # 1000, line 13
+    h = layers.ZeroPadding2D(3, name="conv1_pad")(x)  # pad for conv1, line 9
+    h = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1")(h)  # 112x112x64, line 9
+    h = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name="bn1")(h)  # 112x112x64, line 9
+    h = layers.ReLU(name="relu1")(h)  # 112x112x64, line 9
+    h = PaddedMaxPool((3, 3), (2, 2), ((1, 1), (1, 1)), name="maxpool1")(h)  # 56x56x64, line 10
+    h = bottleneck_stage(h, filters=64, blocks=3, name="layer1")  # 56x56x256, line 12
+    h = bottleneck_stage_2(h, filters=128, blocks=4, stride=2, name="layer2")  # 28x28x512, line 12
+    h = bottleneck_stage_2(h, filters=256, blocks=6, stride=2, name="layer3")  # 14x14x1024, line 12
+    h = bottleneck_stage_2(h, filters=512, blocks=3, stride=2, name="layer4")  # 7x7x2048, line 12
+    y = layers.GlobalAveragePooling2D(name="global_avgpool1")(h)  # 2048, line 14
+    y = layers.Dense(num_classes, name="fc")(y)  # 1000, line 14
     return keras.Model(inputs=x, outputs=y, name="ResNet50")
 
 
