@@ -39,6 +39,7 @@ import numpy as np
 
 from cnnc.backends.naming import layer_name
 from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import module_path
 
 Array = np.ndarray
 Order = Array | None  # for a flat tensor: torch_vector[i] == keras_vector[order[i]]; None: the native relation
@@ -236,9 +237,9 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     orders = flat_orders(graph)
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
-        name = layer_name(node.id)
+        name, key = layer_name(node.id), module_path(node.id)
         out[name] = [
-            t.to_keras(_numpy(_entry(state, f"{name}.{t.suffix}", node)))
+            t.to_keras(_numpy(_entry(state, f"{key}.{t.suffix}", node)))
             for t in RULES[node.op.name](graph, node, orders)
         ]
     return out
@@ -249,15 +250,15 @@ def torch_state_from_keras(graph: Graph, weights: Mapping[str, Sequence[Array]])
     orders = flat_orders(graph)
     out: dict[str, Array] = {}
     for node in weight_layers(graph):
-        name = layer_name(node.id)
+        name, key = layer_name(node.id), module_path(node.id)
         tensors = RULES[node.op.name](graph, node, orders)
         arrays = list(weights[name])
         if len(arrays) != len(tensors):
             raise ValueError(f"layer {name!r} has {len(arrays)} weights, expected {len(tensors)}")
         for tensor, array in zip(tensors, arrays):
-            out[f"{name}.{tensor.suffix}"] = np.ascontiguousarray(tensor.to_torch(np.asarray(array)))
+            out[f"{key}.{tensor.suffix}"] = np.ascontiguousarray(tensor.to_torch(np.asarray(array)))
         for suffix, value in TORCH_ONLY.get(node.op.name, {}).items():
-            out[f"{name}.{suffix}"] = value()
+            out[f"{key}.{suffix}"] = value()
     return out
 
 

@@ -110,10 +110,20 @@ def test_vertical_edge_detector_computes_the_course_numbers(tmp_path):
 # --- snapshots of generated source ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["lenet5", "residual", "inception"])
+SNAPSHOT_SPECS = {
+    "lenet5": OWN_SPECS / "lenet5.cnn",
+    "residual": OWN_SPECS / "residual.cnn",
+    "inception": OWN_SPECS / "inception.cnn",
+    "resnet50": ROOT / "specs" / "resnet50.cnn",
+    "unet": ROOT / "specs" / "unet.cnn",
+    "inception_v3": ROOT / "specs" / "inception_v3.cnn",
+}
+
+
+@pytest.mark.parametrize("name", list(SNAPSHOT_SPECS))
 def test_generated_source_snapshot(name):
     """Golden files; refresh with CNNC_UPDATE_SNAPSHOTS=1 after an intended change, and review the diff."""
-    source = compile_spec(OWN_SPECS / f"{name}.cnn")[1]
+    source = compile_spec(SNAPSHOT_SPECS[name])[1]
     golden = SNAPSHOTS / f"{name}.py"
     if os.environ.get("CNNC_UPDATE_SNAPSHOTS") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
@@ -360,13 +370,15 @@ block dense_free() { return in -> conv(2, 1) }
 def test_shared_weights_are_one_submodule_used_twice():
     analysis, module, model = build(OWN_SPECS / "siamese.cnn")
     source = compile_spec(OWN_SPECS / "siamese.cnn")[1]
-    assert source.count("self.enc_conv1 = ") == 1 and source.count("self.enc_conv1(") == 2
+    assert source.count("self.enc = Encoder()") == 1 and source.count("self.enc(") == 2
+    assert "enc_2" not in source  # the second use is the same submodule, not a copy
     a = torch.randn(2, 1, 12, 12)
     model.eval()
     with torch.no_grad():
         distance, _ = model(a, a)
-        encoded = model.enc_dense1(model.enc_conv2(torch.nn.functional.max_pool2d(
-            torch.relu(model.enc_batchnorm1(model.enc_conv1(a))), 2)).mean((2, 3)))
+        enc = model.enc
+        encoded = enc.dense1(enc.conv2(torch.nn.functional.max_pool2d(
+            torch.relu(enc.batchnorm1(enc.conv1(a))), 2)).mean((2, 3)))
     assert torch.allclose(distance, model.dense1(encoded + encoded * encoded), atol=1e-6)
 
 
@@ -415,7 +427,7 @@ def test_hostile_names_give_safe_valid_python(tmp_path):
     assert list(module.INPUTS) == ["F", "torch"] and list(module.OUTPUTS) == ["lambda", "__class__", "None"]
     model = module.build_model()
     assert isinstance(model.forward.__func__, type(test_hostile_names_give_safe_valid_python))
-    assert model.training is True and isinstance(model.training_lambda, torch.nn.Conv2d)
+    assert model.training is True and isinstance(model.training_.lambda_, torch.nn.Conv2d)
     assert param_counts(model) == (analysis.cost.params.trainable, analysis.cost.params.non_trainable)
     outputs = model.eval()(torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8))
     assert [tuple(o.shape) for o in outputs] == [(2, 10), (2, 3), (2, 4)]

@@ -61,8 +61,8 @@ def _model_arguments(analysis, target: str) -> list[str]:
 
 
 @pytest.mark.parametrize("body, units_param", [
-    # issue 9: the first dense's width feeds the second dense, so num_classes is fixed at compile time
-    ("x -> flatten -> dense(num_classes) -> relu -> dense(num_classes) -> softmax -> output y", None),
+    # issue 10: the first dense's width feeds the second dense, which takes it as a constructor argument
+    ("x -> flatten -> dense(num_classes) -> relu -> dense(num_classes) -> softmax -> output y", "num_classes"),
     ("x -> conv(num_classes, 1) -> relu -> global_avgpool -> softmax -> output y", "num_classes"),
     ("x -> global_avgpool -> dense(num_classes) -> dropout(0.5) -> softmax -> output y", "num_classes"),
     ("x -> conv(num_classes, 1) -> flatten -> dense(3) -> softmax -> output y", None),

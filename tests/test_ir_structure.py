@@ -21,12 +21,12 @@ def checked(path, **kwargs):
 def test_resnet50_has_16_bottlenecks_under_4_stages():
     structure = checked(SPECS / "resnet50.cnn").graph.structure
     assert Counter(c.block for c in structure.calls) == {
-        "resnet_stem": 1,
         "bottleneck_stage": 4,
         "residual_bottleneck": 16,
+        "": 4,  # the `downsample` groups of the first block of each stage
     }
     stages = [c for c in structure.calls if c.block == "bottleneck_stage"]
-    assert [c.path for c in stages] == ["layer", "layer_2", "layer_3", "layer_4"]
+    assert [c.path for c in stages] == ["layer1", "layer2", "layer3", "layer4"]
     assert [c.args for c in stages] == [
         {"filters": 64, "blocks": 3, "stride": 1},
         {"filters": 128, "blocks": 4, "stride": 2},
@@ -38,7 +38,7 @@ def test_resnet50_has_16_bottlenecks_under_4_stages():
     assert [(c.loop.kind, c.loop.count, c.loop.targets, c.index) for c in stages] == [
         ("for", 4, ("filters", "blocks", "stride"), i) for i in range(4)
     ]
-    assert stages[0].loop is stages[3].loop and stages[0].span.line == 11
+    assert stages[0].loop is stages[3].loop and stages[0].span.line == 12
     for stage, blocks in zip(stages, (3, 4, 6, 3)):
         children = structure.children(stage)
         assert [c.block for c in children] == ["residual_bottleneck"] * blocks
@@ -49,41 +49,42 @@ def test_resnet50_has_16_bottlenecks_under_4_stages():
         ]
         assert children[1].loop.call is stage and children[1].span.file.endswith("lib/resnet.cnn")
     first = structure.children(stages[1])[0]
-    assert first.path == "layer_2.residual_bottleneck1"
+    assert first.path == "layer2.0"
     assert first.args == {"filters": 128, "stride": 2, "expansion": 4, "groups": 1, "width": 0}
-    assert [c.path for c in first.lineage()] == ["layer_2", "layer_2.residual_bottleneck1"]
+    assert [c.path for c in first.lineage()] == ["layer2", "layer2.0"]
 
 
 def test_nodes_point_at_their_innermost_call():
     graph = checked(SPECS / "resnet50.cnn").graph
-    conv = graph.node("layer_3.residual_bottleneck6.conv2")
-    assert conv.call.path == "layer_3.residual_bottleneck6" and conv.call.parent.path == "layer_3"
+    conv = graph.node("layer3.5.conv2")
+    assert conv.call.path == "layer3.5" and conv.call.parent.path == "layer3"
     assert conv.call.index == 4 and conv.loops == ()
-    assert graph.node("x").call is None and graph.node("dense1").call is None
-    per_call = Counter(node.call.path for node in graph.topological() if node.call is not None)
+    assert graph.node("x").call is None and graph.node("fc").call is None
+    per_call = Counter(node.call.path if node.call else None for node in graph.topological())
     # (conv, batchnorm, relu) x 2, conv, batchnorm, add, relu; the first of a stage adds downsample, batchnorm.
-    assert per_call["layer.residual_bottleneck1"] == 12 and per_call["layer.residual_bottleneck2"] == 10
-    assert per_call["resnet_stem1"] == 4 and "layer" not in per_call  # a stage makes no node itself
-    assert sum(per_call.values()) == len(graph) - 3  # all but the input, global_avgpool and dense
+    # the first block's projection is a group of its own (`downsample`: a call without a block)
+    assert per_call["layer1.0"] == 10 and per_call["layer1.0.downsample"] == 2 and per_call["layer1.1"] == 10
+    # the input, the stem (conv1, bn1, relu, maxpool) and head (global_avgpool, fc); a stage makes no node itself
+    assert per_call[None] == 7 and "layer1" not in per_call
 
 
 def test_value_names_of_unet():
     structure = checked(SPECS / "unet.cnn").graph.structure
     network = [(v.name, v.node, v.index) for v in structure.values if v.call is None]
     skips = [(node, index) for name, node, index in network if name == "skips"]
-    assert skips == [("down.relu2", 0), ("down_2.relu2", 1), ("down_3.relu2", 2), ("dropout1", 3)]
-    assert [node for name, node, _ in network if name == "h"][:4] == ["x", "down.relu2", "maxpool1", "down_2.relu2"]
+    assert skips == [("down1.relu2", 0), ("down2.relu2", 1), ("down3.relu2", 2), ("dropout1", 3)]
+    assert [node for name, node, _ in network if name == "h"][:4] == ["x", "down1.relu2", "maxpool1", "down2.relu2"]
     assert [name for name, _, _ in network].count("h") == 15  # x, 4 x (down, maxpool), dropout, bottom, 4 x up
     cropped = [(v.call.path, v.node) for v in structure.values if v.name == "cropped"]
-    assert cropped == [("up", "up.crop1"), ("up_2", "up_2.crop1"), ("up_3", "up_3.crop1"), ("up_4", "up_4.crop1")]
-    assert structure.value_name("down_2.relu2") == "h" and structure.value_name("up.crop1") == "cropped"
+    assert cropped == [("up1", "up1.crop1"), ("up2", "up2.crop1"), ("up3", "up3.crop1"), ("up4", "up4.crop1")]
+    assert structure.value_name("down2.relu2") == "h" and structure.value_name("up1.crop1") == "cropped"
     # Tensor arguments are kept as the node that makes them: skips[-1 - i].
     ups = [c for c in structure.calls if c.block == "up"]
     assert [(c.args["skip"].node, c.args["filters"], c.index) for c in ups] == [
         ("dropout1", 512, 0),
-        ("down_3.relu2", 256, 1),
-        ("down_2.relu2", 128, 2),
-        ("down.relu2", 64, 3),
+        ("down3.relu2", 256, 1),
+        ("down2.relu2", 128, 2),
+        ("down1.relu2", 64, 3),
     ]
 
 
@@ -92,8 +93,8 @@ def test_residual_value_names_stay_in_their_call():
     names = Counter(v.name for v in structure.values if v.call is not None and v.call.block == "residual_bottleneck")
     # `short = in`, rebound to the projection in the 4 bottlenecks that downsample.
     assert names == {"main": 16, "short": 20}  # `mid` and `out` are numbers, not values of the graph
-    shorts = [v.node for v in structure.values if v.name == "short" and v.call.path == "layer_2.residual_bottleneck1"]
-    assert shorts == ["layer.residual_bottleneck3.relu3", "layer_2.residual_bottleneck1.batchnorm4"]
+    shorts = [v.node for v in structure.values if v.name == "short" and v.call.path == "layer2.0"]
+    assert shorts == ["layer1.2.relu3", "layer2.0.downsample.1"]
 
 
 def test_step_repetition_nested_loops_and_shared_blocks(spec_file):
@@ -143,33 +144,33 @@ network N() {
 
 def test_summary_json_gains_blocks_calls_loops_and_values():
     data = json.loads(json.dumps(summary_json(checked(SPECS / "resnet50.cnn"))))
-    layer = next(row for row in data["layers"] if row["name"] == "layer_3.residual_bottleneck6.conv1")
-    assert layer == {**layer, "op": "conv", "block": "layer_3.residual_bottleneck6", "output_shape": [14, 14, 256]}
+    layer = next(row for row in data["layers"] if row["name"] == "layer3.5.conv1")
+    assert layer == {**layer, "op": "conv", "block": "layer3.5", "output_shape": [14, 14, 256]}
     assert data["layers"][0]["block"] is None and "loops" not in data["layers"][0]
     calls = {call["path"]: call for call in data["calls"]}
-    assert len(data["calls"]) == 21
-    assert calls["layer_3.residual_bottleneck6"] == {
-        "path": "layer_3.residual_bottleneck6",
+    assert len(data["calls"]) == 24  # 4 stages, 16 blocks, 4 downsample groups
+    assert calls["layer3.5"] == {
+        "path": "layer3.5",
         "block": "residual_bottleneck",
-        "parent": "layer_3",
-        "line": 22,
+        "parent": "layer3",
+        "line": 27,
         "args": {"filters": 256, "stride": 1, "expansion": 4, "groups": 1, "width": 0},
         "loops": [{"loop": 3, "index": 4}],
     }
-    assert calls["layer_3"]["loops"] == [{"loop": 0, "index": 2}]
+    assert calls["layer3"]["loops"] == [{"loop": 0, "index": 2}]
     assert data["loops"][0] == {
         "kind": "for",
-        "line": 10,
+        "line": 11,
         "count": 4,
         "block": None,
         "loops": [],
         "targets": ["filters", "blocks", "stride"],
     }
-    assert data["loops"][3] == {"kind": "repeat", "line": 22, "count": 5, "block": "layer_3", "loops": []}
+    assert data["loops"][3] == {"kind": "repeat", "line": 27, "count": 5, "block": "layer3", "loops": []}
     assert {
         "name": "short",
-        "node": "layer_4.residual_bottleneck1.batchnorm4",
-        "block": "layer_4.residual_bottleneck1",
+        "node": "layer4.0.downsample.1",
+        "block": "layer4.0",
         "line": 39,
     } in data["values"]
     # The existing keys are as they were.
@@ -178,6 +179,6 @@ def test_summary_json_gains_blocks_calls_loops_and_values():
 
 def test_tensor_arguments_in_json():
     data = summary_json(checked(SPECS / "unet.cnn"))
-    up = next(call for call in data["calls"] if call["path"] == "up_2")
-    assert up["args"] == {"skip": {"tensor": "down_3.relu2"}, "filters": 256}
+    up = next(call for call in data["calls"] if call["path"] == "up2")
+    assert up["args"] == {"skip": {"tensor": "down3.relu2"}, "filters": 256}
     assert {"name": "skips", "node": "dropout1", "block": None, "line": 32, "index": 3} in data["values"]

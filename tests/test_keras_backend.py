@@ -122,15 +122,15 @@ OUTPUTS = {"y": (10,)}
 
 def build_tiny(num_classes: int = 10, rate: float = 0.5) -> keras.Model:
     x = keras.Input(shape=(8, 8, 3), name="x")
-    conv1_pad = layers.ZeroPadding2D(1, name="conv1_pad")(x)  # pad for conv1, line 4
-    conv1 = layers.Conv2D(4, 3, strides=2, use_bias=False, name="conv1")(conv1_pad)  # 4x4x4, line 4
-    batchnorm1 = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name="batchnorm1")(conv1)  # 4x4x4, line 4
-    relu1 = layers.ReLU(name="relu1")(batchnorm1)  # 4x4x4, line 4
-    maxpool1 = PaddedMaxPool((2, 2), (2, 2), ((1, 1), (1, 1)), name="maxpool1")(relu1)  # 3x3x4, line 4
-    flatten1 = layers.Flatten(name="flatten1")(maxpool1)  # 36, line 5
-    dropout1 = layers.Dropout(rate, name="dropout1")(flatten1)  # 36, line 5
-    dense1 = layers.Dense(num_classes, name="dense1")(dropout1)  # 10, line 5
-    return keras.Model(inputs=x, outputs=dense1, name="Tiny")
+    y = layers.ZeroPadding2D(1, name="conv1_pad")(x)  # pad for conv1, line 4
+    y = layers.Conv2D(4, 3, strides=2, use_bias=False, name="conv1")(y)  # 4x4x4, line 4
+    y = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name="batchnorm1")(y)  # 4x4x4, line 4
+    y = layers.ReLU(name="relu1")(y)  # 4x4x4, line 4
+    y = PaddedMaxPool((2, 2), (2, 2), ((1, 1), (1, 1)), name="maxpool1")(y)  # 3x3x4, line 4
+    y = layers.Flatten(name="flatten1")(y)  # 36, line 5
+    y = layers.Dropout(rate, name="dropout1")(y)  # 36, line 5
+    y = layers.Dense(num_classes, name="dense1")(y)  # 10, line 5
+    return keras.Model(inputs=x, outputs=y, name="Tiny")
 
 
 build_model = build_tiny

@@ -56,6 +56,8 @@ TABLE = [
     Row("alexnet_original", {}, total=62_378_344, trainable=62_378_344, macs=1_135_256_096, source="cnnc"),
     Row("vgg16", {}, total=138_357_544, trainable=138_357_544, macs=15_470_264_320, source="issue; keras: total"),
     Row("vgg19", {}, total=143_667_240, trainable=143_667_240, macs=19_632_062_464, source="issue; keras: total"),
+    Row("keras_vgg16", {}, total=138_357_544, trainable=138_357_544, macs=15_470_264_320, source="keras: total"),
+    Row("keras_vgg19", {}, total=143_667_240, trainable=143_667_240, macs=19_632_062_464, source="keras: total"),
     Row("resnet18", {}, total=11_699_112, trainable=11_689_512, macs=1_814_073_344, source="issue: trainable, macs"),
     Row("resnet34", {}, total=21_814_696, trainable=21_797_672, macs=3_663_761_408, source="issue: trainable, macs"),
     Row("resnet50", {}, total=25_610_152, trainable=25_557_032, macs=4_089_184_256, source="issue: trainable, macs"),
@@ -97,6 +99,9 @@ TABLE = [
         source="issue: total, macs; keras: trainable"),
     Row("densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888,
         source="issue: total, macs; keras: trainable"),
+    Row("keras_densenet121", {}, total=8_062_504, trainable=7_978_856, macs=2_834_161_664, source="keras: total"),
+    Row("keras_densenet169", {}, total=14_307_880, trainable=14_149_480, macs=3_359_843_328, source="keras: total"),
+    Row("keras_densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888, source="keras: total"),
     Row("efficientnet", {"variant": 0}, total=5_330_564, trainable=5_288_548, macs=385_814_752,
         source="issue: trainable, macs"),
     Row("efficientnet", {"variant": 1}, total=7_856_232, trainable=7_794_184, macs=686_802_832,
@@ -320,7 +325,7 @@ def test_efficientnet_scales_resolution_and_rounding():
 
 
 def test_width_multipliers_are_parameters():
-    assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("unit_13.conv_pw").attrs.filters == 256
+    assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("unit13.conv_pw").attrs.filters == 256
     assert _analyze("densenet121", {"growth": 12}).cost.params.trainable < 2_000_000
 
 
@@ -376,6 +381,9 @@ KERAS = [
     ("mobilenet_v2", {"alpha": 1.4}, "MobileNetV2", {"alpha": 1.4}),
     ("densenet121", {}, "DenseNet121", {}), ("densenet169", {}, "DenseNet169", {}),
     ("densenet201", {}, "DenseNet201", {}), ("vgg16", {}, "VGG16", {}), ("vgg19", {}, "VGG19", {}),
+    ("keras_vgg16", {}, "VGG16", {}), ("keras_vgg19", {}, "VGG19", {}),
+    ("keras_densenet121", {}, "DenseNet121", {}), ("keras_densenet169", {}, "DenseNet169", {}),
+    ("keras_densenet201", {}, "DenseNet201", {}),
 ]
 
 _KERAS_WEIGHTED = {"Conv2D": "conv", "DepthwiseConv2D": "depthwise", "SeparableConv2D": "separable",

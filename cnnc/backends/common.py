@@ -32,8 +32,9 @@ def uniform(values: tuple) -> int | tuple:
     return values[0] if values and all(v == values[0] for v in values) else tuple(values)
 
 
-def resolve_padding(padding: str | int | tuple, sizes: Shape, kernel: tuple, stride: tuple,
-                    dilation: tuple | None = None) -> Pairs:
+def resolve_padding(
+    padding: str | int | tuple, sizes: Shape, kernel: tuple, stride: tuple, dilation: tuple | None = None
+) -> Pairs:
     """Explicit (before, after) pairs per spatial axis for `valid`, `same` (TensorFlow) or explicit padding."""
     rank = len(sizes)
     if padding == "valid":
@@ -78,18 +79,44 @@ def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:
     return {p: sites for p, sites in uses.items() if p not in blocked}
 
 
+def width_takers(graph: Graph, node: Node) -> list[str] | None:
+    """The layers whose input width is `node`'s width (through ops that pass it on), or None when
+    some layer after it would change shape with it (a conv's input channels, a flatten of a map)."""
+    takers: list[str] = []
+    pending = list(graph.consumers(node.id))
+    while pending:
+        consumer = graph.node(pending.pop())
+        width = graph.node(graph.input_ids(consumer.id)[0]).shape
+        if consumer.op.takes_width:
+            # its input must be the width itself (a flatten of a 2x2 map would be 4 times it)
+            if width != (node.shape[-1],) or consumer.shares or _is_shared(graph, consumer):
+                return None
+            takers.append(consumer.id)
+        elif not consumer.op.passes_width:
+            return None
+        else:
+            pending += graph.consumers(consumer.id)
+    return takers
+
+
+def input_widths(graph: Graph) -> dict[str, str]:
+    """{layer id: param} for layers whose input width is a constructor argument (`dense(k) -> dense(k)`)."""
+    usable = constructor_params(graph)
+    widths: dict[str, str] = {}
+    for param, sites in usable.items():
+        for node_id, attr in sites:
+            node = graph.node(node_id)
+            if attr == node.op.width_attr:
+                widths.update(dict.fromkeys(width_takers(graph, node) or [], param))
+    return widths
+
+
 def _free_binding(graph: Graph, node: Node, attr: str) -> bool:
     if attr in node.op.shape_free_attrs:
         return True
     if node.op.width_attr != attr or node.shares or _is_shared(graph, node):
         return False
-    pending = list(graph.consumers(node.id))
-    while pending:
-        consumer = graph.node(pending.pop())
-        if not consumer.op.passes_width:
-            return False
-        pending += graph.consumers(consumer.id)
-    return True
+    return width_takers(graph, node) is not None
 
 
 def _is_shared(graph: Graph, node: Node) -> bool:

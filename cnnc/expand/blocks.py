@@ -29,6 +29,8 @@ class Body(Protocol):
 
     def call_step(self, value: object, step: ast.CallStep, scope: Scope) -> object: ...
 
+    def apply_step(self, value: object, step: ast.Step, scope: Scope) -> object: ...
+
 
 class Blocks:
     """Expands block calls and uses of shared instances."""
@@ -55,7 +57,13 @@ class Blocks:
         if prefix is None:
             prefix = self.nodes.fresh_id(scope, step.alias or block.name, step.alias is not None)
         record = Call(
-            prefix, block.name, {k: _recorded(v) for k, v in args.items()}, step.span, scope.call, scope.iterations
+            prefix,
+            block.name,
+            {k: _recorded(v) for k, v in args.items()},
+            step.span,
+            scope.call,
+            scope.iterations,
+            sequential=block.sequential,
         )
         self.graph.structure.calls.append(record)
         inner = Scope(
@@ -66,6 +74,7 @@ class Blocks:
             frozen=scope.frozen or frozen,
             consts=self.evaluator.const_values,
             call=record,
+            sequential=block.sequential,
         )
         self.stack.append(block.name)
         try:
@@ -80,6 +89,34 @@ class Blocks:
                 help="end the block with `return <value>`",
             )
         return inner.returned
+
+    def group(self, value: object, step: ast.GroupStep, scope: Scope) -> object:
+        """`value -> (a -> b) as name`: the steps in a sequential body of their own, named `name`.
+
+        The steps read the enclosing body's names (they cannot bind any), so the group's scope
+        shares its variables; it is recorded as a call with `group=True` and no block.
+        """
+        prefix = self.nodes.fresh_id(scope, step.alias, True)
+        record = Call(prefix, "", {}, step.span, scope.call, scope.iterations, sequential=True, group=True)
+        self.graph.structure.calls.append(record)
+        inner = Scope(
+            "block",
+            prefix + ".",
+            vars=scope.vars,
+            shared=scope.shared,
+            frozen=scope.frozen,
+            network_params=scope.network_params,
+            param_reads=scope.param_reads,  # a group in the network's body reads its parameters
+            param_attributes=scope.param_attributes,
+            consts=self.evaluator.const_values,
+            call=record,
+            sequential=True,
+        )
+        for inner_step in step.steps:
+            if isinstance(value, Poison):
+                return POISON
+            value = self.body.apply_step(value, inner_step, inner)
+        return value
 
     def _refuse_nesting(self, block: ast.Definition, step: ast.CallStep) -> Poison | None:
         """Blocks are expanded inline: a block inside itself, or nesting past the limit, is an error."""

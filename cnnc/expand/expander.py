@@ -267,6 +267,8 @@ class Expander:
         if isinstance(step, ast.OutputStep):
             self.bind_output(step.name, value, step.span, scope)
             return value
+        if isinstance(step, ast.GroupStep):
+            return self.blocks.group(value, step, scope)
         if step.repeat is None:
             return self.call_step(value, step, scope)
         for _ in self.iterate("step", step.span, self.repeat_count(step.repeat, scope), scope):

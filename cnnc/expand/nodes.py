@@ -87,14 +87,24 @@ class Nodes:
         return self.evaluator.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
 
     def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
-        """A node or call id not yet used, distinct from all others also as code (`c.b` vs `c_b`)."""
-        # Explicit names are used as written, then name_2, name_3; automatic ones count
-        # from 1 (conv1, conv2), with an underscore after a digit (relu6_1, not relu61).
-        sep = "_" if explicit or base[-1].isdigit() else ""
+        """A node or call id not yet used, distinct from all others also as code (`c.b` vs `c_b`).
+
+        The Names rule (README): an explicit name inside a loop of its body is numbered from 1
+        (`layer1`); an unnamed item of a sequential body is its position from 0 (`downsample.0`);
+        other automatic names count from 1 (conv1, conv2), with an underscore after a digit
+        (relu6_1, not relu61); an explicit name already taken gets `_2`, `_3`.
+        """
+        position = scope.items
+        scope.items += 1
+        if scope.sequential and not explicit:
+            base, explicit = str(position), True
+        numbered = explicit and bool(scope.iterations) and not base.isdigit()
+        sep = "_" if (explicit and not numbered) or base[-1].isdigit() else ""
         while True:
             scope.counters[base] += 1
             n = scope.counters[base]
-            node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
+            plain = explicit and n == 1 and not numbered
+            node_id = scope.prefix + (base if plain else f"{base}{sep}{n}")
             if (
                 node_id not in self.graph
                 and node_id not in self.graph.inputs

@@ -42,6 +42,8 @@ class Scope:
     consts: dict[str, object] = field(default_factory=dict)  # the constants evaluated so far
     call: Call | None = None  # the block call this scope executes; None: the network's body
     iterations: tuple[Iteration, ...] = ()  # the loops running in this body, outermost first
+    sequential: bool = False  # a group or a `sequential block`: unnamed items are named by position
+    items: int = 0  # layers and calls made directly in this body so far (a sequential body's positions)
     param_reads: Counter = field(default_factory=Counter)  # network parameter -> times read
     param_attributes: Counter = field(default_factory=Counter)  # ... -> times passed as a whole attribute
 

@@ -54,6 +54,8 @@ class Call:
     parent: Call | None  # the call whose body made this one; None: the network's body
     loops: tuple[Iteration, ...] = ()  # the loops around it in its parent's body, outermost first
     shares: Call | None = None  # a later use of a `shared` block: the call whose weights it uses
+    sequential: bool = False  # a group step or a `sequential block`: its items are in chain order
+    group: bool = False  # a group step `(a -> b) as name`, not a block: `block` is empty
 
     @property
     def loop(self) -> Loop | None:

@@ -40,3 +40,9 @@ def code_name(node_id: str) -> str:
     """The node's layer name in every backend."""
     name = sanitize(node_id)
     return name + "_" if name in RESERVED else name
+
+
+def module_path(node_id: str) -> str:
+    """The node's PyTorch module path, the prefix of its state-dict keys (README, Names): each part of the
+    path as `code_name` writes it, an item of a sequential body (a digit) as it is."""
+    return ".".join(part if part.isdigit() else code_name(part) for part in node_id.split("."))

@@ -100,6 +100,10 @@ class Op:
     passes_width: bool = False
     """One input, no weights, and nothing in it depends on the input's channel count (activations,
     pools, padding, flatten): a width change before it resizes its output, and nothing else."""
+    takes_width: bool = False
+    """Its output's shape does not depend on its input's width, which its weights' shape takes as
+    it comes (dense): a width parameter before it can still be a constructor argument, and the
+    PyTorch layer is written with that argument as its input width (`nn.Linear(k, k)`)."""
     keeps_values: bool = False
     """At inference the output holds the input's values as they are (identity, dropout, flatten,
     reshape): only the layout may change, so what comes before it means the same after it."""
@@ -564,6 +568,7 @@ register(
         macs=lambda a, ins, out: ins[0][0] * a.units,
         width_attr="units",
         shape_free_attrs=_BIAS,
+        takes_width=True,
     )
 )
 

@@ -117,7 +117,16 @@ class OutputStep:
     span: Span
 
 
-Step = Union[CallStep, OutputStep]
+@dataclass
+class GroupStep:
+    """`-> (step -> step ...) as name`: a sequential group, whose unnamed items are numbered from 0."""
+
+    steps: list[CallStep]
+    alias: str
+    span: Span
+
+
+Step = Union[CallStep, GroupStep, OutputStep]
 
 
 @dataclass
@@ -227,6 +236,7 @@ class Definition:
     body: list[Stmt]
     span: Span
     name_span: Span
+    sequential: bool = False  # `sequential block`: unnamed layers and calls are numbered from 0
 
 
 @dataclass

@@ -128,6 +128,14 @@ def _call_step(c: list) -> Doc:
     return Seq(parts)
 
 
+def _group_step(c: list) -> Doc:
+    """`(a -> b) as name`: the steps wrap like a chain's, inside the brackets."""
+    open_, steps, close, as_, alias = c[0], [x for x in c[1:-3] if isinstance(x, Tree)], c[-3], c[-2], c[-1]
+    return Seq(
+        [_tok(open_), _join("chain", steps[1:], steps[0]), _tok(close), Text(" "), _tok(as_), Text(" "), _tok(alias)]
+    )
+
+
 def _param(c: list) -> Doc:
     name, colon, typ, equals, default = c
     parts: list[Doc] = [_tok(name)]
@@ -159,6 +167,7 @@ _PIECES = {
     "positional_arg": lambda c: expr(c[0]),
     "keyword_arg": lambda c: Seq([_tok(c[0]), Text("="), expr(c[2])]),
     "call_step": _call_step,
+    "group_step": _group_step,
     "output_step": lambda c: _spaced(*c),
     "repeat_count": lambda c: Seq([_tok(c[0]), expr(c[1]), _tok(c[2])]),
     "param": _param,
@@ -273,8 +282,9 @@ def _write_repeat(w: Writer, stmt: Tree, indent: int) -> None:
 
 
 def _write_definition(w: Writer, node: Tree, indent: int) -> None:
-    keyword, name, open_, params, close, body = node.children
-    w.write(f"{keyword} ", _pos(keyword))
+    *keywords, name, open_, params, close, body = node.children
+    for keyword in (k for k in keywords if k is not None):  # `sequential block`: two keywords
+        w.write(f"{keyword} ", _pos(keyword))
     w.write(str(name), _pos(name))
     w.layout(_bracketed(open_, _subtrees(params) if params is not None else [], close))
     write_body(w, body, indent)

@@ -74,7 +74,9 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Definition(kind, str(name), params or [], body, self.s(meta), _token_span(self.file, name))
 
     def block_def(self, meta, c):
-        return self._definition("block", meta, c)
+        definition = self._definition("block", meta, c[1:])
+        definition.sequential = c[0] is not None
+        return definition
 
     def network_def(self, meta, c):
         return self._definition("network", meta, c)
@@ -143,6 +145,9 @@ class _ToAst(Transformer_NonRecursive):
         return ast.CallStep(
             str(name), args, repeat, str(alias) if alias else None, self.s(meta), _token_span(self.file, name)
         )
+
+    def group_step(self, meta, c):
+        return ast.GroupStep(list(c[:-1]), str(c[-1]), self.s(meta))
 
     def output_step(self, meta, c):
         return ast.OutputStep(str(c[0]), self.s(meta))

@@ -1,16 +1,20 @@
-"""The state of one generated Keras builder: names, lines, and what the file needs.
+"""The state of one generated Keras module: names, the body being written, and what the file needs.
 
 Emitters (`emit.py`) call `layer` for a node's own layer (named `layer_name(node.id)`,
 so weights map by name across backends) and `aux` for a weightless helper layer
-(padding, subsampling).  Sharing, freezing, comments and network-parameter
-arguments are handled here once, not in each emitter.
+(padding, subsampling).  Sharing, freezing, comments, network-parameter arguments and
+block parameters are handled here once, not in each emitter.  The body being written
+(`self.body`: the builder function or a block's function, cnnc/backends/keras/body.py)
+holds the locals and says how a layer name is written there.
 """
 
 from __future__ import annotations
 
 from cnnc.backends.common import constructor_params
+from cnnc.backends.keras.body import Body
 from cnnc.backends.naming import layer_name
-from cnnc.backends.pysource import CodeWriter, Expr, Namespace, call, file_label, inline, literal
+from cnnc.backends.pysource import CodeWriter, Expr, Namespace, call, file_label, inline
+from cnnc.diagnostics import Span
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.shape_math import Shape, fmt
 
@@ -18,9 +22,9 @@ from cnnc.ir.shape_math import Shape, fmt
 class Builder:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
-        self.names = Namespace()
-        self.out = CodeWriter(level=1)  # the builder function's body
-        self.values: dict[str, str] = {}  # node id -> variable holding its output tensor
+        self.names = Namespace()  # module-level names: functions, constants, the builder's parameters
+        self.body: Body | None = None  # the function body being written
+        self.emit = None  # node -> its statements (set by the module writer: emitters import this module)
         self.runtime: set[str] = set()  # custom layer classes to paste into the file
         self.constants: list[tuple[str, Expr]] = []  # module-level (name, literal)
         # The network parameters both backends take as arguments (changing them changes no shape).
@@ -29,10 +33,15 @@ class Builder:
         self.shared = {n.shares for n in graph.topological() if n.shares}
         self.layer_vars: dict[str, str] = {}  # node id of a shared layer's owner -> variable holding the layer
         self._layer_names = {layer_name(n.id) for n in graph.topological()}
+        self._aux_names: dict[tuple[str, str], str] = {}  # (node id, suffix) -> name: the same on every rendering
 
     # --- what emitters read ---
+    @property
+    def out(self) -> CodeWriter:
+        return self.body.out
+
     def inputs(self, node: Node) -> list[str]:
-        return [self.values[i] for i in self.graph.input_ids(node.id)]
+        return [self.body.values[i] for i in self.graph.input_ids(node.id)]
 
     def input(self, node: Node) -> str:
         return self.inputs(node)[0]
@@ -41,8 +50,9 @@ class Builder:
         return self.graph.node(self.graph.input_ids(node.id)[0]).shape
 
     def attr(self, node: Node, key: str) -> str:
-        """An attribute as source: the builder's argument when it came straight from one, else a literal."""
-        return self.bound(node, key) or inline(getattr(node.attrs, key))
+        """An attribute as source: the builder's or the block's parameter when it is that argument, else a literal."""
+        value = getattr(node.attrs, key)
+        return self.bound(node, key) or self.body.arg(key, value) or inline(value)
 
     def bound(self, node: Node, key: str) -> str | None:
         """The builder argument an attribute comes from, if it is one."""
@@ -66,43 +76,52 @@ class Builder:
     def layer(self, node: Node, ctor: str, args: list[Expr], applied: Expr) -> str:
         """The node's own layer called on `applied`; one layer object for every use of shared weights."""
         owner = self.graph.weight_owner(node)
-        extra = [f"name={literal(layer_name(owner.id))}"]
+        extra = [f"name={self.body.name_expr(layer_name(owner.id))}"]
         if owner.frozen:
             extra.append("trainable=False")
-        target = self.names(f"value:{node.id}", layer_name(node.id))
         comment = self._comment(node)
         if owner.id not in self.shared:
+            target = self.body.assign(node.id)
             self.out.statement(f"{target} = ", call(call(ctor, *args, *extra), applied), comment=comment)
             return target
         if owner.id not in self.layer_vars:
             var = self.names(f"layer:{owner.id}", layer_name(owner.id) + "_layer")
+            self.body.reserved.add(var)
             users = "shared: " + ", ".join(self._users(owner))
             self.out.statement(f"{var} = ", call(ctor, *args, *extra), comment=users)
             self.layer_vars[owner.id] = var
+        target = self.body.assign(node.id)
         self.out.statement(f"{target} = ", call(self.layer_vars[owner.id], applied), comment=comment)
         return target
 
     def aux(self, node: Node, suffix: str, ctor: str, args: list[Expr], applied: Expr) -> str:
         """A weightless helper layer before or after the node's own (padding, subsampling)."""
-        base = f"{layer_name(node.id)}_{suffix}"
-        name, n = base, 1
-        while name in self._layer_names:
-            n += 1
-            name = f"{base}_{n}"
-        self._layer_names.add(name)
-        target = self.names(f"aux:{name}", name)
-        comment = f"{suffix} for {layer_name(node.id)}, {self._where(node)}"
-        self.out.statement(f"{target} = ", call(call(ctor, *args, f"name={literal(name)}"), applied), comment=comment)
+        name = self._aux_names.get((node.id, suffix))
+        if name is None:
+            base = name = f"{layer_name(node.id)}_{suffix}"
+            n = 1
+            while name in self._layer_names:
+                n += 1
+                name = f"{base}_{n}"
+            self._layer_names.add(name)
+            self._aux_names[node.id, suffix] = name
+        target = self.body.assign(node.id)
+        owner = layer_name(node.id)
+        if self.body.prefix is not None and owner.startswith(self.body.prefix + "_"):
+            owner = owner[len(self.body.prefix) + 1 :]  # in a block's function: the name in the block
+        comment = f"{suffix} for {owner}, {self.where(node.span)}"
+        named = f"name={self.body.name_expr(name)}"
+        self.out.statement(f"{target} = ", call(call(ctor, *args, named), applied), comment=comment)
         return target
 
     def _comment(self, node: Node) -> str:
-        return f"{fmt(node.shape)}, {self._where(node)}"
+        return f"{fmt(node.shape)}, {self.where(node.span)}"
 
-    def _where(self, node: Node) -> str:
+    def where(self, span: Span) -> str:
         """`line N` in the compiled spec, `file.cnn:N` in an imported one (where its name is plain)."""
-        if node.span.file != self.graph.file and file_label(node.span.file):
-            return f"{file_label(node.span.file)}:{node.span.line}"
-        return f"line {node.span.line}"
+        if span.file != self.graph.file and file_label(span.file):
+            return f"{file_label(span.file)}:{span.line}"
+        return f"line {span.line}"
 
     def _users(self, owner: Node) -> list[str]:
         return [layer_name(n.id) for n in self.graph.topological() if n.id == owner.id or n.shares == owner.id]

@@ -341,7 +341,7 @@ def emit_concat(b: Builder, node: Node) -> str:
 
 @emits("input")
 def emit_input(b: Builder, node: Node) -> str:
-    target = b.names(f"value:{node.id}", layer_name(node.id))
+    target = b.body.assign(node.id)
     shape = literal(tuple(node.shape))
-    b.out.statement(f"{target} = ", call("keras.Input", shape=shape, name=literal(layer_name(node.id))))
+    b.out.statement(f"{target} = ", call("keras.Input", shape=shape, name=b.body.name_expr(layer_name(node.id))))
     return target

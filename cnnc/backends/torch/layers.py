@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnc.backends.common import channels_first, channels_first_axis
 from cnnc.backends.pysource import Expr, call, flat, literal, tuple_of
-from cnnc.backends.torch.site import FRESH, INPUT, VIEW, Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import FRESH, IN_WIDTH, INPUT, VIEW, Emit, Site, emits, size_literal
 from cnnc.backends.torch.windows import padded
 from cnnc.ir.shape_math import pad_pairs, per_dim
 
@@ -46,15 +46,28 @@ def emit_batchnorm(site: Site) -> Emit:
     attrs, c = site.attrs, site.channels
     cls = f"nn.BatchNorm{max(site.rank, 1)}d"
     both = attrs.scale and attrs.center
-    module = call(cls, literal(c), eps=site.option("epsilon", 1e-5), momentum=site.option("momentum", 0.1),
-                  affine=None if both else "False")
+    module = call(
+        cls,
+        literal(c),
+        eps=site.option("epsilon", 1e-5),
+        momentum=site.option("momentum", 0.1),
+        affine=None if both else "False",
+    )
     forward = call(site.module, site.x)
     if site.node.frozen:
         # A frozen batch norm normalises with its stored statistics and never updates them, in
         # training too, as Keras runs a layer with trainable=False.
         m = site.module
-        forward = call("F.batch_norm", site.x, f"{m}.running_mean", f"{m}.running_var", f"{m}.weight",
-                       f"{m}.bias", training="False", eps=f"{m}.eps")
+        forward = call(
+            "F.batch_norm",
+            site.x,
+            f"{m}.running_mean",
+            f"{m}.running_var",
+            f"{m}.weight",
+            f"{m}.bias",
+            training="False",
+            eps=f"{m}.eps",
+        )
     emit = Emit(forward, module)
     # PyTorch's affine is both or neither; a lone scale or shift is added as the parameter it reads.
     if attrs.scale and not both:
@@ -118,7 +131,8 @@ def emit_reshape(site: Site) -> Emit:
 
 @emits("dense", output=FRESH)
 def emit_dense(site: Site) -> Emit:
-    module = call("nn.Linear", literal(site.channels), site.value("units"), bias=site.option("bias", True))
+    width = site.bound.get(IN_WIDTH) or literal(site.channels)  # a constructor argument: dense(k) -> dense(k)
+    module = call("nn.Linear", width, site.value("units"), bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 

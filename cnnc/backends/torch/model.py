@@ -9,16 +9,16 @@ like a hand-written one (`x = self.conv1(x)`) and frees memory as early.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
-from cnnc.backends.common import channels_first, constructor_params
-from cnnc.backends.naming import class_name, layer_name, sanitize
+from cnnc.backends.common import channels_first, constructor_params, input_widths
+from cnnc.backends.naming import class_name, sanitize
 from cnnc.backends.pysource import (
     CodeWriter,
     Expr,
     Namespace,
     PythonCode,
     Seq,
+    call,
     comment_text,
     dict_of,
     file_label,
@@ -27,40 +27,33 @@ from cnnc.backends.pysource import (
     quote,
     tuple_of,
 )
-from cnnc.backends.torch.emitters import EMITTERS, HELPERS, Emit, Site
+from cnnc.backends.torch.classes import Classes, ScopeWriter, sequential_items
+from cnnc.backends.torch.emitters import HELPERS
 from cnnc.backends.torch.lifetimes import Lifetimes
-from cnnc.ir.graph import Graph, Node
-from cnnc.ir.names import MODULE_ATTRIBUTES
+from cnnc.backends.torch.scopes import ClassText, Unit
+from cnnc.backends.torch.site import IN_WIDTH
+from cnnc.ir.graph import Graph
 
 MODULE_LEVEL = frozenset({"torch", "nn", "F", "INPUTS", "OUTPUTS", "build_model", "kwargs", *HELPERS})
 
 
-@dataclass
-class Body:
-    """The class body as it is built: `__init__` and `forward` statements, helpers they call."""
-
-    init: CodeWriter = field(default_factory=lambda: CodeWriter(level=2))
-    forward: CodeWriter = field(default_factory=lambda: CodeWriter(level=2))
-    helpers: set[str] = field(default_factory=set)
-
-
 class ModelWriter:
+    """The file's state: the graph, its lifetimes, the constructor's arguments, the classes."""
+
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.module_names = Namespace(set(MODULE_LEVEL))
         self.cls = self.module_names("network", class_name(graph.name))
-        self.attrs = Namespace(set(MODULE_ATTRIBUTES), attributes=True)
         self.kwargs, self.bound = self._constructor_args()
-        self.locals = Namespace(set(MODULE_LEVEL) | {self.cls})
-        self.inputs = {name: self.locals(f"input:{name}", name) for name in graph.inputs}
+        self.reserved = set(MODULE_LEVEL) | {self.cls}
+        names = Namespace(set(self.reserved))
+        self.input_names = {node_id: names(f"input:{name}", name) for name, node_id in graph.inputs.items()}
         self.life = Lifetimes.of(graph)
-        self.var: dict[str, str] = {node_id: self.inputs[name] for name, node_id in graph.inputs.items()}
-        self.free: list[str] = []
-        self.temps = 0
-        self.body = Body()
-        self.last_where: str | None = None
+        self.shared = {n.shares for n in graph.topological() if n.shares}
+        self.helpers: set[str] = set()
+        self.classes = Classes(self.module_names)
+        self.defaults = {ident: default for ident, default in self.kwargs.values()}
 
-    # --- names ---
     def _constructor_args(self) -> tuple[dict[str, tuple[str, object]], dict[str, dict[str, str]]]:
         """{param: (identifier, default)}, and {node id: {attribute: identifier}}."""
         names = Namespace(set(MODULE_LEVEL) | {self.cls})
@@ -73,113 +66,46 @@ class ModelWriter:
             kwargs[param] = (ident, getattr(self.graph.node(node_id).attrs, attr))
             for node_id, attr in sites:
                 bound.setdefault(node_id, {})[attr] = ident
+        for node_id, param in input_widths(self.graph).items():
+            bound.setdefault(node_id, {})[IN_WIDTH] = kwargs[param][0]
         return kwargs, bound
 
-    def module_of(self, node: Node) -> str:
-        owner = self.graph.weight_owner(node)
-        return "self." + self.attrs(owner.id, layer_name(owner.id))
+    def network(self) -> ClassText:
+        graph = self.graph
+        outputs = list(dict.fromkeys(self.life.value[v] for v in graph.outputs.values()))
+        writer = ScopeWriter(self, None, list(graph.topological()), list(graph.inputs.values()), outputs)
+        text = writer.text()
+        text.outputs = [writer.var[self.life.value[v]] for v in graph.outputs.values()]
+        return text
 
-    def temp(self) -> str:
-        if self.free:
-            return self.free.pop(0)
-        self.temps += 1
-        return self.locals(f"temp:{self.temps}", "h" if self.temps == 1 else f"h{self.temps - 1}")
-
-    def release(self, name: str) -> None:
-        if name not in self.inputs.values() and name not in self.free:
-            self.free.append(name)
-            self.free.sort(key=lambda n: (len(n), n))
-
-    # --- the pass ---
-    def build(self) -> Body:
-        computed = {n.id: pos for pos, n in enumerate(self.life.order)}
-        shared = {n.shares for n in self.graph.topological() if n.shares}
-        for node in self.graph.topological():
-            if node.op.name == "input":
-                continue
-            pos = computed.get(node.id)
-            site = self._site(node, pos, shared)
-            emit = EMITTERS[node.op.name](site)
-            self._write_init(node, site, emit)
-            if pos is not None:
-                self._write_forward(node, pos, site, emit)
-        return self.body
-
-    def _site(self, node: Node, pos: int | None, shared: set[str]) -> Site:
-        inputs = self.graph.input_ids(node.id)
-        args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
-        return Site(
-            node,
-            [self.graph.node(i).shape for i in inputs],
-            args,
-            lambda: self.module_of(node),
-            bound=self.bound.get(node.id, {}),
-            inplace=None if pos is None else self.life.overwritable(self.graph, node),
-            shared=bool(node.shares) or node.id in shared,
-        )
-
-    def _write_init(self, node: Node, site: Site, emit: Emit) -> None:
-        if emit.module is None or node.shares:
-            return
-        target = site.module
-        self.body.init.statement(f"{target} = ", emit.module)
-        for depth, lead, expr in emit.setup:
-            self.body.init.level += depth
-            if expr is None:
-                self.body.init.line(lead)
-            else:
-                self.body.init.statement(lead, expr)
-            self.body.init.level -= depth
-        if node.frozen:
-            self.body.init.line(f"{target}.requires_grad_(False)")
-
-    def _write_forward(self, node: Node, pos: int, site: Site, emit: Emit) -> None:
-        self.body.helpers.update(emit.helpers)
-        inputs = self.graph.input_ids(node.id)
-        dying = [self.life.value[i] for i in inputs if self.life.last_value_use[self.life.value[i]] == pos]
-        dying = list(dict.fromkeys(dying))
-        if emit.forward is None:  # identity: the value is its input's
-            self.var[node.id] = self.var[self.life.value[node.id]]
-            dying = [v for v in dying if v != self.life.value[node.id]]
+    def module_expr(self, parent: ScopeWriter, unit: Unit) -> Expr:
+        """A child call's module: an inline nn.Sequential, or its class called with its arguments."""
+        child = unit.call
+        writer = ScopeWriter(self, child, unit.nodes, unit.reads, unit.writes)
+        items = sequential_items(writer) if child.sequential else None
+        if items is not None:
+            expr: Expr = call("nn.Sequential", *items)
         else:
-            target = self._target(site, emit, dying)
-            comment = self._comment(node, site)
-            writer = self.body.forward
-            if emit.augmented:
-                writer.statement(f"{target} {emit.augmented}= ", emit.forward, comment=comment)
-            else:
-                writer.statement(f"{target} = ", emit.forward, comment=comment)
-            for follow in emit.then:
-                writer.statement(f"{target} = ", follow.format(target))
-            self.var[node.id] = target
-            dying = [v for v in dying if self.var[v] != target]
-        for value in dying:
-            self.release(self.var[value])
-
-    def _target(self, site: Site, emit: Emit, dying: list[str]) -> str:
-        if emit.inplace:
-            return site.args[site.inplace]
-        return self.var[dying[0]] if dying else self.temp()
-
-    def _comment(self, node: Node, site: Site) -> str | None:
-        where = f"line {node.span.line}"
-        if node.span.file != self.graph.file and file_label(node.span.file):
-            where = f"{file_label(node.span.file)}:{node.span.line}"
-        shown = where if where != self.last_where else None
-        self.last_where = where
-        if node.shape == site.shape:
-            return shown
-        return f"{shown or where} -> {'x'.join(map(str, channels_first(node.shape)))}"
+            text = writer.text()
+            where = file_label(child.span.file) or "the spec"
+            kind = f"block `{child.block}`" if not child.group else f"group `{unit.own}`"
+            cls = self.classes.name_for(text, child.block or unit.own, f"{kind}, {where} line {child.span.line}.")
+            expr = call(cls, **{k: k for k in text.kwargs})
+        parent.use_kwargs(writer.kwargs)
+        return expr
 
 
 def render_model(graph: Graph) -> PythonCode:
     """The source of `model.py` for a checked graph."""
     model = ModelWriter(graph)
-    body = model.build()
+    network = model.network()
     code = CodeWriter()
-    for name in sorted(body.helpers):
+    for name in sorted(model.helpers):
         code.lines += HELPERS[name] + ["", ""]
-    _write_class(code, model, body)
+    for cls, text, doc in model.classes.written:
+        _write_block_class(code, model, cls, text, doc)
+        code.lines += ["", ""]
+    _write_class(code, model, network)
     code.lines += ["", ""]
     code.line(f"def build_model(**kwargs) -> {model.cls}:")
     with code.indented():
@@ -224,25 +150,38 @@ def _shapes(graph: Graph, named: dict[str, str]) -> Expr:
     return dict_of([(quote(name), literal(channels_first(graph.node(i).shape))) for name, i in named.items()])
 
 
-def _write_class(code: CodeWriter, model: ModelWriter, body: Body) -> None:
-    graph = model.graph
+def _write_class(code: CodeWriter, model: ModelWriter, text: ClassText) -> None:
     code.line(f"class {model.cls}(nn.Module):")
     with code.indented():
         _write_docstring(code, model)
         code.line()
         params = [("", "self")] + [("", _kwarg(ident, default)) for ident, default in model.kwargs.values()]
-        code.statement("", _signature("def __init__", params), " -> None:")
-        with code.indented():
-            code.line("super().__init__()")
-            code.lines += body.init.lines
+        _write_methods(code, params, text)
+
+
+def _write_block_class(code: CodeWriter, model: ModelWriter, cls: str, text: ClassText, doc: str) -> None:
+    code.line(f"class {cls}(nn.Module):")
+    with code.indented():
+        code.line(f'"""{doc[:1].upper()}{doc[1:]}"""')
         code.line()
-        args = [("", "self")] + [("", f"{v}: torch.Tensor") for v in model.inputs.values()]
-        outputs = [model.var[model.life.value[i]] for i in graph.outputs.values()]
-        returns = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
-        code.statement("", _signature("def forward", args), f" -> {returns}:")
-        with code.indented():
-            code.lines += body.forward.lines
-            code.statement("return ", outputs[0] if len(outputs) == 1 else tuple_of(*outputs, bare=True))
+        params = [("", "self")] + [("", _kwarg(k, model.defaults[k])) for k in text.kwargs]
+        _write_methods(code, params, text)
+
+
+def _write_methods(code: CodeWriter, params: list[tuple[str, Expr]], text: ClassText) -> None:
+    """`__init__` and `forward` of a class body (`text`'s lines are written at method level)."""
+    code.statement("", _signature("def __init__", params), " -> None:")
+    with code.indented():
+        code.line("super().__init__()")
+        code.lines += text.init
+    code.line()
+    args = [("", "self")] + [("", f"{v}: torch.Tensor") for v in text.inputs]
+    n = len(text.outputs)
+    returns = "torch.Tensor" if n == 1 else f"tuple[{', '.join(['torch.Tensor'] * n)}]"
+    code.statement("", _signature("def forward", args), f" -> {returns}:")
+    with code.indented():
+        code.lines += text.forward
+        code.statement("return ", text.outputs[0] if n == 1 else tuple_of(*text.outputs, bare=True))
 
 
 def _signature(head: str, params: list[tuple[str, Expr]]) -> Seq:
@@ -263,8 +202,8 @@ def _write_docstring(code: CodeWriter, model: ModelWriter) -> None:
     code.line(f'"""{model.cls}, generated by cnnc.')
     code.line()
     code.line("Inputs:")
-    for name, node_id in graph.inputs.items():
-        code.line(f"    {model.inputs[name]}: ({shape(node_id)})")
+    for node_id in graph.inputs.values():
+        code.line(f"    {model.input_names[node_id]}: ({shape(node_id)})")
     code.line()
     code.line("Outputs:")
     for name, node_id in graph.outputs.items():

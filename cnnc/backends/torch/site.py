@@ -28,6 +28,10 @@ HELPERS: dict[str, list[str]] = {
 }
 
 
+# The key of `Site.bound` for a layer's input width, when a constructor argument sets it.
+IN_WIDTH = "<input width>"
+
+
 @dataclass
 class Site:
     """What an emitter knows about one node."""

@@ -61,9 +61,15 @@ def emit_conv(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     native, explicit = _native_or_explicit(site, pairs, stride)
     groups = site.attrs.groups
-    module = call(_conv_class(site.rank), literal(site.channels), site.value("filters"), size_literal(kernel),
-                  **_conv_options(site, stride, native, dilation),
-                  groups=literal(groups) if groups != 1 else None, bias=site.option("bias", True))
+    module = call(
+        _conv_class(site.rank),
+        literal(site.channels),
+        site.value("filters"),
+        size_literal(kernel),
+        **_conv_options(site, stride, native, dilation),
+        groups=literal(groups) if groups != 1 else None,
+        bias=site.option("bias", True),
+    )
     emit = Emit(call(site.module, padded(site.x, explicit)), module)
     if site.attrs.weights is not None:
         emit.setup = _constant_kernel(site)
@@ -89,9 +95,15 @@ def emit_depthwise(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     native, explicit = _native_or_explicit(site, pairs, stride)
     c = site.channels
-    module = call(_conv_class(site.rank), literal(c), literal(c * site.attrs.multiplier), size_literal(kernel),
-                  **_conv_options(site, stride, native, dilation), groups=literal(c),
-                  bias=site.option("bias", True))
+    module = call(
+        _conv_class(site.rank),
+        literal(c),
+        literal(c * site.attrs.multiplier),
+        size_literal(kernel),
+        **_conv_options(site, stride, native, dilation),
+        groups=literal(c),
+        bias=site.option("bias", True),
+    )
     return Emit(call(site.module, padded(site.x, explicit)), module)
 
 
@@ -101,8 +113,15 @@ def emit_separable(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     native, explicit = _native_or_explicit(site, pairs, stride)
     c, mid, cls = site.channels, site.channels * site.attrs.multiplier, _conv_class(site.rank)
-    depthwise = call(cls, literal(c), literal(mid), size_literal(kernel),
-                     **_conv_options(site, stride, native, dilation), groups=literal(c), bias="False")
+    depthwise = call(
+        cls,
+        literal(c),
+        literal(mid),
+        size_literal(kernel),
+        **_conv_options(site, stride, native, dilation),
+        groups=literal(c),
+        bias="False",
+    )
     pointwise = call(cls, literal(mid), site.value("filters"), "1", bias=site.option("bias", True))
     module = call("nn.ModuleDict", dict_of([('"depthwise"', depthwise), ('"pointwise"', pointwise)]))
     inner = call(f"{site.module}.depthwise", padded(site.x, explicit))
@@ -111,8 +130,9 @@ def emit_separable(site: Site) -> Emit:
 
 @emits("pointwise", output=FRESH)
 def emit_pointwise(site: Site) -> Emit:
-    module = call(_conv_class(site.rank), literal(site.channels), site.value("filters"), "1",
-                  bias=site.option("bias", True))
+    module = call(
+        _conv_class(site.rank), literal(site.channels), site.value("filters"), "1", bias=site.option("bias", True)
+    )
     return Emit(call(site.module, site.x), module)
 
 
@@ -120,13 +140,19 @@ def emit_pointwise(site: Site) -> Emit:
 def emit_conv_transpose(site: Site) -> Emit:
     attrs, rank = site.attrs, site.rank
     kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
-    padding, extra, crop = _transpose_padding(attrs.padding, per_dim(attrs.output_padding, rank, "output_padding"),
-                                              kernel, stride)
-    module = call(_conv_class(rank, transposed=True), literal(site.channels), site.value("filters"),
-                  size_literal(kernel),
-                  stride=size_literal(stride) if any(s != 1 for s in stride) else None,
-                  padding=size_literal(padding) if any(padding) else None,
-                  output_padding=size_literal(extra) if any(extra) else None, bias=site.option("bias", True))
+    padding, extra, crop = _transpose_padding(
+        attrs.padding, per_dim(attrs.output_padding, rank, "output_padding"), kernel, stride
+    )
+    module = call(
+        _conv_class(rank, transposed=True),
+        literal(site.channels),
+        site.value("filters"),
+        size_literal(kernel),
+        stride=size_literal(stride) if any(s != 1 for s in stride) else None,
+        padding=size_literal(padding) if any(padding) else None,
+        output_padding=size_literal(extra) if any(extra) else None,
+        bias=site.option("bias", True),
+    )
     emit = Emit(call(site.module, site.x), module)
     if any(crop):
         slices = ", ".join(":-1" if c else ":" for c in crop)
@@ -173,21 +199,33 @@ def emit_pool(site: Site) -> Emit:
     ceil = site.attrs.ceil and site.attrs.padding != "same"
     native = tuple(before for before, _ in pairs)
     is_max = site.node.op.name == "maxpool"
-    fits = symmetric(pairs) and all(_pool_size(n, k, s, p, ceil) == o
-                                    for n, k, s, p, o in zip(sizes, kernel, stride, native, out))
+    fits = symmetric(pairs) and all(
+        _pool_size(n, k, s, p, ceil) == o for n, k, s, p, o in zip(sizes, kernel, stride, native, out)
+    )
     # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it.
     fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
     if fits:
         any_pad = any(native)
-        return Emit(call(fn, site.x, size, stride=step, padding=size_literal(native) if any_pad else None,
-                         ceil_mode="True" if ceil else None,
-                         count_include_pad="False" if any_pad and not is_max else None))
+        return Emit(
+            call(
+                fn,
+                site.x,
+                size,
+                stride=step,
+                padding=size_literal(native) if any_pad else None,
+                ceil_mode="True" if ceil else None,
+                count_include_pad="False" if any_pad and not is_max else None,
+            )
+        )
     # Asymmetric (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
-    explicit = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel,
-                                                                                       stride, out))
+    explicit = tuple(
+        (b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out)
+    )
     if is_max:
         return Emit(call(fn, padded(site.x, explicit, value='float("-inf")'), size, stride=step))
-    return Emit(call(AVG_POOL_HELPER, site.x, literal(_torch_pad(explicit)), size, size_literal(stride)),
-                helpers=(AVG_POOL_HELPER,))
+    return Emit(
+        call(AVG_POOL_HELPER, site.x, literal(_torch_pad(explicit)), size, size_literal(stride)),
+        helpers=(AVG_POOL_HELPER,),
+    )

@@ -1,0 +1,288 @@
+"""Writing one scope (the network or a block call) as a class body, and naming the classes.
+
+`ScopeWriter` writes a scope's `__init__` (its layers and its children's modules) and its
+`forward` (one statement per unit, in spec order, the spec's value names as locals where it
+named them).  A child call becomes `self.name = Child(...)`, or an inline `nn.Sequential(...)`
+when it is a sequential body whose items form a chain of modules.  `Classes` keeps the
+classes written so far: equal texts share a class (ResNet's blocks), others get a number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cnnc.backends.common import channels_first
+from cnnc.backends.pysource import CodeWriter, Expr, Namespace, Seq, call, file_label, tuple_of
+from cnnc.backends.torch.emitters import EMITTERS, Emit, Site
+from cnnc.backends.torch.lifetimes import Lifetimes
+from cnnc.backends.torch.scopes import ClassText, Unit, attribute, plain_module, units_of
+from cnnc.ir.calls import Call
+from cnnc.ir.graph import Graph, Node
+
+# Functions whose torch.nn module takes the same arguments after the input (nn.Sequential holds
+# modules); `training=` is the module's own state and is dropped.
+NN_MODULES = {
+    "F.relu": "nn.ReLU", "F.relu6": "nn.ReLU6", "F.silu": "nn.SiLU", "F.dropout": "nn.Dropout",
+    "F.hardswish": "nn.Hardswish", "F.hardsigmoid": "nn.Hardsigmoid",
+    "F.max_pool1d": "nn.MaxPool1d", "F.max_pool2d": "nn.MaxPool2d", "F.max_pool3d": "nn.MaxPool3d",
+    "F.avg_pool1d": "nn.AvgPool1d", "F.avg_pool2d": "nn.AvgPool2d", "F.avg_pool3d": "nn.AvgPool3d",
+    "F.adaptive_avg_pool1d": "nn.AdaptiveAvgPool1d", "F.adaptive_avg_pool2d": "nn.AdaptiveAvgPool2d",
+    "torch.sigmoid": "nn.Sigmoid", "torch.tanh": "nn.Tanh", "x.flatten": "nn.Flatten",
+}  # fmt: skip
+
+
+def camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Block"
+
+
+class Classes:
+    """The generated classes in the order they were first needed, each text once."""
+
+    def __init__(self, names: Namespace) -> None:
+        self.names = names
+        self.by_key: dict[tuple, str] = {}
+        self.variants: dict[str, int] = {}  # classes of one block so far
+        self.written: list[tuple[str, ClassText, str]] = []  # (class name, text, docstring)
+
+    def name_for(self, text: ClassText, hint: str, doc: str) -> str:
+        key = text.key()
+        if key not in self.by_key:
+            base = camel(hint)
+            self.variants[base] = self.variants.get(base, 0) + 1
+            n = self.variants[base]
+            self.by_key[key] = self.names(f"class:{len(self.by_key)}", base if n == 1 else f"{base}{n}")
+            self.written.append((self.by_key[key], text, doc))
+        return self.by_key[key]
+
+
+class ScopeWriter:
+    """One scope's class text: `model` is the file's writer (graph, lifetimes, classes, bound args)."""
+
+    def __init__(self, model, scope: Call | None, nodes: list[Node], inputs: list[str], outputs: list[str]) -> None:
+        self.model, self.scope = model, scope
+        self.graph: Graph = model.graph
+        self.life: Lifetimes = model.life
+        self.units = units_of(self.graph, self.life, scope, nodes, set(outputs))
+        self.locals = Namespace({"torch", "nn", "F", *model.reserved})
+        self.names = spec_names(self.graph, scope)
+        self.var: dict[str, str] = {}
+        self.holder: dict[str, str] = {}  # variable -> the value it holds
+        self.input_values = inputs
+        self.inputs = [self._param(i, value) for i, value in enumerate(inputs)]
+        self.outputs = outputs
+        self.last = self._last_uses()
+        self.init, self.forward = CodeWriter(level=2), CodeWriter(level=2)
+        self.kwargs: list[str] = []
+        self.last_where: str | None = None
+
+    def _param(self, index: int, value: str) -> str:
+        if self.scope is None:
+            name = self.model.input_names[value]
+        else:
+            hint = self._arg_name(value) or ("x" if index == 0 else f"x{index}")
+            name = self.locals(hint, hint)
+        self.var[value], self.holder[name] = name, value
+        return name
+
+    def _arg_name(self, value: str) -> str | None:
+        """A tensor argument's parameter name (`up(x, skip)`); the block's own input is `x`."""
+        for name, arg in self.scope.args.items():
+            if getattr(arg, "node", None) == value:
+                return name
+        return None
+
+    def _last_uses(self) -> dict[str, int]:
+        last: dict[str, int] = {}
+        for index, unit in enumerate(self.units):
+            for value in unit.reads:
+                last[value] = index
+        for value in self.outputs:
+            last[value] = len(self.units)
+        return last
+
+    # --- the class text ---
+    def text(self) -> ClassText:
+        for index, unit in enumerate(self.units):
+            if unit.node is not None:
+                self._layer(index, unit)
+            else:
+                self._child(index, unit)
+        returned = [self.var[v] for v in self.outputs]
+        return ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned)
+
+    def use_kwargs(self, idents) -> None:
+        for ident in idents:
+            if ident not in self.kwargs:
+                self.kwargs.append(ident)
+
+    def _site(self, unit: Unit, args: list[str] | None = None, module: str | None = None) -> Site:
+        node = unit.node
+        owner = self.graph.weight_owner(node)
+        ref = module or attribute(owner.id.rsplit(".", 1)[-1])
+        inputs = self.graph.input_ids(node.id)
+        if args is None:
+            args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
+        bound = self.model.bound.get(node.id, {})
+        self.use_kwargs(bound.values())
+        return Site(
+            node,
+            [self.graph.node(i).shape for i in inputs],
+            args,
+            lambda: ref,
+            bound=bound,
+            inplace=self.life.overwritable(self.graph, node) if unit.computed and module is None else None,
+            shared=bool(node.shares) or node.id in self.model.shared,
+        )
+
+    def _layer(self, index: int, unit: Unit) -> None:
+        node = unit.node
+        site = self._site(unit)
+        emit = EMITTERS[node.op.name](site)
+        if emit.module is not None and not node.shares:
+            self._assign(unit.own, emit.module)
+            for depth, lead, expr in emit.setup:
+                self.init.level += depth
+                self.init.line(lead) if expr is None else self.init.statement(lead, expr)
+                self.init.level -= depth
+            if node.frozen:
+                self.init.line(f"{attribute(unit.own)}.requires_grad_(False)")
+        if unit.computed and emit.forward is not None:
+            self.model.helpers.update(emit.helpers)
+            dying = self._dying(index, unit)
+            target = site.args[site.inplace] if emit.inplace else self._target(node.id, dying, index)
+            comment = self._comment(node.span, node.shape, site.shape)
+            op = f" {emit.augmented}= " if emit.augmented else " = "
+            self.forward.statement(target + op, emit.forward, comment=comment)
+            for follow in emit.then:
+                self.forward.statement(f"{target} = ", follow.format(target))
+            self._bind(node.id, target)
+
+    def _assign(self, own: str, expr: Expr) -> None:
+        if not own.isdigit():
+            self.init.statement(f"{attribute(own)} = ", expr)
+        else:
+            self.init.statement("", call("self.add_module", f'"{own}"', expr))
+
+    def _child(self, index: int, unit: Unit) -> None:
+        child = unit.call
+        owner = child.shares or child
+        if child.shares is None:
+            self._assign(unit.own, self.model.module_expr(self, unit))
+        if not unit.computed:
+            return
+        args = [self.var[v] for v in unit.reads]
+        dying = self._dying(index, unit)
+        targets = [self._target(v, dying, index) for v in unit.writes]
+        last = self.graph.node(unit.writes[-1]) if unit.writes else unit.nodes[-1]
+        first_in = self.graph.node(unit.reads[0]).shape if unit.reads else last.shape
+        comment = self._comment(child.span, last.shape, first_in)
+        lead = (", ".join(targets) + " = ") if targets else ""
+        self.forward.statement(lead, call(attribute(owner.path.rsplit(".", 1)[-1]), *args), comment=comment)
+        for value, target in zip(unit.writes, targets):
+            self._bind(value, target)
+
+    # --- variables ---
+    def _dying(self, index: int, unit: Unit) -> list[str]:
+        return [self.var[v] for v in unit.reads if self.last.get(v) == index and v in self.var]
+
+    def _busy(self, name: str, index: int) -> bool:
+        """Does `name` hold a value still read after unit `index`?"""
+        held = self.holder.get(name)
+        return held is not None and self.var.get(held) == name and self.last.get(held, -1) > index
+
+    def _target(self, value: str, dying: list[str], index: int) -> str:
+        """The spec's name for the value where it gave one, else a dying input's variable, else a temporary."""
+        for spec in self.names.get(value, ()):
+            name = self.locals(spec, spec)
+            if not self._busy(name, index):
+                return name
+        for name in dying:
+            if not self._busy(name, index):
+                dying.remove(name)
+                return name
+        n = 0
+        while self._busy(self._temp(n), index):
+            n += 1
+        return self._temp(n)
+
+    def _temp(self, n: int) -> str:
+        name = "h" if n == 0 else f"h{n}"
+        return self.locals(name, name)
+
+    def _bind(self, value: str, name: str) -> None:
+        old = self.holder.get(name)
+        if old is not None and self.var.get(old) == name:
+            del self.var[old]
+        self.var[value], self.holder[name] = name, value
+
+    def _comment(self, span, shape, in_shape) -> str | None:
+        where = f"line {span.line}"
+        if span.file != self.graph.file and file_label(span.file):
+            where = f"{file_label(span.file)}:{span.line}"
+        shown = where if where != self.last_where else None
+        self.last_where = where
+        if shape == in_shape:
+            return shown
+        return f"{shown or where} -> {'x'.join(map(str, channels_first(shape)))}"
+
+
+def spec_names(graph: Graph, scope: Call | None) -> dict[str, list[str]]:
+    """The names a body gave each value, most specific first: a list item (`skips[2]` -> `skips_2`,
+    kept apart from the loop variable that also held it), then the whole name (`short`)."""
+    names: dict[str, list[str]] = {}
+    for value in graph.structure.values:
+        if value.call is scope:
+            name = value.name if value.index is None else f"{value.name}_{value.index}"
+            names.setdefault(value.node, [])
+            if name not in names[value.node]:
+                names[value.node].insert(0 if value.index is not None else len(names[value.node]), name)
+    return names
+
+
+def sequential_items(writer: ScopeWriter) -> list[Expr] | None:
+    """A sequential body's items as modules, or None when it is not a plain chain of modules."""
+    if len(writer.input_values) != 1 or len(writer.outputs) != 1:
+        return None
+    previous = writer.input_values[0]
+    for unit in writer.units:
+        if unit.reads != [previous] or len(unit.writes) > 1 or not unit.computed:
+            return None
+        if (unit.call is not None and unit.call.shares) or (unit.node and _layer_item(writer, unit) is None):
+            return None
+        previous = unit.writes[0] if unit.writes else writer.life.value[unit.nodes[-1].id]
+    if writer.outputs != [previous]:
+        return None
+    return [_layer_item(writer, u) if u.node is not None else writer.model.module_expr(writer, u) for u in writer.units]
+
+
+def _layer_item(writer: ScopeWriter, unit: Unit) -> Expr | None:
+    node = unit.node
+    if node.shares or node.frozen:
+        return None
+    site = writer._site(unit, args=["x"], module="self.m")
+    emit: Emit = EMITTERS[node.op.name](site)
+    if plain_module(emit, "self.m", "x"):
+        return emit.module
+    return functional_module(emit)
+
+
+def functional_module(emit: Emit) -> Expr | None:
+    """`F.max_pool2d(x, 3, stride=2)` as `nn.MaxPool2d(3, stride=2)`, where torch.nn has the module."""
+    expr = emit.forward
+    if emit.module is not None or emit.then or emit.helpers or not isinstance(expr, Seq):
+        return None
+    if not isinstance(expr.head, str) or expr.head not in NN_MODULES:
+        return None
+    items = expr.items if expr.head == "x.flatten" else expr.items[1:]
+    if expr.head != "x.flatten" and (not expr.items or expr.items[0] != ("", "x")):
+        return None
+    kept = [(prefix, value) for prefix, value in items if prefix != "training="]
+    if expr.head == "x.flatten" and kept != [("", "1")]:
+        return None
+    if expr.head == "x.flatten":
+        kept = []
+    return Seq(NN_MODULES[expr.head], "(", tuple(kept), ")")
+
+
+def tuple_return(names: list[str]) -> Expr:
+    return names[0] if len(names) == 1 else tuple_of(*names, bare=True)

@@ -1,0 +1,115 @@
+"""The spec's structure as modules: one class per distinct block, sequential bodies as nn.Sequential.
+
+A *scope* is the network's body or one block call (`cnnc.ir.calls.Call`).  Its forward pass is
+a list of *units* in spec order: a layer made directly in the body, or a child call, which is a
+submodule with its own class.  A unit's inputs are the values it reads from outside itself and
+its outputs the values it makes that something outside reads, so a block with a tensor argument
+(U-Net's `up(x, skip)`) or several results needs nothing special.  Submodules are named by each
+node's own name (the Names rule in README), so the state dict's keys are the IR's paths
+(`layer1.0.conv1.weight`).  Two calls whose classes come out as the same text share one class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnnc.backends.pysource import flat
+from cnnc.backends.torch.emitters import Emit
+from cnnc.backends.torch.lifetimes import Lifetimes
+from cnnc.ir.calls import Call
+from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import code_name
+
+
+@dataclass
+class Unit:
+    """One step of a scope's forward pass: a layer (`node`) or a child call (`call`)."""
+
+    node: Node | None = None
+    call: Call | None = None
+    nodes: list[Node] = field(default_factory=list)  # every layer it makes, in order
+    reads: list[str] = field(default_factory=list)  # values (node ids) it reads from outside
+    writes: list[str] = field(default_factory=list)  # values it makes that are read outside
+    computed: bool = True  # some output depends on it
+
+    @property
+    def own(self) -> str:
+        """Its name in the scope: the last part of its path."""
+        path = self.node.id if self.node is not None else self.call.path
+        return path.rsplit(".", 1)[-1]
+
+
+def child_of(node: Node, scope: Call | None) -> Call | None:
+    """The call directly inside `scope` that made `node` (None: `scope` made it itself)."""
+    lineage = node.call.lineage() if node.call is not None else []
+    if scope is None:
+        return lineage[0] if lineage else None
+    position = lineage.index(scope)
+    return lineage[position + 1] if position + 1 < len(lineage) else None
+
+
+def units_of(graph: Graph, life: Lifetimes, scope: Call | None, nodes: list[Node], exported: set[str]) -> list[Unit]:
+    """`nodes` (the scope's, in order) grouped into units, with what each reads and writes.
+
+    `exported`: the values the scope itself returns (read outside it).
+    """
+    units: list[Unit] = []
+    by_call: dict[int, Unit] = {}
+    for node in nodes:
+        if node.op.name == "input":
+            continue
+        child = child_of(node, scope)
+        if child is None:
+            units.append(Unit(node=node, nodes=[node]))
+        elif id(child) not in by_call:
+            by_call[id(child)] = Unit(call=child, nodes=[node])
+            units.append(by_call[id(child)])
+        else:
+            by_call[id(child)].nodes.append(node)
+    computed = {n.id for n in life.order}
+    outputs = {life.value[v] for v in graph.outputs.values()} | exported
+    readers: dict[str, set[int]] = {}  # value -> units that read it
+    for index, unit in enumerate(units):
+        unit.computed = any(n.id in computed for n in unit.nodes)
+        inside = {n.id for n in unit.nodes}
+        for node in unit.nodes:
+            if node.id not in computed:
+                continue
+            for source in graph.input_ids(node.id):
+                value = life.value[source]
+                readers.setdefault(value, set()).add(index)
+                if value not in inside and value not in unit.reads:
+                    unit.reads.append(value)
+    for index, unit in enumerate(units):
+        for node in unit.nodes:
+            made = node.id in computed and life.value[node.id] == node.id
+            if made and (readers.get(node.id, set()) - {index} or node.id in outputs):
+                unit.writes.append(node.id)
+    return units
+
+
+def attribute(own: str) -> str:
+    """`self.name` (reserved words get `_`, as `code_name` gives every backend), or `getattr` for a
+    digit name (the item of a sequential body that is not an nn.Sequential)."""
+    if own.isdigit():
+        return f'getattr(self, "{own}")'
+    return f"self.{code_name(own)}"
+
+
+@dataclass
+class ClassText:
+    """A block's class as text, before it is named: `__init__` lines, parameters, forward lines."""
+
+    kwargs: list[str]  # the network parameters its layers take (constructor arguments)
+    init: list[str]
+    forward: list[str]
+    inputs: list[str]
+    outputs: list[str]
+
+    def key(self) -> tuple:
+        return (tuple(self.kwargs), tuple(self.init), tuple(self.forward), len(self.inputs), len(self.outputs))
+
+
+def plain_module(emit: Emit, module: str, x: str) -> bool:
+    """Does the layer's forward only call its module on its input (so nn.Sequential can hold it)?"""
+    return emit.module is not None and not emit.setup and not emit.then and flat(emit.forward) == f"{module}({x})"

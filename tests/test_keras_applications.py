@@ -1,0 +1,68 @@
+"""keras.applications' weights load into the generated Keras models by layer name, and give the same outputs.
+
+For every keras.applications-flavoured library spec: the reference is built with `weights=None`
+(random initialisation, no download), every reference layer that has weights must have a generated
+layer of the same name and weight shapes, its weights are copied by name, and both models must
+agree on a random input (max abs difference below 1e-5).  Inputs are reduced where the reference
+allows it (`input_shape`), to keep the quick runs quick.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from differential import ROOT
+
+from cnnc.backends import keras as keras_backend
+from cnnc.compiler import analyze
+
+# (keras.applications model, spec, input size, slow)
+CASES = [
+    ("ResNet50", "keras_resnet50.cnn", 64, False),
+    ("ResNet101", "keras_resnet101.cnn", 64, True),
+    ("ResNet152", "keras_resnet152.cnn", 64, True),
+    ("ResNet50V2", "keras_resnet50v2.cnn", 64, False),
+    ("VGG16", "keras_vgg16.cnn", 32, False),
+    ("VGG19", "keras_vgg19.cnn", 32, True),
+    ("DenseNet121", "keras_densenet121.cnn", 64, False),
+    ("DenseNet169", "keras_densenet169.cnn", 64, True),
+    ("DenseNet201", "keras_densenet201.cnn", 64, True),
+]
+
+
+def _params():
+    return [
+        pytest.param(app, spec, size, id=app, marks=[pytest.mark.slow] if slow else [])
+        for app, spec, size, slow in CASES
+    ]
+
+
+def load_by_name(reference: keras.Model, ours: keras.Model) -> int:
+    """Copy every weighted reference layer into the generated layer of its name; the number of layers copied."""
+    layers = {layer.name: layer for layer in ours.layers}
+    copied = 0
+    for layer in reference.layers:
+        if not layer.weights:
+            continue
+        assert layer.name in layers, f"no generated layer named {layer.name!r}"
+        target = layers[layer.name]
+        assert [tuple(w.shape) for w in target.weights] == [tuple(w.shape) for w in layer.weights], layer.name
+        target.set_weights(layer.get_weights())
+        copied += 1
+    return copied
+
+
+@pytest.mark.parametrize("application, spec, size", _params())
+def test_reference_weights_load_by_name_and_outputs_agree(application, spec, size):
+    keras.backend.clear_session()  # auto-named reference layers count from a fresh session
+    reference = getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3))
+    analysis = analyze(ROOT / "specs" / spec, input_shapes={None: (size, size, 3)})
+    assert analysis.ok, analysis.diagnostics
+    ours = keras_backend.build(analysis.graph)
+    assert ours.count_params() == reference.count_params()
+    weighted = [layer for layer in ours.layers if layer.weights]
+    assert load_by_name(reference, ours) == len(weighted)  # and no generated layer is left out
+    x = np.random.default_rng(0).standard_normal((2, size, size, 3)).astype("float32")
+    expected = reference.predict_on_batch(x)
+    assert np.abs(ours.predict_on_batch(x) - expected).max() < 1e-5

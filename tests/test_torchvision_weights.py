@@ -1,0 +1,68 @@
+"""torchvision's state dicts load into the generated models as they are, and give the same outputs.
+
+The library's torchvision-flavoured specs name their layers as torchvision does (README,
+Names), so `load_state_dict(torchvision_model.state_dict(), strict=True)` works with no
+mapping.  Random weights (`weights=None`: nothing is downloaded); batch-norm statistics are
+randomised too, so a wrong eps or a swapped buffer shows in the outputs.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch_helpers import ROOT, load
+
+from cnnc.backends.torch import generate
+from cnnc.compiler import analyze
+
+SPECS = ROOT / "specs"
+
+# (spec, overrides, torchvision builder, input size HxW the check runs at)
+CASES = [
+    ("resnet18", {}, "resnet18", 64),
+    ("resnet34", {}, "resnet34", 64),
+    ("resnet50", {}, "resnet50", 64),
+    pytest.param("resnet101", {}, "resnet101", 64, marks=pytest.mark.slow),
+    pytest.param("resnet152", {}, "resnet152", 64, marks=pytest.mark.slow),
+    pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
+    pytest.param("vgg19", {}, "vgg19", 32, marks=pytest.mark.slow),
+    ("alexnet", {}, "alexnet", 64),
+    ("squeezenet", {}, "squeezenet1_0", 64),
+    ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
+    ("efficientnet", {}, "efficientnet_b0", 64),
+    *(
+        pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow)
+        for v in range(1, 8)
+    ),
+]
+
+
+def _randomise_statistics(model: torch.nn.Module) -> None:
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+
+
+def _generated(spec: str, overrides: dict, size: int) -> torch.nn.Module:
+    """The generated model of a library spec, at input size x size (smaller than ImageNet's: faster)."""
+    analysis = analyze(SPECS / f"{spec}.cnn", overrides=overrides or None, input_shapes={None: (size, size, 3)})
+    assert analysis.ok, [d.message for d in analysis.diagnostics]
+    return load(generate(analysis, None)["model.py"]).build_model()
+
+
+@pytest.mark.parametrize("spec, overrides, reference, size", CASES)
+def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec, overrides, reference, size):
+    torch.manual_seed(0)
+    expected_model = getattr(torchvision.models, reference)(weights=None).eval()
+    _randomise_statistics(expected_model)
+    model = _generated(spec, overrides, size)
+    model.load_state_dict(expected_model.state_dict(), strict=True)
+    model.eval()
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected, got = expected_model(x), model(x)
+    assert got.shape == expected.shape == (2, 1000)
+    assert (got - expected).abs().max().item() < 1e-5
