@@ -45,7 +45,7 @@ def test_every_spec_draws_one_node_per_layer_and_one_cluster_per_call(spec, tmp_
 def test_the_counts_of_resnet18(tmp_path):
     assert main(["graph", str(ROOT / "specs" / "resnet18.cnn"), "-o", str(tmp_path / "r.svg")]) == 0
     nodes, clusters = drawn(tmp_path / "r.svg")
-    assert (len(nodes), len(clusters)) == (69 + 1, 13)  # 69 layers and the output; 5 + 8 block calls
+    assert (len(nodes), len(clusters)) == (69 + 1, 15)  # 69 layers and the output; 4 stages, 8 blocks, 3 downsamples
 
 
 def test_depth_one_draws_the_networks_own_blocks_as_nodes(tmp_path):
@@ -53,23 +53,17 @@ def test_depth_one_draws_the_networks_own_blocks_as_nodes(tmp_path):
     nodes, clusters = drawn(tmp_path / "r.svg")
     assert clusters == []
     assert nodes == [
-        "layer:x", "block:resnet_stem1", "block:layer", "block:layer_2", "block:layer_3", "block:layer_4",
-        "layer:global_avgpool1", "layer:dense1", "output:y",
+        "layer:x", "layer:conv1", "layer:bn1", "layer:relu1", "layer:maxpool1",
+        "block:layer1", "block:layer2", "block:layer3", "block:layer4", "layer:global_avgpool1", "layer:fc", "output:y",
     ]  # fmt: skip
 
 
 def test_depth_two_keeps_the_outer_calls_as_clusters(tmp_path):
     assert main(["graph", str(ROOT / "specs" / "resnet18.cnn"), "--depth", "2", "-o", str(tmp_path / "r.svg")]) == 0
     nodes, clusters = drawn(tmp_path / "r.svg")
-    assert clusters == [
-        "cluster:resnet_stem1",
-        "cluster:layer",
-        "cluster:layer_2",
-        "cluster:layer_3",
-        "cluster:layer_4",
-    ]
-    assert len([n for n in nodes if n.startswith("block:")]) == 8  # two residual_basic per stage
-    assert len(nodes) == 3 + 4 + 8 + 1  # x, pool, dense; the stem's four layers; the blocks; y
+    assert clusters == ["cluster:layer1", "cluster:layer2", "cluster:layer3", "cluster:layer4"]
+    assert len([n for n in nodes if n.startswith("block:")]) == 8  # two basic blocks per stage
+    assert len(nodes) == 3 + 4 + 8 + 1  # x, pool, fc; the stem's four layers; the blocks; y
 
 
 def test_a_shared_block_says_whose_weights_it_uses(tmp_path):

@@ -203,4 +203,5 @@ def test_stdlib_blocks_and_scaling_helpers(spec_file):
     analysis = analyze(spec_file(text))
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     assert analysis.graph.node(analysis.graph.outputs["y"]).shape == (16, 16, 24)
-    assert sum(1 for n in analysis.graph.topological() if n.id.endswith("expand_conv.conv1")) == 6
+    # torchvision's MBConv names: block.0 is the expansion (conv, bn, act), block.0.0 its conv
+    assert sum(1 for n in analysis.graph.topological() if n.id.endswith(".block.0.0")) == 6

@@ -20,6 +20,7 @@ from cnnc.backends.onnx import layers, windows  # noqa: F401 - importing registe
 from cnnc.backends.onnx.site import EMITTERS, Builder, Site
 from cnnc.backends.onnx.weights import weight_source
 from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import module_path
 
 OPSET = 24  # ONNX 1.19's; every op used here has its latest form at or below it
 IR_VERSION = 11
@@ -39,7 +40,7 @@ def value_names(graph: Graph) -> dict[str, str]:
 
 def build_model(graph: Graph, state: Mapping[str, np.ndarray] | None = None, seed: int = 0) -> onnx.ModelProto:
     """The ONNX model; weights from `state` (a PyTorch state dict of arrays) or PyTorch's initialisation."""
-    builder = Builder(weight_source(graph, state, lambda node: layer_name(node.id), seed))
+    builder = Builder(weight_source(graph, state, lambda node: module_path(node.id), seed))
     names = value_names(graph)
     builder.taken.update(names.values())
     builder.taken.update(graph.outputs)

@@ -1,7 +1,7 @@
 """The ONNX model's weights: a PyTorch state dict's tensors, or PyTorch's own initialisation.
 
 ONNX and the generated PyTorch model share a layout (NCHW, PyTorch's weight shapes), so a state
-dict's tensors go in as they are, found by the same keys (`layer_name(node.id)` + suffix, as
+dict's tensors go in as they are, found by the same keys (`module_path(node.id)` + suffix, as
 `cnnc.weights` moves them; `cnnc.weights.read_torch_state` reads the files `--weights` takes).
 
 Without a state dict each tensor is drawn as PyTorch initialises it (kaiming-uniform with
