@@ -169,7 +169,8 @@ def _keras3_streams(layers) -> dict[str | None, list[tuple[str, Array]]]:
             continue
         kind = _class_and_counter(name)[0]
         streams.setdefault(kind, []).extend(
-            (f"{name}/vars/{i}", np.asarray(variables[str(i)])) for i in range(len(variables)))
+            (f"{name}/vars/{i}", np.asarray(variables[str(i)])) for i in range(len(variables))
+        )
     return streams
 
 
@@ -183,8 +184,10 @@ def _text(value: object) -> str:
 
 
 def _first_line(exc: Exception) -> str:
+    """A library's reason in a few words (torch's unpickling errors run to a paragraph)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 60 else f"{type(exc).__name__}: {line[:50]}..."
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -220,8 +223,7 @@ def slots(graph: Graph, torch_shapes: dict[str, tuple[int, ...]]) -> list[Slot]:
     return out
 
 
-def align(graph: Graph, source: Source, torch_shapes: dict[str, tuple[int, ...]],
-          new_head: bool = False) -> Imported:
+def align(graph: Graph, source: Source, torch_shapes: dict[str, tuple[int, ...]], new_head: bool = False) -> Imported:
     """The file's tensors as the generated model's state dict: by name if its names are the model's, else
     by structure.  `new_head`: the last layer with weights may differ (another number of classes)."""
     needed = slots(graph, torch_shapes)
@@ -268,9 +270,13 @@ def _align_by_structure(graph: Graph, needed: list[Slot], source: Source, new_he
             raise _mismatch(source, slot, item, expected)
     extra = sum(len(source.streams[k]) - used[k] for k in source.streams)
     if extra:
-        raise WeightsError(f"{source.path} does not fit the spec: it has {extra} more tensors than the model",
-                           [f"the model's {len(needed)} weight tensors all matched; the file goes on with "
-                            f"{_first_extra(source, used)}"])
+        raise WeightsError(
+            f"{source.path} does not fit the spec: it has {extra} more tensors than the model",
+            [
+                f"the model's {len(needed)} weight tensors all matched; the file goes on with "
+                f"{_first_extra(source, used)}"
+            ],
+        )
     return _imported(graph, needed, source, taken, left)
 
 
@@ -311,16 +317,22 @@ def _counters(needed: list[Slot], source: Source, by_name: bool) -> dict[str, Ar
 
 def _mismatch(source: Source, slot: Slot, item: tuple[str, Array] | None, expected: tuple) -> WeightsError:
     node = slot.node
-    layer = f"{node.op.name} `{node.id}` (line {node.span.line}), {slot.key}"
+    layer = f"{node.op.name} `{node.id}` ({node.span}), {slot.key}"
     if item is None:
-        return WeightsError(f"{source.path} does not fit the spec: it has no tensor left for {slot.key}",
-                            [f"the spec's {layer} needs {_shape(expected)}; the file's tensors ran out"])
+        return WeightsError(
+            f"{source.path} does not fit the spec: it has no tensor left for {slot.key}",
+            [f"the spec's {layer} needs {_shape(expected)}; the file's tensors ran out"],
+        )
     name, array = item
     return WeightsError(
         f"{source.path} does not fit the spec: {name} is {_shape(array.shape)}, "
         f"the spec's {slot.key} needs {_shape(expected)}",
-        [f"layer: the spec's {layer}", f"file tensor: {name} {_shape(array.shape)} ({source.framework} layout)",
-         "nothing was loaded: is the file from the same architecture, with the same --set and --input?"])
+        [
+            f"layer: the spec's {layer}",
+            f"file tensor: {name} {_shape(array.shape)} ({source.framework} layout)",
+            "nothing was loaded: is the file from the same architecture, with the same --set and --input?",
+        ],
+    )
 
 
 def _first_extra(source: Source, used: dict) -> str:
