@@ -371,7 +371,7 @@ def write_weights(graph: Graph, imported: Imported, out: Path | str, target: str
     if target == "torch":
         import torch
 
-        torch.save({key: torch.from_numpy(np.ascontiguousarray(a)) for key, a in imported.state.items()}, out)
+        torch.save({key: torch.tensor(a) for key, a in imported.state.items()}, out)  # a copy, 0-d kept 0-d
         return
     from cnnc.backends import keras as keras_backend
     from cnnc.weights import keras_weights_from_torch

@@ -61,7 +61,7 @@ def test_torchvision_resnet18_into_the_generated_torch_model(resnet18_file, tmp_
     with torch.no_grad():
         assert (model(x) - reference(x)).abs().max().item() < 1e-5
     counters = [v for k, v in torch.load(out, weights_only=True).items() if k.endswith("num_batches_tracked")]
-    assert len(counters) == 20 and all(int(v) == 7 for v in counters)
+    assert len(counters) == 20 and all(v.shape == () and int(v) == 7 for v in counters)
 
 
 def test_a_generated_state_dict_is_matched_by_name(resnet18_file, tmp_path):
@@ -173,3 +173,47 @@ def test_keras_mobilenet_v2_into_the_generated_torch_model(tmp_path, capsys, fil
     with torch.no_grad():
         got = model(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
     assert np.abs(got - np.asarray(reference(x, training=False))).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_cnnc_train_starts_from_torchvision_weights_with_a_new_head(resnet18_file, tmp_path):
+    import subprocess
+    import sys
+
+    from harness_util import bands_folder
+
+    _, path = resnet18_file
+    data = bands_folder(tmp_path / "data", per_class=4, size=20, classes=3)
+    build = tmp_path / "build"
+    command = [
+        sys.executable,
+        "-m",
+        "cnnc",
+        "train",
+        str(RESNET18),
+        "--target",
+        "torch",
+        "--input",
+        "32x32x3",
+        "--data",
+        str(data),
+        "--weights",
+        str(path),
+        "--epochs",
+        "1",
+        "--lr",
+        "0",
+        "--build",
+        str(build),
+        "--progress",
+        "none",
+    ]  # lr 0: the weights after one epoch are the ones loaded
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout
+    assert f"weights: {path} aligned to the spec by structure: 102 tensors matched" in proc.stdout
+    assert "weights: 120/122 tensors from" in proc.stdout  # all but the new head's weight and bias
+    trained = torch.load(build / "run" / "last.pt", weights_only=False)["model"]
+    source = torch.load(path, weights_only=True)
+    (stem,) = [v for v in trained.values() if v.shape == (64, 3, 7, 7)]
+    assert torch.equal(stem, source["conv1.weight"])
+    assert sorted(tuple(v.shape) for v in trained.values() if v.shape[:1] == (3,)) == [(3,), (3, 512)]
