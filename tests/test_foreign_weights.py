@@ -118,13 +118,22 @@ def test_a_state_dict_of_something_else_and_a_missing_file_give_exit_2(tmp_path,
     assert capsys.readouterr().err == f"cnnc: error: no weights file {tmp_path / 'none.pth'}\n"
 
 
+# import-weights, and convert-weights (the name says the frameworks, so it takes foreign files too)
+VERBS = {
+    "import": ["import-weights", str(RESNET18), "{src}", "-o", "{out}", "--target", "keras", "--quiet"],
+    "convert": ["convert-weights", str(RESNET18), "--from", "torch", "--to", "keras", "{src}", "{out}"],
+}
+
+
 @pytest.mark.slow
-def test_torchvision_resnet18_into_the_generated_keras_model(resnet18_file, tmp_path):
+@pytest.mark.parametrize("verb", sorted(VERBS))
+def test_torchvision_resnet18_into_the_generated_keras_model(resnet18_file, tmp_path, capsys, verb):
     from cnnc.backends import keras as keras_backend
 
     reference, path = resnet18_file
     out = tmp_path / "resnet18.weights.h5"
-    assert main(["import-weights", str(RESNET18), str(path), "-o", str(out), "--target", "keras", "--quiet"]) == 0
+    assert main([arg.format(src=path, out=out) for arg in VERBS[verb]]) == 0
+    assert "matched 102 tensors" in capsys.readouterr().out
     model = keras_backend.build(analyze(RESNET18).graph)
     model.load_weights(str(out))
     x = np.random.default_rng(1).standard_normal((2, 224, 224, 3)).astype(np.float32)

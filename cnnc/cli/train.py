@@ -113,6 +113,9 @@ def prepared_weights(graph, path: str, target: str, folder: Path) -> str:
     write_weights(graph, imported, out, target)
     out.with_suffix(".matches.txt").write_text("\n".join(imported.report()) + "\n")
     head = f"; new head left as initialised: {', '.join(imported.left)}" if imported.left else ""
-    print(f"weights: {path} aligned to the spec by {imported.by}: {len(imported.matches)} tensors matched "
-          f"(listed in {out.with_suffix('.matches.txt')}){head}; written as {out}", flush=True)
+    print(
+        f"weights: {path} aligned to the spec by {imported.by}: {len(imported.matches)} tensors matched "
+        f"(listed in {out.with_suffix('.matches.txt')}){head}; written as {out}",
+        flush=True,
+    )
     return str(out)
