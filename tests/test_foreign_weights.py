@@ -226,3 +226,27 @@ def test_cnnc_train_starts_from_torchvision_weights_with_a_new_head(resnet18_fil
     (stem,) = [v for v in trained.values() if v.shape == (64, 3, 7, 7)]
     assert torch.equal(stem, source["conv1.weight"])
     assert sorted(tuple(v.shape) for v in trained.values() if v.shape[:1] == (3,)) == [(3,), (3, 512)]
+
+
+@pytest.mark.slow
+def test_a_compiled_train_py_aligns_a_torchvision_state_dict_by_order(resnet18_file, tmp_path):
+    """train.py runs without cnnc, so without the spec: a torch file with none of the model's names is
+    aligned by order and shape there, and one that does not fit is refused whole."""
+    from harness_util import bands_folder, run_script
+
+    _, path = resnet18_file
+    folder = tmp_path / "resnet18"
+    command = ["compile", str(RESNET18), "--target", "torch", "--task", "classify", "--input", "32x32x3"]
+    assert main([*command, "-o", str(folder)]) == 0
+    data = bands_folder(tmp_path / "data", per_class=4, size=20, classes=3)
+    proc = run_script(folder, "--data", str(data), "--weights", str(path), "--epochs", "1", "--lr", "0")
+    assert proc.returncode == 0, proc.stdout
+    assert f"weights: 100/122 tensors from {path} (no name in common: aligned by order and shape)" in proc.stdout
+    trained = torch.load(folder / "run" / "last.pt", weights_only=False)["model"]
+    (stem,) = [v for v in trained.values() if v.shape == (64, 3, 7, 7)]
+    assert torch.equal(stem, torch.load(path, weights_only=True)["conv1.weight"])
+    wrong = tmp_path / "resnet34.pth"
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), wrong)
+    proc = run_script(folder, "--data", str(data), "--weights", str(wrong), "--epochs", "1")
+    assert proc.returncode != 0
+    assert f"error: {wrong} does not fit the model: 182 tensors, the model has 102" in proc.stdout
