@@ -250,3 +250,12 @@ def test_a_compiled_train_py_aligns_a_torchvision_state_dict_by_order(resnet18_f
     proc = run_script(folder, "--data", str(data), "--weights", str(wrong), "--epochs", "1")
     assert proc.returncode != 0
     assert f"error: {wrong} does not fit the model: 182 tensors, the model has 102" in proc.stdout
+
+
+def test_a_compiled_keras_train_py_sends_a_pytorch_file_to_the_command_that_has_the_spec(resnet18_file):
+    from cnnc.tasks.runtime import keras_lib
+    from cnnc.tasks.runtime.config import ConfigError
+
+    _, path = resnet18_file
+    with pytest.raises(ConfigError, match=rf"^{path} is a PyTorch state dict: run `cnnc train SPEC --target keras"):
+        keras_lib.load_matching(None, str(path), env=None)
