@@ -237,11 +237,8 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     orders = flat_orders(graph)
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
-        name, key = layer_name(node.id), module_path(node.id)
-        out[name] = [
-            t.to_keras(_numpy(_entry(state, f"{key}.{t.suffix}", node)))
-            for t in RULES[node.op.name](graph, node, orders)
-        ]
+        out[keras_layer_name(node)] = [t.to_keras(_numpy(_entry(state, torch_key(node, t.suffix), node)))
+                     for t in RULES[node.op.name](graph, node, orders)]
     return out
 
 
@@ -250,16 +247,26 @@ def torch_state_from_keras(graph: Graph, weights: Mapping[str, Sequence[Array]])
     orders = flat_orders(graph)
     out: dict[str, Array] = {}
     for node in weight_layers(graph):
-        name, key = layer_name(node.id), module_path(node.id)
+        name = keras_layer_name(node)
         tensors = RULES[node.op.name](graph, node, orders)
         arrays = list(weights[name])
         if len(arrays) != len(tensors):
             raise ValueError(f"layer {name!r} has {len(arrays)} weights, expected {len(tensors)}")
         for tensor, array in zip(tensors, arrays):
-            out[f"{key}.{tensor.suffix}"] = np.ascontiguousarray(tensor.to_torch(np.asarray(array)))
+            out[torch_key(node, tensor.suffix)] = np.ascontiguousarray(tensor.to_torch(np.asarray(array)))
         for suffix, value in TORCH_ONLY.get(node.op.name, {}).items():
-            out[f"{key}.{suffix}"] = value()
+            out[torch_key(node, suffix)] = value()
     return out
+
+
+def torch_key(node: Node, suffix: str) -> str:
+    """The generated PyTorch model's state-dict key of one of a node's tensors (README, Names)."""
+    return f"{module_path(node.id)}.{suffix}"
+
+
+def keras_layer_name(node: Node) -> str:
+    """The generated Keras model's name of a node's layer."""
+    return layer_name(node.id)
 
 
 def _entry(state: Mapping[str, object], key: str, node: Node) -> object:
@@ -290,7 +297,7 @@ def torch_state_dict_from_keras(graph: Graph, model) -> dict:
     """A PyTorch state dict (tensors) from a Keras model of the same spec."""
     import torch
 
-    weights = {layer_name(n.id): model.get_layer(layer_name(n.id)).get_weights() for n in weight_layers(graph)}
+    weights = {keras_layer_name(n): model.get_layer(keras_layer_name(n)).get_weights() for n in weight_layers(graph)}
     return {k: torch.from_numpy(v) for k, v in torch_state_from_keras(graph, weights).items()}
 
 

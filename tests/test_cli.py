@@ -127,5 +127,5 @@ def test_a_verb_imports_only_its_own_module(spec_file):
 def test_help_lists_every_verb(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "{check,summary,compile,convert-weights,train,fmt,graph}" in out
+    assert "{check,summary,compile,convert-weights,import-weights,train,fmt,graph}" in out
     assert "convert saved weights between the PyTorch and Keras" in out

@@ -23,6 +23,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "summary": ("cnnc.cli.summary", "per-layer shapes, parameters and MACs"),
     "compile": ("cnnc.cli.compile", "write PyTorch or Keras source (and a training script)"),
     "convert-weights": ("cnnc.cli.convert_weights", "convert saved weights between the PyTorch and Keras models"),
+    "import-weights": ("cnnc.cli.import_weights", "align a torchvision or Keras weights file to a spec's model"),
     "train": ("cnnc.cli.train", "compile with a task harness into a build folder and run it"),
     "fmt": ("cnnc.cli.fmt", "rewrite specs in the canonical layout (--check for CI, --diff to review)"),
     "graph": ("cnnc.cli.graph", "draw the network: layers, data edges, block calls (.svg, .png, .dot)"),

@@ -5,6 +5,12 @@
 
 The spec (with the same --set/--input as the compile) fixes every layout
 change; see cnnc/weights.py.  The frameworks are imported only when it runs.
+
+The source may also come from elsewhere: a torchvision state dict (.pth), a
+Keras .h5 (keras.applications) or .weights.h5 of the same architecture.  Its
+tensors are matched by name where the names are the model's, else by layer
+order and shape (cnnc/foreign_weights.py); a file that does not fit is
+refused whole.  `cnnc import-weights` does the same and lists every match.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from pathlib import Path
 
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis
 from cnnc.errors import UsageError
-from cnnc.weights import convert_file
+from cnnc.foreign_weights import import_weights, write_weights
 
 FRAMEWORKS = ("torch", "keras")
+_SOURCE = {"torch": "state dict (.pt/.pth)", "keras": "Keras .h5 or .weights.h5"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +32,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_args(parser)
     parser.add_argument("--from", dest="source_framework", choices=FRAMEWORKS, required=True)
     parser.add_argument("--to", dest="target_framework", choices=FRAMEWORKS, required=True)
-    parser.add_argument("source", help="weights to read (.pt state dict, or Keras .weights.h5)")
+    parser.add_argument("source", help="weights to read (a .pt/.pth state dict, or Keras .weights.h5 / .h5)")
     parser.add_argument("target", help="weights to write")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.source_framework == args.target_framework:
         raise UsageError("--from and --to name the same framework")
-    keras_file = args.target if args.target_framework == "keras" else args.source
-    if not keras_file.endswith(".weights.h5"):
-        raise UsageError(f"a Keras weights file must end in .weights.h5, got {keras_file!r}")
+    if args.target_framework == "keras" and not args.target.endswith(".weights.h5"):
+        raise UsageError(f"a Keras weights file must end in .weights.h5, got {args.target!r}")
+    if (args.source_framework == "keras") != args.source.endswith(".h5"):
+        raise UsageError(
+            f"--from {args.source_framework} reads a {_SOURCE[args.source_framework]}, got {args.source!r}"
+        )
     analysis = checked_analysis(args)
     if analysis is None:
         return EXIT_ERRORS
+    imported = import_weights(analysis.graph, args.source)
     Path(args.target).parent.mkdir(parents=True, exist_ok=True)
-    convert_file(analysis.graph, args.source, args.target, args.source_framework, args.target_framework)
-    print(f"wrote {args.target}")
+    write_weights(analysis.graph, imported, args.target, args.target_framework)
+    print(f"matched {len(imported.matches)} tensors by {imported.by}; wrote {args.target}")
     return EXIT_OK

@@ -4,6 +4,13 @@ The task's options are flags of `cnnc train` too; the ones given become the
 defaults written into the build folder's train.py, so `python train.py` in
 that folder repeats (or, with --resume, continues) the same run.  Paths given
 here (--data, --out, --weights, --ensemble) are made absolute first.
+
+`--weights` may be a torchvision state dict or a Keras .h5/.weights.h5 of the
+same architecture: its tensors are aligned to the spec's model here, where the
+spec is known (by name where the names are the model's, else by layer order and
+shape; see cnnc/foreign_weights.py), and written into the build folder as the
+target's own weights, which train.py then loads by name (a head for another
+number of classes is left as initialised).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from cnnc import build
 from cnnc.cli.common import EXIT_ERRORS, EXIT_USAGE, add_spec_args, checked_analysis
 from cnnc.cli.compile import generate_or_report
 from cnnc.errors import UsageError
+from cnnc.foreign_weights import import_weights, write_weights
 from cnnc.tasks import TASKS
 from cnnc.tasks.runtime import config
 
@@ -68,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     folder = Path(args.build or Path("build") / f"{Path(args.spec).stem}-{args.target}").resolve()
     overrides = {"out": str(folder / "run"), **task_overrides(args)}
+    if overrides.get("weights"):
+        overrides["weights"] = prepared_weights(analysis.graph, overrides["weights"], args.target, folder)
     if args.nproc > 1 and args.target != "torch":
         raise UsageError("--nproc is for --target torch; Keras takes --strategy")
     files = generate_or_report(analysis, build.CompileOptions(args.target, args.task, overrides))
@@ -83,3 +93,29 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: cd {folder} && python train.py --resume", file=sys.stderr)
         return EXIT_USAGE
+
+
+# weights files of our own runs that the runtime reads as they are (a Keras .npz checkpoint, a whole .keras model)
+_NATIVE_ONLY = (".npz", ".keras")
+
+
+def prepared_weights(graph, path: str, target: str, folder: Path) -> str:
+    """The weights file train.py should load: `path` itself where its names are the model's, else `path`
+    aligned by structure and written as `folder`/weights/<name>.pt or .weights.h5 (with the list of matches)."""
+    if path.endswith(_NATIVE_ONLY):
+        return path
+    imported = import_weights(graph, path, new_head=True)
+    if imported.by == "name" and target == "torch":
+        print(f"weights: {path} matches the model by name", flush=True)
+        return path
+    stem = Path(path).name.removesuffix(".weights.h5").removesuffix(".h5").rsplit(".", 1)[0]
+    out = folder / "weights" / (stem + (".pt" if target == "torch" else ".weights.h5"))
+    write_weights(graph, imported, out, target)
+    out.with_suffix(".matches.txt").write_text("\n".join(imported.report()) + "\n")
+    head = f"; new head left as initialised: {', '.join(imported.left)}" if imported.left else ""
+    print(
+        f"weights: {path} aligned to the spec by {imported.by}: {len(imported.matches)} tensors matched "
+        f"(listed in {out.with_suffix('.matches.txt')}){head}; written as {out}",
+        flush=True,
+    )
+    return str(out)

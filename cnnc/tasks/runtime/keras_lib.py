@@ -177,6 +177,9 @@ def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> 
     weights file (.weights.h5 / .keras, matched by Keras, mismatched shapes skipped)."""
     if not Path(path).exists():
         raise ConfigError(f"no weights file {path}")
+    if path.endswith((".pt", ".pth")):  # the layouts differ (kernels, flatten order): only the spec says how
+        raise ConfigError(f"{path} is a PyTorch state dict: run `cnnc train SPEC --target keras --weights {path}` "
+                          "or `cnnc import-weights SPEC FILE -o OUT.weights.h5 --target keras` first")
     if not path.endswith(".npz"):
         model.load_weights(path, skip_mismatch=True)
         env.log(f"weights: from {path}")

@@ -124,7 +124,8 @@ def make_model(build_model, layers: tuple[str, ...], cfg, env: Env, arguments: d
     weights (--reset-head leaves `head_layer` as initialised), frozen layers."""
     model = build_model(**(arguments or {})).to(env.device)
     if cfg.weights:
-        load_matching(model, cfg.weights, env, skip=(head_layer,) if cfg.reset_head and head_layer else ())
+        skip = (head_layer,) if cfg.reset_head and head_layer else ()
+        load_matching(model, cfg.weights, env, skip=skip, head=head_layer)
     freeze(model, layers, cfg, head_layer, env)
     return model
 
@@ -162,17 +163,41 @@ def read_weights(path: str, device) -> dict[str, torch.Tensor]:
     return obj["model"] if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict) else obj
 
 
-def load_matching(model: nn.Module, path: str, env: Env, skip: tuple = ()) -> None:
-    """Load the tensors whose name and shape match; report the rest (a new head is the usual case)."""
+def load_matching(model: nn.Module, path: str, env: Env, skip: tuple = (), head: str | None = None) -> None:
+    """Load the tensors whose name and shape match; report the rest (a new head is the usual case).  A state
+    dict with none of the model's names (torchvision's) is aligned by order and shape instead."""
     source = read_weights(path, env.device)
     own = model.state_dict()
+    how = ""
+    if not set(own) & set(source):
+        source, how = align_by_order(own, source, path, head), " (no name in common: aligned by order and shape)"
     take = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape and k.split(".")[0] not in skip}
     if not take:
         raise ConfigError(f"{path}: no tensor matches the model by name and shape")
     model.load_state_dict(take, strict=False)
     left = sorted(set(own) - set(take))
-    env.log(f"weights: {len(take)}/{len(own)} tensors from {path}" +
+    env.log(f"weights: {len(take)}/{len(own)} tensors from {path}{how}" +
             (f"; left as initialised: {', '.join(left)}" if left else ""))
+
+
+def align_by_order(own: dict, source: dict, path: str, head: str | None) -> dict[str, torch.Tensor]:
+    """`source`'s tensors under the model's names: the i-th tensor of each (batch-norm counters aside) must
+    have the same shape, except the head's (`head`: its layer), left for a new number of classes.  Anything
+    else refuses the whole file, naming both tensors.  (`cnnc import-weights` does this with the spec at
+    hand, also for Keras files, and lists every match.)"""
+    mine = [k for k in own if not k.endswith("num_batches_tracked")]
+    theirs = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    if len(mine) != len(theirs):
+        raise ConfigError(f"{path} does not fit the model: {len(theirs)} tensors, the model has {len(mine)}")
+    out = {}
+    for key, (name, value) in zip(mine, theirs):
+        if tuple(value.shape) != tuple(own[key].shape):
+            if head is not None and key.startswith(head + "."):
+                continue
+            raise ConfigError(f"{path} does not fit the model: {name} is {tuple(value.shape)}, the model's {key} "
+                              f"needs {tuple(own[key].shape)} (nothing loaded)")
+        out[key] = value
+    return out
 
 
 def digest(model: nn.Module) -> str:
