@@ -237,6 +237,8 @@ def align(graph: Graph, source: Source, torch_shapes: dict[str, tuple[int, ...]]
 def _align_by_name(needed: list[Slot], source: Source, new_head: bool) -> Imported | None:
     (stream,) = source.streams.values()
     arrays = dict(stream)
+    if set(arrays) - {slot.key for slot in needed}:
+        return None  # tensors the model has no place for (a deeper network): the structural pass refuses them
     head = needed[-1].node
     matches, left, state = [], [], {}
     for slot in needed:

@@ -54,7 +54,7 @@ def test_torchvision_resnet18_into_the_generated_torch_model(resnet18_file, tmp_
     assert main(["import-weights", str(RESNET18), str(path), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "layer1.0.conv1.weight -> " in printed and "(64, 64, 3, 3)" in printed
-    assert "matched 102 tensors of" in printed and "by structure" in printed
+    assert "matched 102 tensors of" in printed and "by name" in printed  # the spec names its layers as torchvision does
     _, model = _generated_torch(RESNET18)
     model.load_state_dict(torch.load(out, weights_only=True), strict=True)
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
@@ -219,7 +219,7 @@ def test_cnnc_train_starts_from_torchvision_weights_with_a_new_head(resnet18_fil
     ]  # lr 0: the weights after one epoch are the ones loaded
     proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout
-    assert f"weights: {path} aligned to the spec by structure: 102 tensors matched" in proc.stdout
+    assert f"weights: {path} matches the model by name" in proc.stdout  # the spec names layers as torchvision
     assert "weights: 120/122 tensors from" in proc.stdout  # all but the new head's weight and bias
     trained = torch.load(build / "run" / "last.pt", weights_only=False)["model"]
     source = torch.load(path, weights_only=True)
@@ -234,7 +234,9 @@ def test_a_compiled_train_py_aligns_a_torchvision_state_dict_by_order(resnet18_f
     aligned by order and shape there, and one that does not fit is refused whole."""
     from harness_util import bands_folder, run_script
 
-    _, path = resnet18_file
+    _, named = resnet18_file
+    path = tmp_path / "renamed_resnet18.pth"  # the library spec takes torchvision's names; these match none
+    torch.save({f"net.{k}": v for k, v in torch.load(named, weights_only=True).items()}, path)
     folder = tmp_path / "resnet18"
     command = ["compile", str(RESNET18), "--target", "torch", "--task", "classify", "--input", "32x32x3"]
     assert main([*command, "-o", str(folder)]) == 0
@@ -244,12 +246,17 @@ def test_a_compiled_train_py_aligns_a_torchvision_state_dict_by_order(resnet18_f
     assert f"weights: 100/122 tensors from {path} (no name in common: aligned by order and shape)" in proc.stdout
     trained = torch.load(folder / "run" / "last.pt", weights_only=False)["model"]
     (stem,) = [v for v in trained.values() if v.shape == (64, 3, 7, 7)]
-    assert torch.equal(stem, torch.load(path, weights_only=True)["conv1.weight"])
+    assert torch.equal(stem, torch.load(named, weights_only=True)["conv1.weight"])
+    resnet34 = torchvision.models.resnet34(weights=None).state_dict()
     wrong = tmp_path / "resnet34.pth"
-    torch.save(torchvision.models.resnet34(weights=None).state_dict(), wrong)
+    torch.save({f"net.{k}": v for k, v in resnet34.items()}, wrong)
     proc = run_script(folder, "--data", str(data), "--weights", str(wrong), "--epochs", "1")
     assert proc.returncode != 0
     assert f"error: {wrong} does not fit the model: 182 tensors, the model has 102" in proc.stdout
+    torch.save(resnet34, wrong)  # torchvision's own names: resnet18's are a subset of them
+    proc = run_script(folder, "--data", str(data), "--weights", str(wrong), "--epochs", "1")
+    assert proc.returncode != 0
+    assert f"error: {wrong} does not fit the model: 96 of its tensors have no place in it" in proc.stdout
 
 
 def test_a_compiled_keras_train_py_sends_a_pytorch_file_to_the_command_that_has_the_spec(resnet18_file):

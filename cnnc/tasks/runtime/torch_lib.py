@@ -171,6 +171,10 @@ def load_matching(model: nn.Module, path: str, env: Env, skip: tuple = (), head:
     how = ""
     if not set(own) & set(source):
         source, how = align_by_order(own, source, path, head), " (no name in common: aligned by order and shape)"
+    extra = sorted(k for k in source if k not in own)
+    if extra:  # a deeper network's file (resnet34 into resnet18) shares names: never load part of it silently
+        raise ConfigError(f"{path} does not fit the model: {len(extra)} of its tensors have no place in it "
+                          f"(first: {extra[0]}; nothing loaded)")
     take = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape and k.split(".")[0] not in skip}
     if not take:
         raise ConfigError(f"{path}: no tensor matches the model by name and shape")
