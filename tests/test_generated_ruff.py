@@ -3,7 +3,8 @@
 cnnc never runs ruff itself (it is not a runtime dependency): the one code writer,
 `cnnc.backends.pysource`, lays the source out as ruff's formatter would.  This test
 holds it to that over the whole spec library, both targets, model.py alone and with
-the classify harness's train.py, plus each backend's own op specs.  Everything is
+the classify harness's train.py, the localize harness's train.py for a linear and a sigmoid head, plus
+each backend's own op specs.  Everything is
 generated in-process into one folder and ruff runs once per command over it, with the
 project's settings (line length 120).
 """
@@ -26,6 +27,7 @@ OWN = {
     "torch": sorted((ROOT / "tests" / "specs_torch").glob("*.cnn")),
     "keras": sorted((ROOT / "tests" / "specs_keras").glob("*.cnn")),
 }
+LOCALIZER = (ROOT / "examples" / "localize" / "localizer.cnn").read_text(encoding="utf-8")
 # Library specs that are not classifiers: an image output (edges, unet, yolo) or two inputs (siamese).
 NOT_CLASSIFIERS = {"edges": "E0702", "siamese": "E0701", "unet": "E0702", "yolo": "E0702"}
 
@@ -51,6 +53,11 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
                 rejected.setdefault(path.stem, set()).update(d.code for d in exc.diagnostics if d.level == "error")
                 continue
             _write(out / f"{path.stem}_{target}_classify", files)
+    for target in ("torch", "keras"):  # the localize task's script, for a linear and a sigmoid head
+        for name, text in (("linear", LOCALIZER), ("sigmoid", LOCALIZER.replace("as head", "as head -> sigmoid"))):
+            spec = out / f"localize_{name}.cnn"
+            spec.write_text(text, encoding="utf-8")
+            _write(out / f"localize_{name}_{target}", generate(analyze(spec), CompileOptions(target, "localize")))
     for target, paths in OWN.items():
         for path in paths:
             _write(out / f"own_{path.stem}_{target}", generate(analyze(path), CompileOptions(target)))
@@ -58,7 +65,10 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", str(ROOT / "pyproject.toml")]
+    # In a compiled folder cnnc_tasks/ and model.py sit beside train.py: first party, as ruff finds them there.
+    first_party = 'lint.isort.known-first-party = ["cnnc_tasks", "model"]'
+    command = [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", str(ROOT / "pyproject.toml"),
+               "--config", first_party]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -73,8 +83,9 @@ def test_every_library_spec_and_target_was_compiled(compiled):
     models = sorted(out.glob("*/model.py"))
     scripts = sorted(out.glob("*/train.py"))
     classifiers = len(LIBRARY) - len(NOT_CLASSIFIERS)
-    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + len(OWN["torch"]) + len(OWN["keras"])
-    assert len(scripts) == 2 * classifiers
+    localizers = 2 * 2  # a linear and a sigmoid head, both targets
+    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + localizers + len(OWN["torch"]) + len(OWN["keras"])
+    assert len(scripts) == 2 * classifiers + localizers
 
 
 def test_classify_rejects_non_classifiers_with_a_diagnostic(compiled):

@@ -198,7 +198,7 @@ AUX = """network Aux(num_classes: int = 4) {
 @pytest.mark.parametrize("target", TARGETS)
 def test_auxiliary_head_is_trained_alongside(workdir, target):
     folder = compile_task(AUX, target, workdir / f"aux_{target}")
-    assert "outputs=('y', 'aux')" in (folder / "train.py").read_text()
+    assert 'outputs=("y", "aux")' in (folder / "train.py").read_text()
     out = workdir / f"aux_run_{target}"
     proc = run_script(folder, "--data", str(workdir / "bands.npz"), "--epochs", "3", "--lr", "0.05",
                       "--aux-weight", "0.3", "--out", str(out))
@@ -249,7 +249,7 @@ def test_cnnc_train_compiles_into_a_build_folder_and_runs(workdir, tmp_path):
 def test_compiled_folder_is_lint_clean(folders, target):
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120",
                            "--select", "E,F,W,I,B,UP", "--target-version", "py311", "train.py", "model.py",
-                           "cnnc_runtime"],
+                           "cnnc_tasks"],
                           cwd=folders[target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout
 
