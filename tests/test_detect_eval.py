@@ -104,3 +104,18 @@ def test_the_json_files_are_coco_shaped(tmp_path):
     ]
     assert blob["categories"] == [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]
     assert coco.results(found) == [{"image_id": 1, "category_id": 2, "bbox": SQUARE, "score": 0.75}]
+
+
+def test_the_map_table_has_a_row_per_class_and_the_means():
+    from cnnc.tasks.detect.runtime import report
+
+    truth = [Boxes(np.array([SQUARE, [50.0, 50, 10, 10]]), np.array([0, 1]))]
+    found = [Boxes(np.array([SQUARE, [0.0, 0, 5, 5]]), np.array([0, 1]), np.array([0.9, 0.8]))]
+    table = report.map_table(evaluate.evaluate(truth, found, 3), ["cat", "dog", "eel"])
+    assert table.splitlines() == [
+        "  class  objects  detections  AP@0.5  AP@[.5:.95]",
+        "  cat          1           1  1.0000       1.0000",
+        "  dog          1           1  0.0000       0.0000",
+        "  eel          0           0       -            -",
+        "  mean                        0.5000       0.5000",
+    ]

@@ -113,7 +113,10 @@ def test_coco_json_is_read_in_category_id_order_and_crowds_are_counted(tmp_path)
     assert found.paths == [str(tmp_path / "images" / "one.png"), str(tmp_path / "two.png")]
     np.testing.assert_allclose(found.targets[0], [[1, 0.4, 0.4, 0.4, 0.4], [0, 0.05, 0.05, 0.1, 0.1]])
     assert (found.targets[1, :, 0] == -1).all()
-    assert found.notes == ["left out 1 crowd annotation(s) (iscrowd: 1)"]
+    assert found.notes == [
+        "left out 1 crowd annotation(s) (iscrowd: 1)",
+        "1 of 2 images have no annotations: read as images without objects",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -194,3 +197,21 @@ def test_npz_boxes_are_checked_and_padded_to_max_objects(tmp_path):
         r"its left edge is at -0.15",
     ):
         reader.arrays({"boxes": boxes}, "", 2, tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_boxes_follow_the_runtimes_flip_zoom_and_shift(seed):
+    """A bright rectangle in a dark image, augmented by the shared runtime: the box that follows it still
+    bounds the bright pixels (to within the one-pixel blur of bilinear resampling)."""
+    from cnnc.tasks.runtime.augment import Augment
+
+    image = np.zeros((40, 60, 1), np.float32)
+    image[10:22, 30:48] = 1.0  # rows 10..21, columns 30..47: box x 30..48 / 60, y 10..22 / 40
+    target = _one([4, 39 / 60, 16 / 40, 18 / 60, 12 / 40])
+    moved_image, geometry = Augment(flip=0.5, zoom=0.2, shift=0.15).apply(image, np.random.default_rng(seed))
+    moved = labels.follow(target, geometry)
+    assert moved[0, 0] == 4
+    cx, cy, w, h = moved[0, 1:] * [60, 40, 60, 40]
+    rows, cols = np.nonzero(moved_image[..., 0] > 0.5)
+    assert abs((cx - w / 2) - cols.min()) <= 1.0 and abs((cx + w / 2) - (cols.max() + 1)) <= 1.0
+    assert abs((cy - h / 2) - rows.min()) <= 1.0 and abs((cy + h / 2) - (rows.max() + 1)) <= 1.0

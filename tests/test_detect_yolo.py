@@ -148,3 +148,38 @@ def test_the_loss_is_the_same_in_numpy_pytorch_and_tensorflow(seed):
     torch_grad = nchw.grad.permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(tape.gradient(tf_total, tf_raw).numpy(), torch_grad, rtol=1e-4, atol=1e-6)
     assert np.abs(torch_grad).sum() > 0
+
+
+def test_the_torch_loss_stays_float32_under_autocast():
+    """Mixed precision runs the network in half precision; the loss (assignment einsums, sums over the grid)
+    must not: under CPU autocast (bfloat16) it is the float32 value to the bit."""
+    import torch
+
+    from cnnc.tasks.detect.runtime import torch as torch_detect
+
+    raw, targets = _random_case(3)
+    out = torch.tensor(raw).permute(0, 3, 1, 2)
+    plain = torch_detect.loss_terms(out, torch.tensor(targets), ANCHORS, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = torch_detect.loss_terms(out, torch.tensor(targets), ANCHORS, 3)
+    for term in yolo.TERMS:
+        assert mixed[term].dtype == torch.float32 and mixed[term].item() == plain[term].item()
+
+
+def test_anchors_are_given_or_found_and_printed_with_their_mean_iou():
+    from types import SimpleNamespace
+
+    from cnnc.tasks.detect.runtime.common import DetectHead, find_anchors
+    from cnnc.tasks.runtime.config import ConfigError
+
+    head = DetectHead(output="y", grid=(4, 4), anchors=2, classes=3, layer=None)
+    targets = _targets([0, 0.5, 0.5, 0.1, 0.1], [1, 0.5, 0.5, 0.3, 0.2], [2, 0.3, 0.3, 0.31, 0.2])
+    said = []
+    given = find_anchors(SimpleNamespace(anchors="0.1,0.1 0.3,0.2", seed=0), head, targets, said.append)
+    assert given.tolist() == ANCHORS.tolist()
+    assert said[-1].endswith("(given; on 3 training boxes: mean IoU with the best anchor 0.9892)")
+    found = find_anchors(SimpleNamespace(anchors="auto", seed=0), head, targets, said.append)
+    assert found.tolist() == [[0.1, 0.1], [0.305, 0.2]]  # the two wide boxes' median, smallest area first
+    assert "k-means (1 - IoU) on 3 training boxes" in said[-1]
+    with pytest.raises(ConfigError, match="--anchors gives 1 anchors, the output `y` has 2"):
+        find_anchors(SimpleNamespace(anchors="0.1,0.1", seed=0), head, targets, said.append)

@@ -174,7 +174,9 @@ def read_coco(path: Path, max_objects: int) -> Found:
         objects[_image_of(ann, images, where)].append(_coco_object(ann, images, index, where))
     found = [_image_file(path, im) for im in images.values()]
     targets = [padded(objects[i], max_objects, f"{path}: image {i}") for i in images]
+    empty = sum(not found for found in objects.values())
     notes = [f"left out {crowd} crowd annotation(s) (iscrowd: 1)"] * bool(crowd)
+    notes += [f"{empty} of {len(images)} images have no annotations: read as images without objects"] * bool(empty)
     return Found(np.stack(targets), found, [str(c["name"]) for c in categories], notes)
 
 

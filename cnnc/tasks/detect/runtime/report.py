@@ -51,7 +51,8 @@ def plot_pr_curves(path: Path, curves: list, names: list[str], atomic) -> None:
         )
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.01), title="precision-recall, IoU >= 0.5")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    if ax.lines:  # no detections of any class: an empty plot, no legend
+        ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     with atomic(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)

@@ -90,6 +90,9 @@ class NumpyOps:
     def total(self, x):
         return x.sum()
 
+    def per_image(self, x):
+        return x.reshape(x.shape[0], -1).sum(axis=1)
+
 
 def assign(boxes, anchors: np.ndarray, grid: tuple[int, int], ops):
     """For every object, the one-hot slot it trains (N x M x S_h*S_w x A; padding and objects whose slot an
@@ -113,8 +116,9 @@ def assign(boxes, anchors: np.ndarray, grid: tuple[int, int], ops):
     return first, targets
 
 
-def loss_terms(raw, boxes, anchors: np.ndarray, classes: int, ops) -> dict:
-    """The four terms (box, obj, noobj, cls), each summed over cells and anchors and averaged over images.
+def loss_terms(raw, boxes, anchors: np.ndarray, classes: int, ops, per_image: bool = False) -> dict:
+    """The four terms (box, obj, noobj, cls), each summed over cells and anchors and averaged over images
+    (with `per_image`, one sum per image: what Keras' compiled loss averages itself).
     raw: N x S_h x S_w x A(5 + C) channels-last; boxes: N x M x 5."""
     rows, cols = int(raw.shape[1]), int(raw.shape[2])
     count = len(anchors)
@@ -124,12 +128,16 @@ def loss_terms(raw, boxes, anchors: np.ndarray, classes: int, ops) -> dict:
     slot_targets = ops.einsum("nmsa,nmd->nsad", first, targets)
     labels = ops.one_hot(ops.clip(boxes[..., 0], 0, classes - 1), classes, boxes)
     slot_labels = ops.einsum("nmsa,nmc->nsac", first, labels)
-    images = ops.tensor(float(raw.shape[0]), raw)
+    if per_image:
+        reduce = ops.per_image
+    else:
+        images = ops.tensor(float(raw.shape[0]), raw)
+        reduce = lambda x: ops.total(x) / images  # noqa: E731
     xy = ops.stack([ops.sigmoid(pred[..., 0]), ops.sigmoid(pred[..., 1]), pred[..., 2], pred[..., 3]])
-    box = ops.total(assigned[..., None] * (xy - slot_targets) ** 2) / images
-    obj = ops.total(assigned * ops.softplus(-pred[..., 4])) / images
-    noobj = ops.total((1.0 - assigned) * ops.softplus(pred[..., 4])) / images
-    cls = -ops.total(assigned[..., None] * slot_labels * ops.log_softmax(pred[..., 5:])) / images
+    box = reduce(assigned[..., None] * (xy - slot_targets) ** 2)
+    obj = reduce(assigned * ops.softplus(-pred[..., 4]))
+    noobj = reduce((1.0 - assigned) * ops.softplus(pred[..., 4]))
+    cls = -reduce(assigned[..., None] * slot_labels * ops.log_softmax(pred[..., 5:]))
     return {"box": box, "obj": obj, "noobj": noobj, "cls": cls}
 
 
