@@ -5,7 +5,7 @@ one code writer, `cnnc.backends.pysource`.
 A compiled folder gets `cnnc_tasks/`, the parts of this package a run needs at
 the same relative places: `cnnc_tasks/runtime/` (the shared runtime: neutral
 modules plus the framework's two files) and `cnnc_tasks/<task>/` (the task's
-options.py and its runtime/: common.py plus the framework's file).  So a
+options.py and its runtime/: every module of it but the other framework's file).  So a
 task's runtime imports the shared one as `...runtime` both inside cnnc and in
 the folder.
 """
@@ -64,8 +64,10 @@ def runtime_files(task: Task, framework: str) -> dict[str, str]:
     own = f"{PACKAGE}/{task.name}"
     files[f"{own}/__init__.py"] = f'"""The {task.name} task\'s options and runtime, copied from cnnc."""\n'
     files[f"{own}/options.py"] = _read(task.folder / "options.py")
-    for name in ("__init__.py", "common.py", f"{framework}.py"):
-        files[f"{own}/runtime/{name}"] = _read(task.folder / "runtime" / name)
+    others = {f"{name}.py" for name in FRAMEWORK_FILES if name != framework}  # the other frameworks' files
+    for path in sorted((task.folder / "runtime").glob("*.py")):
+        if path.name not in others:
+            files[f"{own}/runtime/{path.name}"] = _read(path)
     return files
 
 
@@ -126,16 +128,20 @@ def write_imports(code: CodeWriter, task: str, framework: str, head: str, module
     local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    code.lines += ["", "import sys", "", *modules, *names, "", *local, ""]
+    framework_section = [*modules, *names, ""] if modules or names else []  # none: no second blank line
+    code.lines += ["", "import sys", "", *framework_section, *local, ""]
 
 
-def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json") -> None:
+def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json",
+               reader: str = "task.Reader()", after_test: list[str] = ()) -> None:
     """build_trainer() (the data through the task's reader, then `build`: the model, optimizer and the task's
-    objective) and main(), the sequence of calls a person would change; `before_fit`: the task's extra steps."""
+    objective) and main(), the sequence of calls a person would change; `before_fit`: the task's extra steps;
+    `after_test`: steps after the test (with or without training), written at main's indentation."""
+    then = ["    " + line for line in after_test]
     code.lines += [
         "def build_trainer(cfg, env):",
         '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-        "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
+        f"    data, pipeline = rt.load_data(cfg, INPUTS, env, {reader})  # split, scaling, augmentation",
         *build,
         "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
         "",
@@ -146,12 +152,14 @@ def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), w
         "    trainer = build_trainer(cfg, env)",
         "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
         "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+        *then,
         "        return 0",
         *before_fit,
         "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
         "    rt.check_ranks_agree(trainer.model, env)",
         "    if status == 0:",
         f"        rt.test(trainer, cfg)  # the best weights on the test split: {writes}",
+        *then,
         "    return status",
         "",
         "",

@@ -122,8 +122,10 @@ BY_NAME = {option.name: option for option in OPTIONS}
 
 
 def options_for(framework: str, own: tuple[Option, ...] = (), without: tuple[str, ...] = ()) -> list[Option]:
-    """A task's options for one framework: the shared ones (less `without`), then the task's `own`."""
-    return [o for o in OPTIONS + tuple(own) if framework in o.frameworks and o.name not in without]
+    """A task's options for one framework: the shared ones (less `without`, which a task may then redefine
+    with defaults of its own), then the task's `own`."""
+    shared = [o for o in OPTIONS if o.name not in without]
+    return [o for o in shared + list(own) if framework in o.frameworks]
 
 
 def task_options(module) -> tuple[tuple[Option, ...], tuple[str, ...]]:
