@@ -60,8 +60,12 @@ def _valid_net(tile_in, tile_out):
 
 @pytest.mark.parametrize(
     "size,tile_in,tile_out",
-    [((30, 17), (20, 20), (12, 12)), ((5, 3), (20, 20), (12, 12)), ((7, 13, 9), (10, 10, 10), (6, 6, 6)),
-     ((20, 5), (8, 8), (8, 8))],
+    [
+        ((30, 17), (20, 20), (12, 12)),
+        ((5, 3), (20, 20), (12, 12)),
+        ((7, 13, 9), (10, 10, 10), (6, 6, 6)),
+        ((20, 5), (8, 8), (8, 8)),
+    ],
     ids=["2d-valid", "2d-smaller-than-a-tile", "3d-valid", "2d-same"],
 )
 def test_overlap_tile_labels_every_pixel(size, tile_in, tile_out):
