@@ -28,14 +28,14 @@ def _folder(root, count=3, size=(6, 8), mask_mode="L", classes_txt=None, mask_si
 
 def test_folder_of_index_pngs(tmp_path):
     mask = _folder(tmp_path)
-    paths, got = Reader((6, 8, 1), classes=3).scan(tmp_path)
+    paths, got = Reader((6, 8), classes=3).scan(tmp_path)
     assert [p.split("/")[-1] for p in paths] == ["im0.jpg", "im1.jpg", "im2.jpg"]
     assert got.shape == (3, 6, 8) and got.dtype == np.uint8 and (got == mask).all()
 
 
 def test_masks_resized_nearest_to_the_model_input(tmp_path):
     _folder(tmp_path, size=(6, 8))
-    _, got = Reader((3, 4, 1), classes=3).scan(tmp_path)
+    _, got = Reader((3, 4), classes=3).scan(tmp_path)
     # each output pixel takes the source pixel under its centre: rows 1, 3, 5 and columns 1, 3, 5, 7
     # (row 0's 255s are under no centre), as PIL's NEAREST samples
     assert got[0].tolist() == [[0, 1, 1, 2]] * 3
@@ -43,7 +43,7 @@ def test_masks_resized_nearest_to_the_model_input(tmp_path):
 
 def test_palette_masks_and_class_list(tmp_path):
     mask = _folder(tmp_path, mask_mode="P", classes_txt="sky\nroad\ncar\n")
-    reader = Reader((6, 8, 1), classes=3)
+    reader = Reader((6, 8), classes=3)
     _, got = reader.scan(tmp_path)
     assert (got == mask).all() and reader.class_names({}, got, tmp_path) == ["sky", "road", "car"]
 
@@ -55,30 +55,30 @@ def test_rgb_masks_through_class_colours(tmp_path):
     rgb = np.array([[[0, 0, 0], [128, 0, 0], [0, 128, 0]], [[0, 128, 0], [0, 0, 0], [128, 0, 0]]], np.uint8)
     Image.fromarray(rgb).save(tmp_path / "masks" / "a.png")
     (tmp_path / "classes.txt").write_text("background 0 0 0\nplane 128 0 0\nbike 0 128 0\n")
-    _, got = Reader((2, 3, 1), classes=3).scan(tmp_path)
+    _, got = Reader((2, 3), classes=3).scan(tmp_path)
     assert got[0].tolist() == [[0, 1, 2], [2, 0, 1]]
     (tmp_path / "classes.txt").write_text("background 0 0 0\nplane 128 0 0\nbike 0 0 128\n")
     with pytest.raises(DataError, match=r"colour \(0, 128, 0\) at row 0, column 2 is not a class colour"):
-        Reader((2, 3, 1), classes=3).scan(tmp_path)
+        Reader((2, 3), classes=3).scan(tmp_path)
 
 
 def test_rgb_mask_without_colours_is_refused(tmp_path):
     _folder(tmp_path, mask_mode="RGB")
     with pytest.raises(DataError, match=r"im0.png: the mask is a RGB image, not an index image"):
-        Reader((6, 8, 1), classes=3).scan(tmp_path)
+        Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_missing_mask_is_named(tmp_path):
     _folder(tmp_path)
     (tmp_path / "masks" / "im1.png").unlink()
     with pytest.raises(DataError, match=r"im1.jpg: no mask for this image \(looked for .*masks/im1.png\)"):
-        Reader((6, 8, 1), classes=3).scan(tmp_path)
+        Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_mask_of_another_size_is_named(tmp_path):
     _folder(tmp_path, mask_size=(6, 7))
     with pytest.raises(DataError, match=r"im1.png: the mask is 7x6 pixels but its image .*im1.jpg is 8x6"):
-        Reader((6, 8, 1), classes=3).scan(tmp_path)
+        Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_value_outside_the_class_list_is_named(tmp_path):
@@ -88,20 +88,20 @@ def test_value_outside_the_class_list_is_named(tmp_path):
         match=r"mask value 2 at row 1, column 6 is outside the class list 0..1 "
         r"\(classes.txt\) and is not the ignore index 255",
     ):
-        Reader((6, 8, 1), classes=3).scan(tmp_path)
+        Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_no_masks_folder(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(DataError, match="holds images/ and masks/"):
-        Reader((6, 8, 1), classes=3).scan(tmp_path)
+        Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_npz_3d_volumes_with_3d_masks(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.random((4, 5, 6, 7)).astype(np.float32)  # no channel axis: the model's 5x6x7x1
     y = rng.integers(0, 3, size=(4, 5, 6, 7))
-    reader = Reader((5, 6, 7, 1), classes=3)
+    reader = Reader((5, 6, 7), classes=3)
     got = reader.arrays({"x": x, "masks": y}, "", 4, tmp_path / "v.npz")
     assert got.shape == (4, 5, 6, 7) and (got == y).all()
     assert reader.class_names({}, got, tmp_path) == ["0", "1", "2"]
@@ -117,13 +117,13 @@ def test_npz_3d_volumes_with_3d_masks(tmp_path):
 def test_npz_2d_masks_resized_with_their_images(tmp_path):
     x = np.zeros((1, 4, 4, 1), np.uint8)
     y = np.array([[[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 255, 255], [2, 2, 255, 255]]])
-    got = Reader((2, 2, 1), classes=3).arrays({"x": x, "y": y}, "", 1, tmp_path / "a.npz")
+    got = Reader((2, 2), classes=3).arrays({"x": x, "y": y}, "", 1, tmp_path / "a.npz")
     assert got[0].tolist() == [[0, 1], [2, 255]]
 
 
 def test_strata_are_the_main_foreground_class():
     targets = np.array([[[0, 3, 3], [2, 255, 255]], [[0, 0, 0], [0, 0, 0]]], np.uint8)
-    assert Reader((2, 3, 1), classes=4).strata(targets).tolist() == [3, 0]
+    assert Reader((2, 3), classes=4).strata(targets).tolist() == [3, 0]
 
 
 class _Geometry:

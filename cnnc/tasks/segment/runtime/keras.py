@@ -1,4 +1,5 @@
-"""Segmentation with Keras: the losses of metrics.py on channels-last outputs, as a Keras loss function.
+"""Segmentation with Keras: the losses of metrics.py on channels-last outputs, and what the shared Trainer
+asks of the task (the compile call, whose loss is Keras' train step, is written in train.py).
 
 The model gives N x S... x C; the masks are N x S... class indices (Keras may hand them with a trailing
 axis of 1) with the ignore index where a pixel has no label.  When the output is smaller than the input
@@ -8,8 +9,12 @@ metrics.loss's (tested).
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
+from .common import AxisFlips as AxisFlips  # train.py wraps the augmentation: flips per axis
+from .common import Evaluation, SegmentHead
+from .common import Reader as Reader  # train.py reads the data through the task's framework file
 from .metrics import EPS, IGNORE, SMOOTH
 
 
@@ -52,3 +57,24 @@ def segment_loss(out, mask, kind: str, activation: str, weights=None, ignore: in
         dice = (2 * ops.sum(p * t, axis=axes) + SMOOTH) / (ops.sum(p, axis=axes) + ops.sum(t, axis=axes) + SMOOTH)
         total = total + 1 - ops.mean(dice)
     return total
+
+
+class Segment(Evaluation):
+    """The task for the shared Trainer: `compile_model` comes from train.py."""
+
+    def __init__(self, head: SegmentHead, cfg, compile_model, colours=None):
+        super().__init__(head, cfg, colours)
+        self._compile = compile_model
+
+    def compile(self, model, optimizer) -> None:
+        self._compile(model, optimizer, self.cfg)
+
+    def fit_targets(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.int32, copy=False)
+
+    def predictions(self, out) -> np.ndarray:
+        return np.asarray(out, dtype=np.float32)
+
+    def tile_predictor(self, trainer):
+        """Batches of channels-last tiles to the model's output, both numpy."""
+        return lambda tiles: np.asarray(trainer.model.predict_on_batch(tiles.astype(np.float32)))

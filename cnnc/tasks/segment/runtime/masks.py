@@ -134,3 +134,26 @@ def random_flips(x: np.ndarray, probability: float, rng: np.random.Generator) ->
     left, so every axis is a mirror): the example and the geometry for its mask."""
     axes = [a for a in range(x.ndim - 1) if rng.random() < probability]
     return (np.flip(x, axis=axes) if axes else x), flip_matrix(x.shape[:-1], axes)
+
+
+def image_paths(folder: Path) -> list[Path]:
+    """The image files of a folder, sorted (what --predict labels)."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise DataError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """An image at its own size, H x W x channels uint8 (grey, RGB or RGBA as the model takes)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])).reshape(
+                image.size[1], image.size[0], channels
+            )
+    except Exception as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from None

@@ -17,11 +17,11 @@ from .metrics import IGNORE
 
 
 class Reader:
-    """Masks for a model whose input is `shape` (channels-last) and whose head has `classes` classes
+    """Masks for a model whose input's spatial size is `spatial` and whose head has `classes` classes
     (the class list of classes.txt or of the .npz, where there is one, takes precedence)."""
 
-    def __init__(self, shape, classes: int, ignore: int = IGNORE):
-        self.spatial, self.classes, self.ignore = tuple(int(n) for n in shape[:-1]), int(classes), int(ignore)
+    def __init__(self, spatial, classes: int, ignore: int = IGNORE):
+        self.spatial, self.classes, self.ignore = tuple(int(n) for n in spatial), int(classes), int(ignore)
         self.names: list[str] | None = None
         self.colours = None
 

@@ -1,4 +1,5 @@
-"""Segmentation with PyTorch: the losses of metrics.py on NCHW (or NCDHW) outputs.
+"""Segmentation with PyTorch: the losses of metrics.py on NCHW (or NCDHW) outputs, and what the shared
+Trainer asks of the task (the step itself is written in train.py).
 
 The model gives N x C x S... (channels first); the masks are N x S... class indices with the ignore index
 where a pixel has no label.  When the output is smaller than the input (valid convolutions), the mask is
@@ -7,9 +8,13 @@ cropped to the output's centre first (tiles.py says why).  The numbers equal met
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .common import AxisFlips as AxisFlips  # train.py wraps the augmentation: flips per axis
+from .common import Evaluation, SegmentHead
+from .common import Reader as Reader  # train.py reads the data through the task's framework file
 from .metrics import EPS, IGNORE, SMOOTH
 
 
@@ -50,3 +55,31 @@ def segment_loss(out, mask, kind: str, activation: str, weights=None, ignore: in
         dice = (2 * (p * t).sum(axes) + SMOOTH) / (p.sum(axes) + t.sum(axes) + SMOOTH)
         total = total + 1 - dice.mean()
     return total
+
+
+class Segment(Evaluation):
+    """The task for the shared Trainer: `step` comes from train.py; predictions are channels-last."""
+
+    def __init__(self, head: SegmentHead, cfg, step, colours=None):
+        super().__init__(head, cfg, colours)
+        self._step = step
+
+    def step(self, net, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._step(net, x, y, self.cfg)
+
+    def running(self, out: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        return []
+
+    def predictions(self, out: torch.Tensor) -> torch.Tensor:
+        return out.float().movedim(1, -1)
+
+    def tile_predictor(self, trainer):
+        """Batches of channels-last tiles (numpy) to the model's channels-last output (numpy)."""
+
+        @torch.inference_mode()
+        def predict(tiles):
+            trainer.model.eval()
+            x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(tiles, -1, 1))).to(trainer.env.device)
+            return trainer.model(x).float().movedim(1, -1).cpu().numpy()
+
+        return predict

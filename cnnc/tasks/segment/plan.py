@@ -1,0 +1,135 @@
+"""Semantic segmentation at compile time: what the task reads from the spec's output.
+
+The output is a map over the input's spatial axes: H' x W' x K in 2D, D' x H' x W' x K in 3D, with
+H' <= H (a valid-convolution U-Net's 388 of 572; the target is then the mask's centre).  Its channels
+are read by the last op: `softmax` (K >= 2 class probabilities), `sigmoid` (one channel, the
+foreground's probability) or a layer with weights (linear: K logits, or one logit; the softmax or
+sigmoid is taken in the loss, as the U-Net paper's final 1x1 conv does).  Anything else (a vector, a
+map of another rank or larger than the input, a softmax over one channel, a sigmoid over several, an
+activation such as relu) is a diagnostic at the output's line.
+"""
+
+from __future__ import annotations
+
+from cnnc.diagnostics import CnncError, Diagnostic
+from cnnc.ir.graph import Graph
+from cnnc.tasks.segment.runtime.common import SegmentHead
+
+_HELP = "end with a 1x1 conv to the classes, e.g. `-> conv(num_classes, 1) -> output y` (softmax optional)"
+
+
+def plan(graph: Graph) -> SegmentHead:
+    """The segmentation head, or CnncError pointing at what does not fit."""
+    problems: list[Diagnostic] = []
+    inputs = [graph.node(nid).shape for nid in graph.inputs.values()]
+    if len(inputs) != 1 or len(inputs[0]) not in (3, 4):
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0741",
+                "task `segment` needs one image or volume input (H x W x C or D x H x W x C)",
+                graph.span,
+                help="declare one input such as `input x: 64x64x1`",
+            )
+        )
+    name, nid = next(iter(graph.outputs.items()))
+    end, span = graph.node(nid), graph.output_spans.get(name)
+    if len(graph.outputs) != 1:
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0742",
+                f"task `segment` trains one output, the network has {len(graph.outputs)}",
+                span,
+                help="keep only the class map",
+            )
+        )
+    if inputs and len(inputs[0]) in (3, 4):
+        problems += _map_problems(name, end.shape, inputs[0], span)
+    activation = _activation(end)
+    one = end.shape[-1] == 1
+    if activation is None or (activation == "softmax" and one) or (activation == "sigmoid" and not one):
+        problems.append(_activation_problem(name, end, span))
+    if problems:
+        raise CnncError(problems)
+    return _head(graph, name, nid, inputs[0], activation)
+
+
+def _map_problems(name: str, shape: tuple, input_shape: tuple, span) -> list[Diagnostic]:
+    got, want = "x".join(map(str, shape)), "x".join(map(str, input_shape[:-1]))
+    if len(shape) != len(input_shape):
+        return [
+            Diagnostic(
+                "error",
+                "E0743",
+                f"task `segment` needs a class map over the input's {want}, output `{name}` is {got}",
+                span,
+                notes=[
+                    "a segmentation head gives K class scores per pixel: H' x W' x K (D' x H' x W' x K for volumes)"
+                ],
+                help=_HELP,
+            )
+        ]
+    larger = [i for i, (o, n) in enumerate(zip(shape[:-1], input_shape[:-1])) if o > n]
+    if larger:
+        return [
+            Diagnostic(
+                "error",
+                "E0743",
+                f"output `{name}` ({got}) is larger than the input ({want}) on axis {larger[0]}",
+                span,
+                notes=[
+                    "each output pixel labels an input pixel: the map is the "
+                    "input's size (same padding) or its centre (valid convolutions)"
+                ],
+                help=_HELP,
+            )
+        ]
+    return []
+
+
+def _activation(end) -> str | None:
+    if end.op.name in ("softmax", "sigmoid"):
+        return end.op.name
+    return "linear" if end.params.total or end.shares else None
+
+
+def _activation_problem(name: str, end, span) -> Diagnostic:
+    channels = end.shape[-1]
+    if end.op.name == "softmax":
+        message, fix = "a softmax over one channel is always 1", "end in `sigmoid` for foreground/background"
+    elif end.op.name == "sigmoid":
+        message = f"a sigmoid over {channels} channels scores each class on its own; one class per pixel is a softmax"
+        fix = "end in `softmax` (or in the 1x1 conv: the loss takes the softmax), or in one sigmoid channel"
+    else:
+        message, fix = f"output `{name}` ends in `{end.op.name}`, not in class scores", _HELP
+    return Diagnostic(
+        "error",
+        "E0744",
+        message,
+        span,
+        notes=[
+            "a segmentation head ends in softmax (K >= 2 "
+            "channels), sigmoid (1 channel) or a layer with weights (logits)"
+        ],
+        help=fix,
+    )
+
+
+def _head(graph: Graph, name: str, nid, input_shape: tuple, activation: str) -> SegmentHead:
+    from cnnc.backends.naming import layer_name
+
+    end = node = graph.node(nid)
+    while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
+        node = graph.node(graph.input_ids(node.id)[0])
+    layer = graph.weight_owner(node) if node.params.total or node.shares else None
+    channels = int(end.shape[-1])
+    return SegmentHead(
+        output=name,
+        channels=channels,
+        classes=max(channels, 2),
+        activation=activation,
+        input_size=tuple(int(n) for n in input_shape[:-1]),
+        output_size=tuple(int(n) for n in end.shape[:-1]),
+        layer=layer_name(layer.id) if layer is not None else None,
+    )
