@@ -44,11 +44,12 @@ def plan(graph: Graph) -> SegmentHead:
                 help="keep only the class map",
             )
         )
-    if inputs and len(inputs[0]) in (3, 4):
-        problems += _map_problems(name, end.shape, inputs[0], span)
+    shape_problems = _map_problems(name, end.shape, inputs[0], span) if inputs and len(inputs[0]) in (3, 4) else []
+    problems += shape_problems
     activation = _activation(end)
     one = end.shape[-1] == 1
-    if activation is None or (activation == "softmax" and one) or (activation == "sigmoid" and not one):
+    bad = activation is None or (activation == "softmax" and one) or (activation == "sigmoid" and not one)
+    if bad and not shape_problems:  # a vector's last op says nothing more about a map
         problems.append(_activation_problem(name, end, span))
     if problems:
         raise CnncError(problems)
