@@ -6,12 +6,14 @@ size with an overlap-tile prediction of a whole image."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from conftest import SPECS
-from harness_util import compile_task, final_weights, run_script
+from harness_util import ROOT, compile_task, final_weights, run_script
 from PIL import Image
 
 from cnnc.cli import main
@@ -268,3 +270,61 @@ def test_the_paper_unet_at_a_reduced_size_trains_and_labels_whole_images(workdir
     labelled = np.asarray(Image.open(out / "predicted" / "whole.png"))
     assert labelled.shape == (150, 100) and set(np.unique(labelled)) <= {0, 1}
     assert Image.open(out / "predicted" / "whole_overlay.png").size == (100, 150)
+
+
+# The command of examples/segment/README.md: the acceptance bar is mean IoU >= 0.6 in under 10 minutes.
+EXAMPLE = ROOT / "examples" / "segment"
+EXAMPLE_OPTIONS = [
+    "--epochs",
+    "10",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.003",
+    "--schedule",
+    "cosine",
+    "--normalize",
+    "standardize",
+    "--threads",
+    "1",
+    "--progress",
+    "none",
+]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_example_segments_real_digits(tmp_path, target):
+    sys.path.insert(0, str(EXAMPLE))
+    import make_data
+
+    data = make_data.main(["--out", str(tmp_path / "canvas.npz")])
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnc",
+            "train",
+            str(EXAMPLE / "unet_small.cnn"),
+            "--task",
+            "segment",
+            "--target",
+            target,
+            "--data",
+            str(data),
+            "--build",
+            str(tmp_path / "build"),
+            *EXAMPLE_OPTIONS,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
+    seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stdout
+    result = json.loads((tmp_path / "build" / "run" / "metrics.json").read_text())
+    assert result["examples"] == 359 and len(result["iou"]) == 11
+    assert result["miou"] >= 0.6, result
+    assert seconds < 600, seconds
