@@ -146,3 +146,32 @@ def test_mask_follows_a_shift_with_ignore_brought_in():
     mask = np.arange(12).reshape(3, 4).astype(np.uint8)
     moved = masks.follow(mask, _Geometry(np.array([[1.0, 0, 0], [0, 1, 1], [0, 0, 1]])))  # one column right
     assert moved.tolist() == [[255, 0, 1, 2], [255, 4, 5, 6], [255, 8, 9, 10]]
+
+
+def test_axis_flips_on_top_of_the_shared_augmentation_move_the_mask_with_the_volume():
+    from cnnc.tasks.runtime.augment import Augment
+    from cnnc.tasks.segment.runtime.common import AxisFlips
+
+    rng = np.random.default_rng(5)
+    mask = rng.integers(0, 3, size=(4, 5, 6)).astype(np.uint8)
+    augment = AxisFlips(Augment(flip=0.5, flip_vertical=0.5), 0.5)
+    assert augment.active and not AxisFlips(Augment(), 0.0).active
+    reader = Reader((4, 5, 6), classes=3)
+    seen = set()
+    for seed in range(12):
+        volume, geometry = augment.apply(mask[..., None].astype(np.float32), np.random.default_rng(seed))
+        assert np.array_equal(reader.follow(mask, geometry), volume[..., 0].astype(np.uint8))
+        seen.add(tuple(np.round(np.diag(geometry.matrix)[:3]).astype(int)))
+    assert len(seen) > 4  # several combinations of axes were flipped
+
+
+def test_palette_and_colours():
+    from cnnc.tasks.segment.runtime import pictures
+
+    assert pictures.palette(5).tolist() == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]]
+    table = pictures.palette(2, [(1, 2, 3), (4, 5, 6)])
+    assert pictures.coloured(np.array([[0, 1, 255]]), table).tolist() == [[[1, 2, 3], [4, 5, 6], [255, 255, 255]]]
+    image = np.full((1, 2, 1), 100, np.uint8)
+    assert pictures.overlay(image, np.array([[0, 1]]), np.array([[0, 0, 0], [200, 0, 100]], np.uint8)).tolist() == [
+        [[50, 50, 50], [150, 50, 100]]
+    ]
