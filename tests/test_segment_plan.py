@@ -83,6 +83,16 @@ def test_what_the_last_op_does_to_the_channels(spec_file, change, message):
     assert (diag.code, diag.message) == ("E0744", message)
 
 
+def test_an_input_that_is_no_image(spec_file):
+    text = SPEC.replace("16x16x1", "16x1")
+    with pytest.raises(CnncError) as caught:
+        _plan(spec_file, text)
+    assert [d.code for d in caught.value.diagnostics] == ["E0741"]
+    assert caught.value.diagnostics[0].message == (
+        "task `segment` needs one image or volume input (H x W x C or D x H x W x C)"
+    )
+
+
 def test_two_outputs(spec_file):
     text = SPEC.replace("    -> output y\n", "    -> output y\n  x -> conv(3, 1) -> output z\n")
     diag = _error(spec_file, text)

@@ -82,6 +82,17 @@ def weighted_layers(graph) -> list[str]:
     return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
 
 
+def head_layer(graph, output_id) -> str | None:
+    """The layer name of the last layer with weights before an output (the head --reset-head re-initialises),
+    going back through ops without weights along their first input."""
+    from cnnc.backends.naming import layer_name
+
+    node = graph.node(output_id)
+    while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
+        node = graph.node(graph.input_ids(node.id)[0])
+    return layer_name(graph.weight_owner(node).id) if node.params.total or node.shares else None
+
+
 def write_header(code: CodeWriter, title: str, spec_file: str, framework: str, runs: list[str], writes: str) -> None:
     """The module docstring: what the script does, how to run it, what it writes."""
     name = file_label(spec_file)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
 from cnnc.tasks.segment.runtime.common import SegmentHead
+from cnnc.tasks.task import head_layer
 
 _HELP = "end with a 1x1 conv to the classes, e.g. `-> conv(num_classes, 1) -> output y` (softmax optional)"
 
@@ -22,10 +23,10 @@ def plan(graph: Graph) -> SegmentHead:
     """The segmentation head, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
     inputs = [graph.node(nid).shape for nid in graph.inputs.values()]
-    if len(inputs) != 1 or len(inputs[0]) not in (3, 4):
+    image = len(inputs) == 1 and len(inputs[0]) in (3, 4)
+    if not image:
         problems.append(
-            Diagnostic(
-                "error",
+            _error(
                 "E0741",
                 "task `segment` needs one image or volume input (H x W x C or D x H x W x C)",
                 graph.span,
@@ -36,54 +37,49 @@ def plan(graph: Graph) -> SegmentHead:
     end, span = graph.node(nid), graph.output_spans.get(name)
     if len(graph.outputs) != 1:
         problems.append(
-            Diagnostic(
-                "error",
+            _error(
                 "E0742",
                 f"task `segment` trains one output, the network has {len(graph.outputs)}",
                 span,
                 help="keep only the class map",
             )
         )
-    shape_problems = _map_problems(name, end.shape, inputs[0], span) if inputs and len(inputs[0]) in (3, 4) else []
-    problems += shape_problems
+    shape_problems = _map_problems(name, end.shape, inputs[0], span) if image else []
     activation = _activation(end)
     one = end.shape[-1] == 1
     bad = activation is None or (activation == "softmax" and one) or (activation == "sigmoid" and not one)
     if bad and not shape_problems:  # a vector's last op says nothing more about a map
-        problems.append(_activation_problem(name, end, span))
-    if problems:
-        raise CnncError(problems)
+        shape_problems.append(_activation_problem(name, end, span))
+    if problems + shape_problems:
+        raise CnncError(problems + shape_problems)
     return _head(graph, name, nid, inputs[0], activation)
+
+
+def _error(code: str, message: str, span, notes: tuple[str, ...] = (), help: str = _HELP) -> Diagnostic:
+    return Diagnostic("error", code, message, span, notes=list(notes), help=help)
 
 
 def _map_problems(name: str, shape: tuple, input_shape: tuple, span) -> list[Diagnostic]:
     got, want = "x".join(map(str, shape)), "x".join(map(str, input_shape[:-1]))
     if len(shape) != len(input_shape):
+        note = "a segmentation head gives K class scores per pixel: H' x W' x K (D' x H' x W' x K for volumes)"
         return [
-            Diagnostic(
-                "error",
+            _error(
                 "E0743",
                 f"task `segment` needs a class map over the input's {want}, output `{name}` is {got}",
                 span,
-                notes=[
-                    "a segmentation head gives K class scores per pixel: H' x W' x K (D' x H' x W' x K for volumes)"
-                ],
-                help=_HELP,
+                (note,),
             )
         ]
     larger = [i for i, (o, n) in enumerate(zip(shape[:-1], input_shape[:-1])) if o > n]
     if larger:
+        note = (
+            "each output pixel labels an input pixel: the map is the input's size (same padding) or its centre "
+            "(valid convolutions)"
+        )
         return [
-            Diagnostic(
-                "error",
-                "E0743",
-                f"output `{name}` ({got}) is larger than the input ({want}) on axis {larger[0]}",
-                span,
-                notes=[
-                    "each output pixel labels an input pixel: the map is the "
-                    "input's size (same padding) or its centre (valid convolutions)"
-                ],
-                help=_HELP,
+            _error(
+                "E0743", f"output `{name}` ({got}) is larger than the input ({want}) on axis {larger[0]}", span, (note,)
             )
         ]
     return []
@@ -104,26 +100,12 @@ def _activation_problem(name: str, end, span) -> Diagnostic:
         fix = "end in `softmax` (or in the 1x1 conv: the loss takes the softmax), or in one sigmoid channel"
     else:
         message, fix = f"output `{name}` ends in `{end.op.name}`, not in class scores", _HELP
-    return Diagnostic(
-        "error",
-        "E0744",
-        message,
-        span,
-        notes=[
-            "a segmentation head ends in softmax (K >= 2 "
-            "channels), sigmoid (1 channel) or a layer with weights (logits)"
-        ],
-        help=fix,
-    )
+    note = "a segmentation head ends in softmax (K >= 2 channels), sigmoid (1 channel) or a layer with weights (logits)"
+    return _error("E0744", message, span, (note,), help=fix)
 
 
 def _head(graph: Graph, name: str, nid, input_shape: tuple, activation: str) -> SegmentHead:
-    from cnnc.backends.naming import layer_name
-
-    end = node = graph.node(nid)
-    while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
-        node = graph.node(graph.input_ids(node.id)[0])
-    layer = graph.weight_owner(node) if node.params.total or node.shares else None
+    end = graph.node(nid)
     channels = int(end.shape[-1])
     return SegmentHead(
         output=name,
@@ -132,5 +114,5 @@ def _head(graph: Graph, name: str, nid, input_shape: tuple, activation: str) -> 
         activation=activation,
         input_size=tuple(int(n) for n in input_shape[:-1]),
         output_size=tuple(int(n) for n in end.shape[:-1]),
-        layer=layer_name(layer.id) if layer is not None else None,
+        layer=head_layer(graph, nid),
     )
