@@ -118,3 +118,34 @@ def test_train_py_shows_the_step_and_the_crop(tmp_path, target):
     copied = sorted(p.name for p in (folder / "cnnc_tasks" / "segment" / "runtime").glob("*.py"))
     other = "keras.py" if target == "torch" else "torch.py"
     assert other not in copied and f"{target}.py" in copied and "tiles.py" in copied
+
+
+@pytest.mark.parametrize("target", ["torch", "keras"])
+def test_the_copied_segment_runtime_is_lint_clean_on_its_own(tmp_path, target):
+    """As a person's copy is linted: ruff with its defaults plus bugbear (zip strictness included)."""
+    import subprocess
+    import sys
+
+    folder = compile_task((SPECS / "unet.cnn").read_text(), target, tmp_path / "u", task="segment")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--line-length",
+            "120",
+            "--select",
+            "E,F,W,I,B,UP",
+            "--target-version",
+            "py311",
+            "cnnc_tasks/segment",
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout

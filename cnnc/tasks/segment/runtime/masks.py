@@ -104,7 +104,10 @@ def _position(at: list[int]) -> str:
 def resize_nearest(mask: np.ndarray, size) -> np.ndarray:
     """A mask at another spatial size, nearest-neighbour (a class index is never blended), any rank."""
     index = np.ix_(
-        *[np.minimum((np.arange(n) + 0.5) * m / n, m - 1).astype(np.int64) for n, m in zip(size, mask.shape)]
+        *[
+            np.minimum((np.arange(n) + 0.5) * m / n, m - 1).astype(np.int64)
+            for n, m in zip(size, mask.shape, strict=True)
+        ]
     )
     return mask[index]
 

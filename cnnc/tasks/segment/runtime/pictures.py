@@ -48,7 +48,7 @@ def write_masks(folder: Path, classes: np.ndarray, names: list[str]) -> Path:
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    for mask, name in zip(classes, names):
+    for mask, name in zip(classes, names, strict=True):
         Image.fromarray(mask.astype(np.uint8), "L").save(folder / f"{name}.png")
     return folder
 
@@ -84,7 +84,7 @@ def side_by_side(path: Path, images, truth, predicted, names: list[str], colours
     fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.5 * rows + 0.8), squeeze=False)
     for i in range(rows):
         shown = [_for_display(images[i]), coloured(_middle(truth[i]), table), coloured(_middle(predicted[i]), table)]
-        for ax, picture, title in zip(axes[i], shown, ("image", "true", "predicted")):
+        for ax, picture, title in zip(axes[i], shown, ("image", "true", "predicted"), strict=True):
             ax.imshow(picture, cmap="gray", interpolation="nearest")
             ax.set_title(title if i == 0 else "", fontsize=9)
             ax.axis("off")

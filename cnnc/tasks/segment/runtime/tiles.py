@@ -18,16 +18,16 @@ import numpy as np
 
 def crop_offsets(size: Sequence[int], inner: Sequence[int]) -> list[int]:
     """Where the centre crop of `inner` starts along each axis of `size` (the crop op's dh // 2)."""
-    if any(i > s for i, s in zip(inner, size)):
+    if any(i > s for i, s in zip(inner, size, strict=True)):
         raise ValueError(f"cannot crop {tuple(size)} to the larger {tuple(inner)}")
-    return [(s - i) // 2 for s, i in zip(size, inner)]
+    return [(s - i) // 2 for s, i in zip(size, inner, strict=True)]
 
 
 def centre_crop(array: np.ndarray, inner: Sequence[int], first_axis: int = 1) -> np.ndarray:
     """The centre `inner` of the spatial axes starting at `first_axis` (1: after the batch axis)."""
     size = array.shape[first_axis : first_axis + len(inner)]
     starts = crop_offsets(size, inner)
-    window = tuple(slice(s, s + n) for s, n in zip(starts, inner))
+    window = tuple(slice(s, s + n) for s, n in zip(starts, inner, strict=True))
     return array[(slice(None),) * first_axis + window]
 
 
@@ -35,7 +35,7 @@ def tile_layout(size: Sequence[int], tile_in: Sequence[int], tile_out: Sequence[
     """(tiles per axis, padding before and after per axis) of the overlap-tile strategy for an image of
     `size` and a network taking `tile_in` and giving `tile_out` (spatial sizes)."""
     counts, pads = [], []
-    for n, i, o in zip(size, tile_in, tile_out):
+    for n, i, o in zip(size, tile_in, tile_out, strict=True):
         margin = (i - o) // 2
         count = -(-n // o)  # ceil: the last tile may reach past the image
         counts.append(count)
@@ -58,16 +58,16 @@ def predict_tiled(
     [t * o, t * o + o)."""
     counts, pads = tile_layout(image.shape[:-1], tile_in, tile_out)
     padded = np.pad(image, [*pads, (0, 0)], mode="reflect" if min(image.shape[:-1]) > 1 else "edge")
-    origins = [tuple(t * o for t, o in zip(index, tile_out)) for index in np.ndindex(*counts)]
+    origins = [tuple(t * o for t, o in zip(index, tile_out, strict=True)) for index in np.ndindex(*counts)]
     pieces = []
     for start in range(0, len(origins), batch_size):
         chunk = origins[start : start + batch_size]
-        tiles = np.stack([padded[tuple(slice(c, c + i) for c, i in zip(at, tile_in))] for at in chunk])
+        tiles = np.stack([padded[tuple(slice(c, c + i) for c, i in zip(at, tile_in, strict=True))] for at in chunk])
         pieces.append(np.asarray(predict(tiles)))
     out = np.concatenate(pieces)
     if tuple(out.shape[1:-1]) != tuple(tile_out):
         raise ValueError(f"the network gave {out.shape[1:-1]} per tile, expected {tuple(tile_out)}")
-    whole = np.zeros([t * o for t, o in zip(counts, tile_out)] + [out.shape[-1]], dtype=out.dtype)
-    for at, piece in zip(origins, out):
-        whole[tuple(slice(c, c + o) for c, o in zip(at, tile_out))] = piece
+    whole = np.zeros([t * o for t, o in zip(counts, tile_out, strict=True)] + [out.shape[-1]], dtype=out.dtype)
+    for at, piece in zip(origins, out, strict=True):
+        whole[tuple(slice(c, c + o) for c, o in zip(at, tile_out, strict=True))] = piece
     return whole[tuple(slice(0, n) for n in image.shape[:-1])]

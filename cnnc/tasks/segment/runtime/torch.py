@@ -20,8 +20,8 @@ from .metrics import EPS, IGNORE, SMOOTH
 
 def centre_crop(mask: torch.Tensor, spatial: tuple[int, ...]) -> torch.Tensor:
     """The centre `spatial` of an N x S... mask (the U-Net's target for a smaller output)."""
-    starts = [(n - s) // 2 for n, s in zip(mask.shape[1:], spatial)]
-    return mask[(slice(None), *(slice(a, a + s) for a, s in zip(starts, spatial)))]
+    starts = [(n - s) // 2 for n, s in zip(mask.shape[1:], spatial, strict=True)]
+    return mask[(slice(None), *(slice(a, a + s) for a, s in zip(starts, spatial, strict=True)))]
 
 
 def log_probabilities(out: torch.Tensor, activation: str) -> torch.Tensor:
