@@ -57,10 +57,12 @@ def loss(out: np.ndarray, mask: np.ndarray, kind: str, activation: str, weights=
         nll = -np.take_along_axis(logp, label[..., None], axis=-1)[..., 0]
         total += float((w * nll).sum() / max(w.sum(), 1e-12))
     if "dice" in kind.split("+"):
-        p = np.exp(logp) * valid[..., None]
-        t = np.eye(logp.shape[-1])[label] * valid[..., None]
-        axes = tuple(range(p.ndim - 1))
-        dice = (2 * (p * t).sum(axis=axes) + SMOOTH) / (p.sum(axis=axes) + t.sum(axis=axes) + SMOOTH)
+        # per class k: sum(p * t) is the sum of p_k over the pixels labelled k; no one-hot array is built
+        classes = logp.shape[-1]
+        p = np.exp(logp[valid])  # labelled pixels x K
+        truth = label[valid]
+        inter = np.bincount(truth, weights=p[np.arange(len(truth)), truth], minlength=classes)
+        dice = (2 * inter + SMOOTH) / (p.sum(axis=0) + np.bincount(truth, minlength=classes) + SMOOTH)
         total += float(1 - dice.mean())
     return total
 
