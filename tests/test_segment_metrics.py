@@ -79,3 +79,25 @@ def test_overlap_tile_labels_every_pixel(size, tile_in, tile_out):
 def test_tile_layout_mirrors_the_margin():
     # 30 pixels, tiles 20 -> 12: 3 tiles (36 labelled), margin 4 before, 4 + 6 after
     assert tiles.tile_layout((30,), (20,), (12,)) == ([3], [(4, 10)])
+
+
+def test_the_report_crops_to_the_output_and_names_absent_classes():
+    from types import SimpleNamespace
+
+    from cnnc.tasks.runtime.data import Split
+    from cnnc.tasks.segment.runtime.common import Evaluation, SegmentHead
+
+    head = SegmentHead(
+        output="y", channels=3, classes=3, activation="softmax", input_size=(4, 4), output_size=(2, 2), layer="head"
+    )
+    cfg = SimpleNamespace(loss="ce", class_weights=[], ignore_index=255)
+    masks = np.full((1, 4, 4), 7, np.uint8)  # the border is never looked at: only the centre 2x2 is labelled
+    masks[0, 1:3, 1:3] = [[0, 1], [1, 255]]
+    predictions = np.eye(3)[[[[0, 1], [0, 2]]]]  # 1 x 2 x 2 x 3, one-hot probabilities
+    split = Split("test", masks)
+    result = Evaluation(head, cfg).evaluate(predictions, split, SimpleNamespace(class_names=["bg", "a", "b"]))
+    assert result["confusion"] == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]
+    assert result["iou"][:2] == pytest.approx([0.5, 0.5]) and result["absent"] == [2]
+    assert result["miou"] == pytest.approx(0.5) and result["pixel_acc"] == pytest.approx(2 / 3)
+    report = Evaluation(head, cfg).report({**result, "examples": 1}, "test")
+    assert "mean IoU 0.5000" in report and "absent from both: b;" in report
