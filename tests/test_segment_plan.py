@@ -121,8 +121,9 @@ def test_train_py_shows_the_step_and_the_crop(tmp_path, target):
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
-def test_the_copied_segment_runtime_is_lint_clean_on_its_own(tmp_path, target):
-    """As a person's copy is linted: ruff with its defaults plus bugbear (zip strictness included)."""
+def test_the_compiled_folder_is_lint_clean_on_its_own(tmp_path, target):
+    """As a person's copy is linted in that folder: ruff with bugbear (zip strictness included) and isort (the
+    folder's own modules first-party), and train.py formatted."""
     import subprocess
     import sys
 
@@ -149,3 +150,11 @@ def test_the_copied_segment_runtime_is_lint_clean_on_its_own(tmp_path, target):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--isolated", "--line-length", "120", "train.py"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert formatted.returncode == 0, formatted.stdout

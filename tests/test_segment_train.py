@@ -242,10 +242,11 @@ def test_the_paper_unet_at_a_reduced_size_trains_and_labels_whole_images(workdir
     photos.mkdir()
     Image.fromarray(shapes(1, 150, seed=3)[0][0][:, :100]).save(photos / "whole.png")
     out = workdir / f"unet_run_{target}"
+    data = str(workdir / f"big_{target}")
     proc = run_script(
         folder,
         "--data",
-        str(workdir / f"big_{target}"),
+        data,
         "--epochs",
         "1",
         "--batch-size",
@@ -256,10 +257,24 @@ def test_the_paper_unet_at_a_reduced_size_trains_and_labels_whole_images(workdir
         "adam",
         "--lr",
         "0.0001",
-        "--predict",
-        str(photos),
         "--draw",
         "1",
+        "--out",
+        str(out),
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout
+    best = out / ("best.pt" if target == "torch" else "best.weights.h5")
+    proc = run_script(
+        folder,
+        "--data",
+        data,
+        "--split",
+        "0.5,0.25,0.25",
+        "--weights",
+        str(best),
+        "--predict",
+        str(photos),
         "--out",
         str(out),
         timeout=900,

@@ -139,16 +139,21 @@ def write_imports(code: CodeWriter, task: str, framework: str, head: str, module
     local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    code.lines += ["", "import sys", "", *modules, *names, "", *local, ""]
+    local.sort(key=lambda line: line.split()[1].lower())  # by module, as isort: a task may sort after `runtime`
+    imported = [*modules, *names]
+    code.lines += ["", "import sys", "", *imported, *([""] if imported else []), *local, ""]
 
 
-def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json") -> None:
-    """build_trainer() (the data through the task's reader, then `build`: the model, optimizer and the task's
-    objective) and main(), the sequence of calls a person would change; `before_fit`: the task's extra steps."""
+def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json",
+               reader: str = "task.Reader()", before_data: list[str] = ()) -> None:
+    """build_trainer() (`before_data`, the data through the task's `reader`, then `build`: the model, optimizer
+    and the task's objective) and main(), the sequence of calls a person would change; `before_fit`: the
+    task's extra steps."""
     code.lines += [
         "def build_trainer(cfg, env):",
         '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-        "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
+        *before_data,
+        f"    data, pipeline = rt.load_data(cfg, INPUTS, env, {reader})  # split, scaling, augmentation",
         *build,
         "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
         "",

@@ -31,8 +31,8 @@ OPTIONS = (
     opt(
         "predict",
         None,
-        "predict every image of this folder (overlap-tile, any size) into <out>/predicted/: "
-        "index PNGs and colour overlays; needs --weights",
+        "label every image of this folder with --weights, whole (overlap-tile, any size), into <out>/predicted/: "
+        "index PNGs and colour overlays; no training",
         "segmentation",
     ),
 )

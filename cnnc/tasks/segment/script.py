@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from cnnc.backends.pysource import CodeWriter, call, literal
 from cnnc.tasks.segment.runtime.common import SegmentHead
-from cnnc.tasks.task import write_config, write_header, write_imports, write_layers
+from cnnc.tasks.task import write_config, write_header, write_imports, write_layers, write_main
 
-_LOSS_CALL = "task.segment_loss({out}, {y}, cfg.loss, HEAD.activation, cfg.class_weights or None, cfg.ignore_index)"
+_LOSS_CALL = "task.segment_loss({out}, {y}, cfg.loss, HEAD.activation, {weights}, cfg.ignore_index)"
 
 
 def _size(size: tuple[int, ...]) -> str:
@@ -48,7 +48,7 @@ def torch_task(head: SegmentHead) -> list[str]:
         '    runtime does backward, the optimizer and the bookkeeping."""',
         "    out = net(x)",
         *("    " + line for line in describe(head, "torch")),
-        "    loss = " + _LOSS_CALL.format(out="out", y="y"),
+        "    loss = " + _LOSS_CALL.format(out="out", y="y", weights="cfg.class_weights or None"),
         "    return loss, out",
     ]
 
@@ -59,9 +59,11 @@ def keras_task(head: SegmentHead) -> list[str]:
         '    """What Keras\' compiled train step minimises: the loss over every labelled pixel (--loss ce, dice',
         '    or ce+dice)."""',
         "",
+        "    weights = cfg.class_weights or None  # --class-weights: the cross-entropy's weight of each class",
+        "",
         "    def segment_loss(y_true, y_pred):",
         *("        " + line for line in describe(head, "keras")),
-        "        return " + _LOSS_CALL.format(out="y_pred", y="y_true"),
+        "        return " + _LOSS_CALL.format(out="y_pred", y="y_true", weights="weights"),
         "",
         "    model.compile(optimizer=optimizer, loss=segment_loss)",
     ]
@@ -81,18 +83,28 @@ _BUILD = {
         "    objective = task.Segment(HEAD, cfg, compile_model, reader.colours)",
     ],
 }
+# The task's reader knows the input's size and the classes, so it checks and resizes masks as they are read.
+_MAKE_READER = "    reader = task.Reader(HEAD.input_size, HEAD.classes, cfg.ignore_index)  # masks, checked"
+_CHECK = [
+    "    HEAD.check_classes(data.class_names)",
+    "    pipeline.augment = task.AxisFlips(pipeline.augment, cfg.flip_axes)  # flips per axis; masks follow",
+]
+_PREDICT = [
+    "    if cfg.predict:  # label a folder's images, whole, by overlap-tile, with --weights; no training",
+    "        return trainer.task.predict_folder(trainer)",
+]
 _RUNS = {
     "torch": [
         "python train.py --data DATA --epochs 20   # DATA: images/ + masks/ (index PNGs), or a .npz",
         "python train.py --data DATA --resume      # go on after an interruption",
-        "python train.py --data DATA --weights run/best.pt --eval-only --predict FOLDER   # label images",
+        "python train.py --data DATA --weights run/best.pt --predict FOLDER   # label whole images",
         "torchrun --nproc_per_node=2 train.py --data DATA   # data-parallel (DDP)",
         "python train.py --help                    # every option",
     ],
     "keras": [
         "python train.py --data DATA --epochs 20   # DATA: images/ + masks/ (index PNGs), or a .npz",
         "python train.py --data DATA --resume      # go on after an interruption",
-        "python train.py --data DATA --weights run/best.weights.h5 --eval-only --predict FOLDER",
+        "python train.py --data DATA --weights run/best.weights.h5 --predict FOLDER   # label whole images",
         "python train.py --data DATA --strategy mirrored   # tf.distribute over the GPUs",
         "python train.py --help                    # every option",
     ],
@@ -117,40 +129,12 @@ def render_script(head: SegmentHead, framework: str, values: dict, analysis, opt
     write_layers(code, graph)
     write_config(code, options, values)
     code.lines += ["", "", *(torch_task(head) if framework == "torch" else keras_task(head)), "", ""]
-    code.lines += [
-        "def build_trainer(cfg, env):",
-        '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-        "    reader = task.Reader(HEAD.input_size, HEAD.classes, cfg.ignore_index)  # masks, checked",
-        "    data, pipeline = rt.load_data(cfg, INPUTS, env, reader)  # split, scaling, augmentation",
-        "    HEAD.check_classes(data.class_names)",
-        "    pipeline.augment = task.AxisFlips(pipeline.augment, cfg.flip_axes)  # masks follow",
-        *_BUILD[framework],
-        "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
-        "",
-        "",
-        *_MAIN,
-    ]
+    write_main(
+        code,
+        _CHECK + _BUILD[framework],
+        _PREDICT,
+        "metrics.json, predictions.png, test_masks/",
+        reader="reader",
+        before_data=[_MAKE_READER],
+    )
     return code.source()
-
-
-_MAIN = [  # main(): the sequence of calls a person would change
-    "def main(argv: list[str] | None = None) -> int:",
-    "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
-    "    env = rt.setup(cfg)  # the device or strategy, the processes, seeds",
-    "    trainer = build_trainer(cfg, env)",
-    "    status = 0",
-    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-    "    else:",
-    "        status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
-    "        rt.check_ranks_agree(trainer.model, env)",
-    "        if status == 0:",
-    "            rt.test(trainer, cfg)  # the best weights on the test split: metrics.json, pictures, masks",
-    "    if status == 0 and cfg.predict and env.is_main:  # whole images by overlap-tile, with those weights",
-    "        trainer.task.predict_folder(trainer, trainer.task.tile_predictor(trainer))",
-    "    return status",
-    "",
-    "",
-    'if __name__ == "__main__":',
-    "    sys.exit(rt.run(main))",
-]

@@ -127,21 +127,26 @@ class Evaluation:
             )
             trainer.env.log(f"image | true | predicted mask of {count} test examples: {path}")
 
-    def predict_folder(self, trainer, predict_tiles) -> Path:
-        """--predict FOLDER: every image, whole, by overlap-tile, as index PNGs and colour overlays."""
+    def predict_folder(self, trainer) -> int:
+        """--predict FOLDER with --weights: every image, whole, by overlap-tile, as index PNGs and colour
+        overlays in <out>/predicted/; the exit status (0)."""
         from . import pictures
 
+        if not self.cfg.weights:
+            raise ConfigError("--predict labels images with trained weights: give --weights (e.g. run/best.pt)")
         if len(self.head.input_size) != 2:
             raise ConfigError("--predict reads a folder of 2D images; this model takes volumes")
-        return pictures.predict_folder(
-            Path(self.cfg.predict),
-            Path(self.cfg.out) / "predicted",
-            self.head,
-            trainer,
-            predict_tiles,
-            self.colours,
-            self.cfg.batch_size,
-        )
+        if trainer.is_main:
+            pictures.predict_folder(
+                Path(self.cfg.predict),
+                Path(self.cfg.out) / "predicted",
+                self.head,
+                trainer,
+                self.tile_predictor(trainer),
+                self.colours,
+                self.cfg.batch_size,
+            )
+        return 0
 
 
 def _example_names(split) -> list[str]:
