@@ -81,7 +81,10 @@ def side_by_side(path: Path, images, truth, predicted, names: list[str], colours
 
     table = palette(len(names), colours)
     rows = len(images)
-    fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.5 * rows + 0.8), squeeze=False)
+    legend_rows = -(-(len(names) + 1) // 6)
+    legend_inches = 0.1 + 0.2 * legend_rows
+    height = 2.5 * rows + legend_inches
+    fig, axes = plt.subplots(rows, 3, figsize=(7.5, height), squeeze=False)
     for i in range(rows):
         shown = [_for_display(images[i]), coloured(_middle(truth[i]), table), coloured(_middle(predicted[i]), table)]
         for ax, picture, title in zip(axes[i], shown, ("image", "true", "predicted"), strict=True):
@@ -91,7 +94,7 @@ def side_by_side(path: Path, images, truth, predicted, names: list[str], colours
     legend = [Patch(facecolor=table[k] / 255, edgecolor="black", label=name) for k, name in enumerate(names)]
     legend.append(Patch(facecolor=np.array(_IGNORED) / 255, edgecolor="black", label=f"{ignore}: no label"))
     fig.legend(handles=legend, loc="lower center", ncol=min(6, len(legend)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.6 / (2.5 * rows + 0.8) + 0.04, 1, 1))
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))  # the legend's rows below the pictures
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)
