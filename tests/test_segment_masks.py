@@ -58,26 +58,26 @@ def test_rgb_masks_through_class_colours(tmp_path):
     _, got = Reader((2, 3), classes=3).scan(tmp_path)
     assert got[0].tolist() == [[0, 1, 2], [2, 0, 1]]
     (tmp_path / "classes.txt").write_text("background 0 0 0\nplane 128 0 0\nbike 0 0 128\n")
-    with pytest.raises(DataError, match=r"colour \(0, 128, 0\) at row 0, column 2 is not a class colour"):
+    with pytest.raises(masks.MaskValueError, match=r"colour \(0, 128, 0\) at row 0, column 2 is not a class colour"):
         Reader((2, 3), classes=3).scan(tmp_path)
 
 
 def test_rgb_mask_without_colours_is_refused(tmp_path):
     _folder(tmp_path, mask_mode="RGB")
-    with pytest.raises(DataError, match=r"im0.png: the mask is a RGB image, not an index image"):
+    with pytest.raises(masks.NotIndexMaskError, match=r"im0.png: the mask is a RGB image, not an index image"):
         Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_missing_mask_is_named(tmp_path):
     _folder(tmp_path)
     (tmp_path / "masks" / "im1.png").unlink()
-    with pytest.raises(DataError, match=r"im1.jpg: no mask for this image \(looked for .*masks/im1.png\)"):
+    with pytest.raises(masks.MissingMaskError, match=r"im1.jpg: no mask for this image \(looked for .*masks/im1.png\)"):
         Reader((6, 8), classes=3).scan(tmp_path)
 
 
 def test_mask_of_another_size_is_named(tmp_path):
     _folder(tmp_path, mask_size=(6, 7))
-    with pytest.raises(DataError, match=r"im1.png: the mask is 7x6 pixels but its image .*im1.jpg is 8x6"):
+    with pytest.raises(masks.MaskSizeError, match=r"im1.png: the mask is 7x6 pixels but its image .*im1.jpg is 8x6"):
         Reader((6, 8), classes=3).scan(tmp_path)
 
 
@@ -106,9 +106,9 @@ def test_npz_3d_volumes_with_3d_masks(tmp_path):
     assert got.shape == (4, 5, 6, 7) and (got == y).all()
     assert reader.class_names({}, got, tmp_path) == ["0", "1", "2"]
     y[2, 1, 2, 3] = 7
-    with pytest.raises(DataError, match=r"masks\[2\]: mask value 7 at position \(1, 2, 3\) is outside"):
+    with pytest.raises(masks.MaskValueError, match=r"masks\[2\]: mask value 7 at position \(1, 2, 3\) is outside"):
         reader.arrays({"x": x, "masks": y}, "", 4, tmp_path / "v.npz")
-    with pytest.raises(DataError, match=r"`masks` is 4x5x6x6 but the images are 4 of 5x6x7"):
+    with pytest.raises(masks.MaskSizeError, match=r"`masks` is 4x5x6x6 but the images are 4 of 5x6x7"):
         reader.arrays({"x": x, "masks": y[..., :6]}, "", 4, tmp_path / "v.npz")
     with pytest.raises(DataError, match="needs `x_train` and `masks_train`"):
         reader.arrays({"x_train": x}, "_train", 4, tmp_path / "v.npz")

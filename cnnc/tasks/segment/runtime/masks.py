@@ -29,6 +29,24 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 _INDEX_MODES = {"L", "P", "I", "I;16", "1"}
 
 
+# The mistakes a segmentation data set is known for, each its own DataError (the runtime prints any DataError
+# as one message; code that reads masks can catch the one it expects).
+class MaskSizeError(DataError):
+    """A mask whose size differs from its image's."""
+
+
+class MaskValueError(DataError):
+    """A mask value outside the class list that is not the ignore index (or an unknown class colour)."""
+
+
+class MissingMaskError(DataError):
+    """An image without a mask of the same name."""
+
+
+class NotIndexMaskError(DataError):
+    """An RGB(A) mask with no class colours to read it by: not an index image."""
+
+
 def read_classes(path: Path) -> tuple[list[str], list[tuple[int, int, int]] | None]:
     """Class names and (where every line gives one) colours from a classes.txt."""
     names, colours = [], []
@@ -61,7 +79,7 @@ def read_mask(path: Path, colours=None) -> np.ndarray:
     if mode in _INDEX_MODES:
         return array.astype(np.int64)
     if colours is None:
-        raise DataError(
+        raise NotIndexMaskError(
             f"{path}: the mask is a {mode} image, not an index image (each pixel's value its class)\n"
             "help: save masks as 8-bit greyscale or palette PNGs of class indices, or give each class's colour "
             "in classes.txt (`name R G B`) so the colours map to classes"
@@ -77,7 +95,7 @@ def _colours_to_classes(rgb: np.ndarray, colours, path: Path) -> np.ndarray:
         out[code == value] = k
     if (out < 0).any():
         r, c = (int(v) for v in np.argwhere(out < 0)[0])
-        raise DataError(
+        raise MaskValueError(
             f"{path}: colour {tuple(int(v) for v in rgb[r, c])} at row {r}, column {c} is not a class "
             "colour of classes.txt"
         )
@@ -85,11 +103,11 @@ def _colours_to_classes(rgb: np.ndarray, colours, path: Path) -> np.ndarray:
 
 
 def check_values(mask: np.ndarray, classes: int, ignore: int, where: str, listed: str) -> None:
-    """DataError naming the first value that is neither a class index nor the ignore index."""
+    """MaskValueError naming the first value that is neither a class index nor the ignore index."""
     bad = (mask != ignore) & ((mask < 0) | (mask >= classes))
     if bad.any():
         at = [int(v) for v in np.argwhere(bad)[0]]
-        raise DataError(
+        raise MaskValueError(
             f"{where}: mask value {int(mask[tuple(at)])} at {_position(at)} is outside the class list "
             f"0..{classes - 1} ({listed}) and is not the ignore index {ignore}"
         )

@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from ...runtime.data import DataError
-from .masks import IMAGE_EXTENSIONS, check_values, follow, read_classes, read_mask, resize_nearest
+from .masks import (
+    IMAGE_EXTENSIONS,
+    MaskSizeError,
+    MissingMaskError,
+    check_values,
+    follow,
+    read_classes,
+    read_mask,
+    resize_nearest,
+)
 from .metrics import IGNORE
 
 
@@ -53,7 +62,7 @@ class Reader:
         from PIL import Image
 
         if image.stem not in by_stem:
-            raise DataError(f"{image}: no mask for this image (looked for {folder / (image.stem + '.png')})")
+            raise MissingMaskError(f"{image}: no mask for this image (looked for {folder / (image.stem + '.png')})")
         path = by_stem[image.stem]
         mask = read_mask(path, self.colours)
         try:
@@ -62,7 +71,7 @@ class Reader:
         except Exception as exc:
             raise DataError(f"cannot read image {image}: {exc}") from None
         if mask.shape != (height, width):
-            raise DataError(
+            raise MaskSizeError(
                 f"{path}: the mask is {mask.shape[1]}x{mask.shape[0]} pixels but its image {image} is "
                 f"{width}x{height} (width x height); a mask labels its image pixel for pixel"
             )
@@ -95,7 +104,7 @@ class Reader:
         if masks.ndim == len(size) + 2 and masks.shape[-1] == 1:
             masks = masks[..., 0]
         if masks.shape != (count, *size):
-            raise DataError(
+            raise MaskSizeError(
                 f"{path}: `{key}` is {'x'.join(map(str, masks.shape))} but the images are {count} of "
                 f"{'x'.join(map(str, size))}; a mask labels its image pixel for pixel"
             )
