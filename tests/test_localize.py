@@ -83,6 +83,15 @@ def test_the_task_options_reach_cnnc_train_and_the_script(spec_file):
     assert 'LOSSES = {"squared": squared_loss, "logistic": logistic_loss}  # --loss' in script
 
 
+def test_a_signal_input_and_a_second_output_are_errors_too(spec_file):
+    text = ("network N() {\n  input x: 32x2\n  h = x -> flatten -> dense(8)\n  h -> output y\n"
+            "  h -> dense(3) -> output z\n}\n")
+    with pytest.raises(CnncError) as caught:
+        _plan(spec_file, text)
+    assert [d.code for d in caught.value.diagnostics] == ["E0711", "E0712"]
+    assert caught.value.diagnostics[1].message == "task `localize` trains one output, the network has 2"
+
+
 # ---------------------------------------------------------------- data
 
 def _folder(tmp_path, rows, classes=("cat", "dog"), header="file,class,bx,by,bh,bw"):
