@@ -20,10 +20,10 @@ like `localize/` and one entry in `TASKS` below.
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify, detect, localize
+from cnnc.tasks import classify, detect, localize, segment
 from cnnc.tasks.task import Task, runtime_files, task_config
 
-TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK, detect.TASK)}
+TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK, detect.TASK, segment.TASK)}
 
 
 def generate(analysis, options) -> dict[str, str]:

@@ -82,6 +82,17 @@ def weighted_layers(graph) -> list[str]:
     return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
 
 
+def head_layer(graph, output_id) -> str | None:
+    """The layer name of the last layer with weights before an output (the head --reset-head re-initialises),
+    going back through ops without weights along their first input."""
+    from cnnc.backends.naming import layer_name
+
+    node = graph.node(output_id)
+    while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
+        node = graph.node(graph.input_ids(node.id)[0])
+    return layer_name(graph.weight_owner(node).id) if node.params.total or node.shares else None
+
+
 def write_header(code: CodeWriter, title: str, spec_file: str, framework: str, runs: list[str], writes: str) -> None:
     """The module docstring: what the script does, how to run it, what it writes."""
     name = file_label(spec_file)
@@ -128,19 +139,21 @@ def write_imports(code: CodeWriter, task: str, framework: str, head: str, module
     local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    framework_section = [*modules, *names, ""] if modules or names else []  # none: no second blank line
-    code.lines += ["", "import sys", "", *framework_section, *local, ""]
+    local.sort(key=lambda line: line.split()[1].lower())  # by module, as isort: a task may sort after `runtime`
+    imported = [*modules, *names]
+    code.lines += ["", "import sys", "", *imported, *([""] if imported else []), *local, ""]
 
 
 def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json",
-               reader: str = "task.Reader()", after_test: list[str] = ()) -> None:
-    """build_trainer() (the data through the task's reader, then `build`: the model, optimizer and the task's
-    objective) and main(), the sequence of calls a person would change; `before_fit`: the task's extra steps;
-    `after_test`: steps after the test (with or without training), written at main's indentation."""
+               reader: str = "task.Reader()", before_data: list[str] = (), after_test: list[str] = ()) -> None:
+    """build_trainer() (`before_data`, the data through the task's `reader`, then `build`: the model, optimizer
+    and the task's objective) and main(), the sequence of calls a person would change; `before_fit`: the
+    task's extra steps; `after_test`: steps after the test (with or without training), at main's indentation."""
     then = ["    " + line for line in after_test]
     code.lines += [
         "def build_trainer(cfg, env):",
         '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
+        *before_data,
         f"    data, pipeline = rt.load_data(cfg, INPUTS, env, {reader})  # split, scaling, augmentation",
         *build,
         "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
