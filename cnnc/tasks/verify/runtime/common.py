@@ -128,8 +128,8 @@ class Evaluation:
         return "\n".join(
             [
                 f"{title}: {result['identities']} (never seen in training)",
-                f"  verification: accuracy {v['accuracy']:.4f} at tau {v['tau']:.4g} (chosen on {result['tau_chosen_on']})"
-                f", TAR {v['tar']:.4f} FAR {v['far']:.4f}",
+                f"  verification: accuracy {v['accuracy']:.4f} at tau {v['tau']:.4g} "
+                f"(chosen on {result['tau_chosen_on']}), TAR {v['tar']:.4f} FAR {v['far']:.4f}",
                 f"  ROC AUC {v['auc']:.4f}, TAR at FAR 1e-2 {v['tar_at_far_1e-2']:.4f}, at FAR 1e-3 "
                 f"{v['tar_at_far_1e-3']:.4f} ({v['same_pairs']} same, {v['different_pairs']} different pairs)",
                 f"  one-shot recognition (gallery of {o.get('gallery', 0)}, one image per identity): top-1 "
