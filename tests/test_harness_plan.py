@@ -12,7 +12,7 @@ from cnnc.cli import main
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
 from cnnc.tasks import TASKS, classify, generate
-from cnnc.tasks.runtime.config import Head
+from cnnc.tasks.classify_task.runtime.common import Head
 
 
 def head_of(spec_file, text: str) -> Head:
@@ -90,7 +90,7 @@ def test_compile_reports_a_spec_that_does_not_fit_the_task(spec_file, tmp_path, 
 def test_unknown_task_is_a_usage_error(spec_file, tmp_path, capsys):
     status = main(["compile", str(spec_file(SMALL)), "--target", "torch", "--task", "segment", "-o", str(tmp_path)])
     assert status == 2
-    assert "unknown task 'segment'; tasks: classify" in capsys.readouterr().err
+    assert "unknown task 'segment'; tasks: classify, localize" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
@@ -98,8 +98,10 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
     analysis = analyze(spec_file(SMALL))
     files = generate(analysis, CompileOptions(target, "classify"))
     assert files == generate(analysis, CompileOptions(target, "classify"))
-    assert sorted(files) == sorted(["train.py"] + [f"cnnc_runtime/{m}.py" for m in (
-        "__init__", "config", "data", "augment", "metrics", "loop", f"{target}_lib", f"{target}_data")])
+    assert sorted(files) == sorted(["train.py", "cnnc_tasks/__init__.py"] + [f"cnnc_tasks/runtime/{m}.py" for m in (
+        "__init__", "config", "data", "augment", "metrics", "loop", f"{target}_lib", f"{target}_data")] +
+        [f"cnnc_tasks/classify/{m}.py" for m in ("__init__", "options", "runtime/__init__", "runtime/common",
+                                                  f"runtime/{target}")])
     for name, source in files.items():
         tree = ast.parse(source)
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -134,7 +136,7 @@ def test_bad_task_option_is_a_usage_error(spec_file):
 
 
 def test_registry_names_its_tasks():
-    assert sorted(TASKS) == ["classify"]
+    assert sorted(TASKS) == ["classify", "localize"]
     assert TASKS["classify"].frameworks == ("torch", "keras")
 
 

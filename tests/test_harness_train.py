@@ -249,6 +249,6 @@ def test_cnnc_train_compiles_into_a_build_folder_and_runs(workdir, tmp_path):
 def test_compiled_folder_is_lint_clean(folders, target):
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120",
                            "--select", "E,F,W,I,B,UP", "--target-version", "py311", "train.py", "model.py",
-                           "cnnc_runtime"],
+                           "cnnc_tasks"],
                           cwd=folders[target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout

@@ -24,10 +24,10 @@ its shared logic in the runtime, and one entry in `TASKS` below.
 
 from __future__ import annotations
 
-from cnnc.tasks import classify
+from cnnc.tasks import classify, localize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
-TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK,)}
+TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK)}
 
 
 def generate(analysis, options) -> dict[str, str]:

@@ -64,3 +64,11 @@ def runtime_files(task: Task, framework: str) -> dict[str, str]:
     for name in ("__init__.py", "common.py", f"{framework}.py"):
         files[f"{own}/runtime/{name}"] = read(task.folder / "runtime" / name)
     return files
+
+
+def weighted_layers(graph) -> list[str]:
+    """Names of the layers that own weights, in the spec's order (a shared layer once): LAYERS in train.py,
+    along which --freeze-below and --unfreeze-top count."""
+    from cnnc.backends.naming import layer_name
+
+    return [layer_name(n.id) for n in graph.topological() if n.params.total and not n.shares]
