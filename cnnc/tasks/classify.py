@@ -17,10 +17,10 @@ The plan reads the end of the network from the IR:
 
 from __future__ import annotations
 
-from cnnc.diagnostics import CnncError, Diagnostic
-from cnnc.ir.graph import Graph
 from pathlib import Path
 
+from cnnc.diagnostics import CnncError, Diagnostic
+from cnnc.ir.graph import Graph
 from cnnc.tasks import render
 from cnnc.tasks.classify_task import options
 from cnnc.tasks.classify_task.runtime.common import Head
@@ -110,7 +110,8 @@ _TORCH_LOSS = {
     ("logits", True): ("binary cross-entropy, the sigmoid inside the loss",
                        "F.binary_cross_entropy_with_logits(out.float(), y.float()[:, None])"),
     ("sigmoid", False): ("binary cross-entropy per class (one-vs-rest)",
-                         "F.binary_cross_entropy(out.float().clamp(1e-7, 1 - 1e-7), F.one_hot(y, out.shape[1]).float())"),
+                         "F.binary_cross_entropy(out.float().clamp(1e-7, 1 - 1e-7), "
+                         "F.one_hot(y, out.shape[1]).float())"),
 }
 _KERAS_LOSS = {
     ("softmax", False): "keras.losses.SparseCategoricalCrossentropy(name=\"loss\")",
@@ -145,8 +146,8 @@ def _torch_task(head: Head) -> list[str]:
     return ["def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:",
             f'    """The head\'s loss: {doc}."""', f"    return {body}", "", "",
             "def training_step(net, x: torch.Tensor, y: torch.Tensor, cfg) -> tuple[torch.Tensor, torch.Tensor]:",
-            '    """One step\'s forward pass and loss; the runtime does backward, the optimizer and the bookkeeping."""',
-            *step, "    return loss, main"]
+            '    """One step\'s forward pass and loss; the runtime does backward, the optimizer and the '
+            'bookkeeping."""', *step, "    return loss, main"]
 
 
 def _keras_task(head: Head) -> list[str]:
@@ -159,8 +160,8 @@ def _keras_task(head: Head) -> list[str]:
                 "y_pred.shape[-1])", "    return keras.losses.binary_crossentropy(target, y_pred)"]
     n = len(head.outputs)
     if n > 1:
-        compile_call = ["    weights = [1.0] + [cfg.aux_weight] * %d  # the first output is trained; the others are "
-                        "auxiliary heads" % (n - 1),
+        compile_call = [f"    weights = [1.0] + [cfg.aux_weight] * {n - 1}  # the first output is trained; the "
+                        "others are auxiliary heads",
                         f"    model.compile(optimizer=optimizer, loss=[loss_fn] * {n}, loss_weights=weights,",
                         f"                  metrics=[[task.accuracy(HEAD)]] + [[]] * {n - 1})"]
     else:

@@ -25,7 +25,8 @@ _KERAS_LOGISTIC = {
                 "    classes = ops.sum(ops.binary_crossentropy(ops.one_hot(label, out.shape[-1] - 5), out[:, 5:]), "
                 "axis=1)"],
 }
-_SQUARED_DOC = ['    """The material\'s loss: squared error on [pc, bx, by, bh, bw, c1..cK] (classes one-hot) where there',
+_SQUARED_DOC = ['    """The material\'s loss: squared error on [pc, bx, by, bh, bw, c1..cK] (classes one-hot) where '
+                'there',
                 '    is an object, on pc alone where there is not; mean over the batch."""']
 _LOGISTIC_DOC = {"linear": "the sigmoid and the softmax inside the loss", "sigmoid": "one-vs-rest on the sigmoid"}
 
