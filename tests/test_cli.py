@@ -65,8 +65,16 @@ def test_summary_json_schema(spec_file, capsys):
     assert data["flops"] == 2 * data["macs"]
     assert data["inputs"] == {"x": [39, 39, 3]} and data["outputs"] == {"y": [1960]}
     conv = data["layers"][1]
-    assert conv == {**conv, "name": "conv1", "op": "conv", "line": 3, "output_shape": [37, 37, 10],
-                    "params": 280, "macs": 3 * 3 * 3 * 10 * 37 * 37, "activation_size": 13690}
+    assert conv == {
+        **conv,
+        "name": "conv1",
+        "op": "conv",
+        "line": 3,
+        "output_shape": [37, 37, 10],
+        "params": 280,
+        "macs": 3 * 3 * 3 * 10 * 37 * 37,
+        "activation_size": 13690,
+    }
 
 
 def test_summary_set_and_input(spec_file, capsys):
@@ -88,8 +96,9 @@ def test_check_and_summary_import_no_framework(spec_file):
 
 
 def test_module_entry_point(spec_file):
-    result = subprocess.run([sys.executable, "-m", "cnnc", "check", str(spec_file(WORKED))],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnc", "check", str(spec_file(WORKED))], capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.startswith("ok: Worked")
 
 
@@ -100,3 +109,23 @@ def test_readme_shows_the_real_lenet_summary(capsys):
     out = capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
     assert out in readme, "refresh the summary shown in README.md"
+
+
+def test_a_verb_imports_only_its_own_module(spec_file):
+    # The verb table is read lazily: `check` loads neither the other verbs nor what they need.
+    code = (
+        "import sys\nfrom cnnc.cli import main\n"
+        f"assert main(['check', {str(spec_file(WORKED))!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('cnnc.cli', 'cnnc.build', 'cnnc.tasks',"
+        " 'cnnc.backends', 'cnnc.weights', 'cnnc.report'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['cnnc.cli', 'cnnc.cli.check', 'cnnc.cli.common']"
+
+
+def test_help_lists_every_verb(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "{check,summary,compile,convert-weights,train}" in out
+    assert "convert saved weights between the PyTorch and Keras" in out

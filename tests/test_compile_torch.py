@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch_helpers import OWN_SPECS, ROOT
 
-from cnnc.backends import commands
+from cnnc import build
 from cnnc.cli import main
 
 BROKEN = "network Broken() {\n  input x: 8x8x1\n  x -> conv(4, 9) -> output y\n}\n"
@@ -69,12 +69,12 @@ def test_a_failure_while_writing_leaves_the_old_files(tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.py").write_text("old\n")
-    real = commands.generate
+    real = build.generate
 
     def generate_then_a_bad_file(analysis, options):
         return {**real(analysis, options), "zz_bad\0name.py": "x"}
 
-    monkeypatch.setattr(commands, "generate", generate_then_a_bad_file)
+    monkeypatch.setattr(build, "generate", generate_then_a_bad_file)
     with pytest.raises(ValueError, match="null"):  # the second file cannot be staged; the first was
         main(["compile", str(OWN_SPECS / "lenet5.cnn"), "--target", "torch", "-o", str(out)])
     assert os.listdir(out) == ["model.py"] and (out / "model.py").read_text() == "old\n"

@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnc.cli import main, parse_value
+from cnnc.cli import main
+from cnnc.cli.common import parse_value
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import CnncError, render_all
 from cnnc.expand.values import BUILTINS

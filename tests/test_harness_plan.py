@@ -7,12 +7,12 @@ import ast
 import pytest
 from harness_util import SMALL
 
-from cnnc.backends.commands import CompileOptions
+from cnnc.build import CompileOptions
 from cnnc.cli import main
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
 from cnnc.tasks import TASKS, classify, generate
-from cnnc.tasks.classify_task.runtime.common import Head
+from cnnc.tasks.classify.runtime.common import Head
 
 
 def head_of(spec_file, text: str) -> Head:
@@ -47,6 +47,39 @@ def test_conv_head_is_found_but_cannot_be_trained_alone(spec_file):
     head = head_of(spec_file, net("x -> conv(num_classes, 1) as score -> relu -> global_avgpool -> softmax "
                                   "-> output y"))
     assert (head.layer, head.units_param, head.dense_tail) == ("score", "num_classes", False)
+
+
+def _model_arguments(analysis, target: str) -> list[str]:
+    """The arguments the generated model's constructor (torch) or builder (Keras) takes."""
+    from cnnc.backends import keras as keras_backend
+    from cnnc.backends import torch as torch_backend
+
+    source = (torch_backend if target == "torch" else keras_backend).generate(analysis)["model.py"]
+    name = "__init__" if target == "torch" else "build_n"
+    (fn,) = [f for f in ast.walk(ast.parse(source)) if isinstance(f, ast.FunctionDef) and f.name == name]
+    return [a.arg for a in fn.args.args if a.arg != "self"]
+
+
+@pytest.mark.parametrize("body, units_param", [
+    # issue 9: the first dense's width feeds the second dense, so num_classes is fixed at compile time
+    ("x -> flatten -> dense(num_classes) -> relu -> dense(num_classes) -> softmax -> output y", None),
+    ("x -> conv(num_classes, 1) -> relu -> global_avgpool -> softmax -> output y", "num_classes"),
+    ("x -> global_avgpool -> dense(num_classes) -> dropout(0.5) -> softmax -> output y", "num_classes"),
+    ("x -> conv(num_classes, 1) -> flatten -> dense(3) -> softmax -> output y", None),
+    # MobileNet's head: a 1x1 map flattened; on main, plan and model disagreed here too
+    ("x -> global_avgpool(keepdims=true) -> conv(num_classes, 1) -> flatten -> softmax -> output y", "num_classes"),
+])
+@pytest.mark.parametrize("target", ["torch", "keras"])
+def test_the_head_width_parameter_is_one_the_model_takes(spec_file, body, units_param, target):
+    analysis = analyze(spec_file(net(body, shape="8x8x1")))
+    head = classify.plan(analysis.graph)
+    assert head.units_param == units_param
+    assert ("num_classes" in _model_arguments(analysis, target)) == (units_param is not None)
+
+
+def test_a_width_parameter_that_is_not_the_output_width_is_not_the_head_width(spec_file):
+    head = head_of(spec_file, net("x -> avgpool(4) -> conv(num_classes, 1) -> flatten -> softmax -> output y"))
+    assert head.units == 40 and head.units_param is None  # 2x2 positions x num_classes
 
 
 def test_structural_width_parameter_is_not_a_constructor_argument(spec_file):
@@ -109,7 +142,8 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
                      and n.level == 0}
         assert "cnnc" not in imported, name
     script = files["train.py"]
-    assert "HEAD = Head(\n    output='y',\n    outputs=('y',),\n    units=4,\n    activation='softmax',\n" in script
+    head = 'output="y", outputs=("y",), units=4, activation="softmax", layer="fc", units_param="num_classes"'
+    assert f"HEAD = Head(\n    {head}, dense_tail=True\n)\n" in script
     assert "# it ends in softmax: the loss is NLL on the log of its probabilities." in script
     assert max(len(line) for line in script.splitlines()) <= 120
 
@@ -127,7 +161,7 @@ def test_task_options_become_the_scripts_defaults_as_literals(spec_file):
 
 
 def test_bad_task_option_is_a_usage_error(spec_file):
-    from cnnc.cli import UsageError
+    from cnnc.errors import UsageError
 
     with pytest.raises(UsageError, match="--optimizer takes one of sgd, adam"):
         generate(analyze(spec_file(SMALL)), CompileOptions("torch", "classify", {"optimizer": "lbfgs"}))
@@ -141,14 +175,12 @@ def test_registry_names_its_tasks():
 
 
 def test_train_verb_takes_every_task_option():
-    from cnnc.backends import commands
     from cnnc.cli import build_parser
+    from cnnc.cli.train import task_overrides
 
-    args = build_parser(commands.SUBPARSERS).parse_args([
+    args = build_parser("train").parse_args([
         "train", "s.cnn", "--target", "torch", "--data", "d.npz", "--epochs", "3", "--no-nesterov",
         "--ensemble", "a.pt", "b.pt"])
-    from cnnc.tasks.command import task_overrides
-
     given = task_overrides(args)
     assert given["epochs"] == "3" and given["nesterov"] is False
     assert given["data"].endswith("/d.npz") and given["data"].startswith("/")
@@ -162,4 +194,4 @@ def test_layers_with_weights_are_listed_in_spec_order(spec_file):
     graph = analyze(spec_file(text)).graph
     assert classify.weighted_layers(graph) == ["stem", "a1", "b1", "s", "fc"]
     script = generate(analyze(spec_file(text)), CompileOptions("keras", "classify"))["train.py"]
-    assert "LAYERS = ('stem', 'a1', 'b1', 's', 'fc')" in script
+    assert 'LAYERS = ("stem", "a1", "b1", "s", "fc")' in script

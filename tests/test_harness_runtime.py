@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from harness_util import bands_folder
 
-from cnnc.tasks.classify_task import options as classify_options
-from cnnc.tasks.classify_task.runtime import common as classify
+from cnnc.tasks.classify import options as classify_options
+from cnnc.tasks.classify.runtime import common as classify
 from cnnc.tasks.runtime import augment, config, data, loop
 
 READER = classify.Reader()  # the shared loader with classification's targets

@@ -1,4 +1,4 @@
-"""The IR: a directed acyclic graph of op instances, with a networkx view.
+"""The IR: a directed acyclic graph of op instances.
 
 A node is a `Node` record; `Graph.add` takes a node with its ordered inputs,
 which must already be in the graph, so insertion order is a topological
@@ -6,27 +6,18 @@ order and a cycle cannot be built.  Pass results live on the node under
 plain names (`shape`, `params`, `macs`, `activation_size`,
 `receptive_field`).  Weight sharing: a node whose `shares` names another
 node uses that node's weights, and its own parameters count zero.
-
-`Graph.nx` is the same graph as a networkx DiGraph (node attribute `node`,
-edge attribute `index`: the input slot it feeds), for the algorithms
-networkx already has (ancestors, paths, drawing).  It is built on first use
-so that `cnnc check` does not pay networkx's import (about 120 ms of its
-500 ms budget) for what insertion order already gives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cnnc.diagnostics import Span
 from cnnc.ir.attrs import Attrs
 from cnnc.ir.ops import Op, Params
 from cnnc.ir.shape_math import Shape
-
-if TYPE_CHECKING:
-    import networkx
 
 
 @dataclass
@@ -113,20 +104,5 @@ class Graph:
         """Nodes in a deterministic topological order: the order of the source."""
         return iter(list(self._nodes.values()))
 
-    def nodes(self) -> Iterator[Node]:
-        return iter(list(self._nodes.values()))
-
     def weight_owner(self, node: Node) -> Node:
         return self.node(node.shares) if node.shares else node
-
-    @property
-    def nx(self) -> networkx.DiGraph:
-        """The graph as a networkx DiGraph (built on each access; the IR itself is the source of truth)."""
-        import networkx
-
-        graph = networkx.DiGraph(name=self.name)
-        for node_id, node in self._nodes.items():
-            graph.add_node(node_id, node=node)
-            for index, source in enumerate(self._inputs[node_id]):
-                graph.add_edge(source, node_id, index=index)
-        return graph

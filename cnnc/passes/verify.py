@@ -14,7 +14,7 @@ def run(graph: Graph, value_names: dict[str, str] | None = None) -> list[Diagnos
     found: list[Diagnostic] = []
     outputs = set(graph.outputs.values())
     names = value_names or {}
-    for node in graph.nodes():
+    for node in graph.topological():
         if node.id in outputs or graph.consumers(node.id):
             continue
         what = "input" if node.op.name == "input" else "value"

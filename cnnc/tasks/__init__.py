@@ -19,6 +19,7 @@ like `localize/` and one entry in `TASKS` below.
 
 from __future__ import annotations
 
+from cnnc.errors import UsageError
 from cnnc.tasks import classify, localize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
@@ -27,8 +28,6 @@ TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.T
 
 def generate(analysis, options) -> dict[str, str]:
     """train.py and the runtime for `options.task` on `options.target` (called by `cnnc compile --task`)."""
-    from cnnc.cli import UsageError
-
     task = TASKS.get(options.task)
     if task is None:
         raise UsageError(f"unknown task {options.task!r}; tasks: {', '.join(sorted(TASKS))}")

@@ -6,9 +6,9 @@ material's formula in the script itself; `--loss` picks one of the two at run ti
 
 from __future__ import annotations
 
-from cnnc.tasks import render
+from cnnc.backends.pysource import CodeWriter, call, literal
 from cnnc.tasks.localize.runtime.common import LocalizeHead
-from cnnc.tasks.task import weighted_layers
+from cnnc.tasks.task import write_config, write_header, write_imports, write_layers
 
 _TORCH_LOGISTIC = {
     "linear": ["    pc = F.binary_cross_entropy_with_logits(out[:, 0], present, reduction=\"none\")",
@@ -76,8 +76,8 @@ def keras_task(head: LocalizeHead) -> list[str]:
     ]
 
 
-_IMPORTS = {"torch": ["import torch", "import torch.nn.functional as F", ""],
-            "keras": ["from keras import ops", ""]}
+_IMPORTS = {"torch": (["import torch", "import torch.nn.functional as F"], []),
+            "keras": ([], ["from keras import ops"])}
 _BUILD = {
     "torch": ["    model = rt.make_model(build_model, LAYERS, cfg, env, {}, HEAD.layer)",
               "    optimizer = rt.make_optimizer(model.parameters(), cfg)",
@@ -102,34 +102,40 @@ _WRITES = "Writes to --out (run/): last (to resume), best weights, log.csv, curv
 
 def render_script(head: LocalizeHead, framework: str, values: dict, analysis, options: list) -> str:
     graph = analysis.graph
-    lines = render.header(f"Train {graph.name} to classify and localize", graph.file, framework, _RUNS[framework],
-                          _WRITES)
-    lines += ["", "import sys", "", *_IMPORTS[framework], "from cnnc_tasks.localize import options",
-              f"from cnnc_tasks.localize.runtime import {framework} as task",
-              "from cnnc_tasks.localize.runtime.common import LocalizeHead",
-              f"from cnnc_tasks.runtime import {framework}_lib as rt", "from model import INPUTS, build_model", ""]
-    lines += [f"# What cnnc found at the end of the spec: output `{head.output}` is [pc, bx, by, bh, bw, c1..c"
-              f"{head.classes}] ({head.activation}).", "HEAD = " + render.call("LocalizeHead", vars(head)), ""]
-    lines += ["# The layers with weights in spec order: --freeze-below and --unfreeze-top count along it."]
-    lines += render.wrapped_tuple("LAYERS", weighted_layers(graph)) + [""]
-    lines += render.config_block(options, values)
-    lines += ["", ""] + (torch_task(head) if framework == "torch" else keras_task(head))
-    lines += ["", "", "def build_trainer(cfg, env):",
-              '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-              "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
-              "    HEAD.check_classes(data.class_names)", *_BUILD[framework],
-              "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)", "", "",
-              "def main(argv: list[str] | None = None) -> int:",
-              "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
-              "    env = rt.setup(cfg)",
-              "    trainer = build_trainer(cfg, env)",
-              "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-              "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-              "        return 0",
-              "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
-              "    rt.check_ranks_agree(trainer.model, env)",
-              "    if status == 0:",
-              "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json, predictions.png",
-              "    return status", "", "",
-              'if __name__ == "__main__":', "    sys.exit(rt.run(main))"]
-    return "\n".join(lines) + "\n"
+    code = CodeWriter()
+    write_header(code, f"Train {graph.name} to classify and localize", graph.file, framework, _RUNS[framework],
+                 _WRITES)
+    write_imports(code, "localize", framework, "LocalizeHead", *_IMPORTS[framework])
+    code.line(f"# What cnnc found at the end of the spec: output `{head.output}` is [pc, bx, by, bh, bw, "
+              f"c1..c{head.classes}] ({head.activation}).")
+    code.statement("HEAD = ", call("LocalizeHead", **{k: literal(v) for k, v in vars(head).items()}))
+    code.line()
+    write_layers(code, graph)
+    write_config(code, options, values)
+    code.lines += ["", "", *(torch_task(head) if framework == "torch" else keras_task(head)), "", ""]
+    code.lines += ["def build_trainer(cfg, env):",
+                   '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
+                   "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
+                   "    HEAD.check_classes(data.class_names)", *_BUILD[framework],
+                   "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)", "", "", *_MAIN]
+    return code.source()
+
+
+_MAIN = [  # main(): the sequence of calls a person would change
+    "def main(argv: list[str] | None = None) -> int:",
+    "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
+    "    env = rt.setup(cfg)  # the device or strategy, the processes, seeds",
+    "    trainer = build_trainer(cfg, env)",
+    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
+    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+    "        return 0",
+    "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
+    "    rt.check_ranks_agree(trainer.model, env)",
+    "    if status == 0:",
+    "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json, predictions.png",
+    "    return status",
+    "",
+    "",
+    'if __name__ == "__main__":',
+    "    sys.exit(rt.run(main))",
+]

@@ -14,23 +14,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cnnc import build
+from cnnc.cli.common import EXIT_ERRORS, EXIT_USAGE, add_spec_args, checked_analysis
+from cnnc.cli.compile import generate_or_report
+from cnnc.errors import UsageError
+from cnnc.tasks import TASKS
 from cnnc.tasks.runtime import config
 
 _PATH_OPTIONS = ("data", "out", "weights", "ensemble")
 
 
-def add_train_parser(sub: argparse._SubParsersAction) -> None:
-    from cnnc.backends.commands import TARGETS
-    from cnnc.cli import _add_spec_args
-    from cnnc.tasks import TASKS
-
-    parser = sub.add_parser("train", help="compile with a task harness into a build folder and run it",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_spec_args(parser)
-    parser.add_argument("--target", choices=sorted(TARGETS), required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_spec_args(parser)
+    parser.add_argument("--target", choices=sorted(build.TARGETS), required=True)
     parser.add_argument("--task", choices=sorted(TASKS), default="classify", help="the task (default: classify)")
     parser.add_argument("--build", help="build folder (default: build/<spec>-<target>)")
     parser.add_argument("--nproc", type=int, default=1, help="torch: run under torchrun with this many processes")
+    _add_task_options(parser)
+
+
+def _add_task_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per option of every task (the shared table and each task's own), grouped as the tables say."""
     every = {o.name: o for task in TASKS.values() for f in task.frameworks for o in task.option_list(f)}
     groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
     for option in every.values():
@@ -46,41 +52,34 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 def task_overrides(args: argparse.Namespace) -> dict[str, object]:
     """The task options given on the command line, paths made absolute."""
-    given = {name[len("task_"):]: value for name, value in vars(args).items() if name.startswith("task_")}
+    given = {name[len("task_") :]: value for name, value in vars(args).items() if name.startswith("task_")}
     for name in _PATH_OPTIONS:
-        if given.get(name):
-            value = given[name]
-            given[name] = [str(Path(v).resolve()) for v in value] if isinstance(value, list) else \
-                str(Path(value).resolve())
+        value = given.get(name)
+        if isinstance(value, list):
+            given[name] = [str(Path(v).resolve()) for v in value]
+        elif value:
+            given[name] = str(Path(value).resolve())
     return given
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from cnnc.backends.commands import CompileOptions, generate, write_atomically
-    from cnnc.cli import EXIT_ERRORS, EXIT_USAGE, UsageError, _print_diagnostics, run_analysis
-    from cnnc.compiler import Analysis
-    from cnnc.diagnostics import CnncError
-
-    analysis = run_analysis(args)
-    _print_diagnostics(analysis)
-    if not analysis.ok:
+def run(args: argparse.Namespace) -> int:
+    analysis = checked_analysis(args)
+    if analysis is None:
         return EXIT_ERRORS
-    build = Path(args.build or Path("build") / f"{Path(args.spec).stem}-{args.target}").resolve()
-    overrides = {"out": str(build / "run"), **task_overrides(args)}
+    folder = Path(args.build or Path("build") / f"{Path(args.spec).stem}-{args.target}").resolve()
+    overrides = {"out": str(folder / "run"), **task_overrides(args)}
     if args.nproc > 1 and args.target != "torch":
         raise UsageError("--nproc is for --target torch; Keras takes --strategy")
-    try:
-        files = generate(analysis, CompileOptions(args.target, args.task, overrides))
-    except CnncError as exc:
-        _print_diagnostics(Analysis(analysis.graph, exc.diagnostics, analysis.sources))
+    files = generate_or_report(analysis, build.CompileOptions(args.target, args.task, overrides))
+    if files is None:
         return EXIT_ERRORS
-    write_atomically(files, build)
-    print(f"compiled into {build}", flush=True)
+    build.write_atomically(files, folder)
+    print(f"compiled into {folder}", flush=True)
     command = [sys.executable, "train.py"]
     if args.nproc > 1:
         command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", "train.py"]
     try:
-        return subprocess.call(command, cwd=build, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        return subprocess.call(command, cwd=folder, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except KeyboardInterrupt:
-        print(f"interrupted; continue with: cd {build} && python train.py --resume", file=sys.stderr)
+        print(f"interrupted; continue with: cd {folder} && python train.py --resume", file=sys.stderr)
         return EXIT_USAGE

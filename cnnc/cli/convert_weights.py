@@ -12,14 +12,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis
+from cnnc.errors import UsageError
+from cnnc.weights import convert_file
+
 FRAMEWORKS = ("torch", "keras")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    from cnnc.cli import _add_spec_args
-
-    parser = sub.add_parser("convert-weights", help="convert saved weights between the PyTorch and Keras models")
-    _add_spec_args(parser)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_spec_args(parser)
     parser.add_argument("--from", dest="source_framework", choices=FRAMEWORKS, required=True)
     parser.add_argument("--to", dest="target_framework", choices=FRAMEWORKS, required=True)
     parser.add_argument("source", help="weights to read (.pt state dict, or Keras .weights.h5)")
@@ -27,19 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnc.cli import EXIT_ERRORS, EXIT_OK, UsageError, _print_diagnostics, run_analysis
-
     if args.source_framework == args.target_framework:
         raise UsageError("--from and --to name the same framework")
     keras_file = args.target if args.target_framework == "keras" else args.source
     if not keras_file.endswith(".weights.h5"):
         raise UsageError(f"a Keras weights file must end in .weights.h5, got {keras_file!r}")
-    analysis = run_analysis(args)
-    _print_diagnostics(analysis)
-    if not analysis.ok:
+    analysis = checked_analysis(args)
+    if analysis is None:
         return EXIT_ERRORS
-    from cnnc.weights import convert_file
-
     Path(args.target).parent.mkdir(parents=True, exist_ok=True)
     convert_file(analysis.graph, args.source, args.target, args.source_framework, args.target_framework)
     print(f"wrote {args.target}")
