@@ -54,19 +54,17 @@ def measure(framework: str, args) -> dict:
     data = make_data.main(work / "digits.npz")
     folder = compile_folder(framework, work / "build")
     sys.path.insert(0, str(folder))
-    from cnnc_runtime import loop
+    from cnnc_tasks.runtime import loop
 
-    rt = __import__(f"cnnc_runtime.{framework}_lib", fromlist=["x"])
-    from model import INPUTS, build_model
-    from train import CONFIG, HEAD, LAYERS
+    rt = __import__(f"cnnc_tasks.runtime.{framework}_lib", fromlist=["x"])
+    import train
+    from model import build_model
 
-    cfg = rt.parse_args("classify", CONFIG, options(args, data, work / "run"))
+    cfg = rt.parse_args(train.options, train.CONFIG, options(args, data, work / "run"))
     env = rt.setup(cfg)
-    loaded, pipeline = rt.load_data(cfg, INPUTS, env)
+    trainer = train.build_trainer(cfg, env)  # the compiled script's own data, model, optimizer and task
+    loaded, pipeline = trainer.data, trainer.pipeline
     minimal = MINIMAL[framework](build_model, loaded, pipeline, cfg)
-    model = rt.make_model(build_model, HEAD, LAYERS, cfg, env, loaded.num_classes)
-    optimizer = rt.make_optimizer(model.parameters(), cfg) if framework == "torch" else rt.make_optimizer(cfg)
-    trainer = rt.Trainer(model, rt.make_loss(HEAD), optimizer, loaded, pipeline, HEAD, cfg, env)
     progress, guard = loop.Progress("none"), loop.Guard(cfg.max_loss_ratio)
     images = len(loaded.train) // cfg.batch_size * cfg.batch_size  # whole batches (the harness drops the rest)
     wall: dict[str, list[float]] = {"harness": [], "minimal": []}

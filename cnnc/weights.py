@@ -157,10 +157,6 @@ TORCH_ONLY: dict[str, dict[str, Callable[[], Array]]] = {
 
 # --- the order of flat tensors ---------------------------------------------------------
 
-# Ops that act on each value alone, so a flat tensor's order passes through them.
-_PASS_THROUGH_FAMILIES = ("activation", "regularize", "norm")
-
-
 def flat_orders(graph: Graph) -> dict[str, Order]:
     """For each node whose output is flat and ordered differently in PyTorch: torch[i] == keras[order[i]].
 
@@ -194,16 +190,14 @@ def _prod(shape: tuple) -> int:
 def _order(node: Node, shapes: list[tuple], ins: list[Order]) -> Order:
     if len(node.shape) != 1:
         return None
-    name, family = node.op.name, node.op.family
-    if name in ("flatten", "reshape"):
+    if node.op.keeps_values and not node.op.layout_free:  # flatten, reshape: each framework's own order
         return ins[0] if len(shapes[0]) == 1 else _channels_first_order(shapes[0])
-    if name == "concat":
+    if node.op.name == "concat":
         if all(order is None for order in ins):
             return None
         offsets = np.cumsum([0] + [s[0] for s in shapes[:-1]])
         return np.concatenate([(np.arange(s[0]) if o is None else o) + k for o, s, k in zip(ins, shapes, offsets)])
-    if (family in _PASS_THROUGH_FAMILIES or name in ("add", "multiply")) and name != "maxout":
-        # elementwise: the order passes through (merged inputs of one shape share it)
+    if node.op.layout_free:  # the order passes through (merged inputs of one shape share it)
         return next((order for order in ins if order is not None), None)
     return None
 
@@ -215,7 +209,7 @@ def _dense_output_orders(graph: Graph) -> dict[str, Array]:
         source = graph.node(graph.input_ids(node.id)[0]) if node.op.name == "reshape" else None
         if source is None or len(source.shape) != 1 or len(node.shape) == 1:
             continue
-        while source.op.family in _PASS_THROUGH_FAMILIES and source.op.name != "maxout":
+        while source.op.layout_free and source.op.max_inputs == 1:
             source = graph.node(graph.input_ids(source.id)[0])
         if source.op.name == "dense" and not source.shares:
             chosen[source.id] = _channels_first_order(node.shape)

@@ -12,7 +12,7 @@ from cnnc.cli import main
 from cnnc.compiler import analyze
 from cnnc.diagnostics import CnncError
 from cnnc.tasks import TASKS, classify, generate
-from cnnc.tasks.runtime.config import Head
+from cnnc.tasks.classify.runtime.common import Head
 
 
 def head_of(spec_file, text: str) -> Head:
@@ -47,6 +47,39 @@ def test_conv_head_is_found_but_cannot_be_trained_alone(spec_file):
     head = head_of(spec_file, net("x -> conv(num_classes, 1) as score -> relu -> global_avgpool -> softmax "
                                   "-> output y"))
     assert (head.layer, head.units_param, head.dense_tail) == ("score", "num_classes", False)
+
+
+def _model_arguments(analysis, target: str) -> list[str]:
+    """The arguments the generated model's constructor (torch) or builder (Keras) takes."""
+    from cnnc.backends import keras as keras_backend
+    from cnnc.backends import torch as torch_backend
+
+    source = (torch_backend if target == "torch" else keras_backend).generate(analysis)["model.py"]
+    name = "__init__" if target == "torch" else "build_n"
+    (fn,) = [f for f in ast.walk(ast.parse(source)) if isinstance(f, ast.FunctionDef) and f.name == name]
+    return [a.arg for a in fn.args.args if a.arg != "self"]
+
+
+@pytest.mark.parametrize("body, units_param", [
+    # issue 9: the first dense's width feeds the second dense, so num_classes is fixed at compile time
+    ("x -> flatten -> dense(num_classes) -> relu -> dense(num_classes) -> softmax -> output y", None),
+    ("x -> conv(num_classes, 1) -> relu -> global_avgpool -> softmax -> output y", "num_classes"),
+    ("x -> global_avgpool -> dense(num_classes) -> dropout(0.5) -> softmax -> output y", "num_classes"),
+    ("x -> conv(num_classes, 1) -> flatten -> dense(3) -> softmax -> output y", None),
+    # MobileNet's head: a 1x1 map flattened; on main, plan and model disagreed here too
+    ("x -> global_avgpool(keepdims=true) -> conv(num_classes, 1) -> flatten -> softmax -> output y", "num_classes"),
+])
+@pytest.mark.parametrize("target", ["torch", "keras"])
+def test_the_head_width_parameter_is_one_the_model_takes(spec_file, body, units_param, target):
+    analysis = analyze(spec_file(net(body, shape="8x8x1")))
+    head = classify.plan(analysis.graph)
+    assert head.units_param == units_param
+    assert ("num_classes" in _model_arguments(analysis, target)) == (units_param is not None)
+
+
+def test_a_width_parameter_that_is_not_the_output_width_is_not_the_head_width(spec_file):
+    head = head_of(spec_file, net("x -> avgpool(4) -> conv(num_classes, 1) -> flatten -> softmax -> output y"))
+    assert head.units == 40 and head.units_param is None  # 2x2 positions x num_classes
 
 
 def test_structural_width_parameter_is_not_a_constructor_argument(spec_file):
@@ -90,7 +123,7 @@ def test_compile_reports_a_spec_that_does_not_fit_the_task(spec_file, tmp_path, 
 def test_unknown_task_is_a_usage_error(spec_file, tmp_path, capsys):
     status = main(["compile", str(spec_file(SMALL)), "--target", "torch", "--task", "segment", "-o", str(tmp_path)])
     assert status == 2
-    assert "unknown task 'segment'; tasks: classify" in capsys.readouterr().err
+    assert "unknown task 'segment'; tasks: classify, localize" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
@@ -98,8 +131,10 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
     analysis = analyze(spec_file(SMALL))
     files = generate(analysis, CompileOptions(target, "classify"))
     assert files == generate(analysis, CompileOptions(target, "classify"))
-    assert sorted(files) == sorted(["train.py"] + [f"cnnc_runtime/{m}.py" for m in (
-        "__init__", "config", "data", "augment", "metrics", "loop", f"{target}_lib", f"{target}_data")])
+    assert sorted(files) == sorted(["train.py", "cnnc_tasks/__init__.py"] + [f"cnnc_tasks/runtime/{m}.py" for m in (
+        "__init__", "config", "data", "augment", "metrics", "loop", f"{target}_lib", f"{target}_data")] +
+        [f"cnnc_tasks/classify/{m}.py" for m in ("__init__", "options", "runtime/__init__", "runtime/common",
+                                                  f"runtime/{target}")])
     for name, source in files.items():
         tree = ast.parse(source)
         imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
@@ -107,7 +142,8 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
                      and n.level == 0}
         assert "cnnc" not in imported, name
     script = files["train.py"]
-    assert "HEAD = Head(\n    output='y',\n    outputs=('y',),\n    units=4,\n    activation='softmax',\n" in script
+    head = 'output="y", outputs=("y",), units=4, activation="softmax", layer="fc", units_param="num_classes"'
+    assert f"HEAD = Head(\n    {head}, dense_tail=True\n)\n" in script
     assert "# it ends in softmax: the loss is NLL on the log of its probabilities." in script
     assert max(len(line) for line in script.splitlines()) <= 120
 
@@ -134,7 +170,7 @@ def test_bad_task_option_is_a_usage_error(spec_file):
 
 
 def test_registry_names_its_tasks():
-    assert sorted(TASKS) == ["classify"]
+    assert sorted(TASKS) == ["classify", "localize"]
     assert TASKS["classify"].frameworks == ("torch", "keras")
 
 
@@ -158,4 +194,4 @@ def test_layers_with_weights_are_listed_in_spec_order(spec_file):
     graph = analyze(spec_file(text)).graph
     assert classify.weighted_layers(graph) == ["stem", "a1", "b1", "s", "fc"]
     script = generate(analyze(spec_file(text)), CompileOptions("keras", "classify"))["train.py"]
-    assert "LAYERS = ('stem', 'a1', 'b1', 's', 'fc')" in script
+    assert 'LAYERS = ("stem", "a1", "b1", "s", "fc")' in script

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from harness_util import bands_folder
 
-from cnnc.tasks.runtime import augment, config, data, loop, metrics
+from cnnc.tasks.classify import options as classify_options
+from cnnc.tasks.classify.runtime import common as classify
+from cnnc.tasks.runtime import augment, config, data, loop
+
+READER = classify.Reader()  # the shared loader with classification's targets
+
+
+def load(*args, **kwargs):
+    return data.load(*args, reader=READER, **kwargs)
 
 # ---------------------------------------------------------------- data
 
@@ -34,7 +42,7 @@ def test_split_keeps_a_training_example_of_a_tiny_class():
 def test_npz_gets_a_channel_axis_and_a_resize(tmp_path):
     x = np.arange(10 * 8 * 8, dtype=np.float64).reshape(10, 8, 8) % 17
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(10) % 2)
-    loaded = data.load(str(tmp_path / "d.npz"), (16, 16, 1), (0.6, 0.2, 0.2), seed=0)
+    loaded = load(str(tmp_path / "d.npz"), (16, 16, 1), (0.6, 0.2, 0.2), seed=0)
     assert loaded.train.images.shape == (6, 16, 16, 1) and loaded.train.images.dtype == np.float32
     assert loaded.class_names == ["0", "1"] and loaded.notes == ["resized 8x8x1 to 16x16x1"]
 
@@ -43,9 +51,9 @@ def test_npz_already_split_and_one_hot(tmp_path):
     arrays = {f"x_{n}": np.zeros((k, 20, 2), np.float32) for n, k in (("train", 6), ("val", 2), ("test", 3))}
     arrays.update({f"y_{n}": np.eye(3)[np.arange(k) % 3] for n, k in (("train", 6), ("val", 2), ("test", 3))})
     np.savez(tmp_path / "s.npz", **arrays)
-    loaded = data.load(str(tmp_path / "s.npz"), (20, 2), (0.7, 0.1, 0.2), seed=0)
+    loaded = load(str(tmp_path / "s.npz"), (20, 2), (0.7, 0.1, 0.2), seed=0)
     assert (len(loaded.train), len(loaded.val), len(loaded.test)) == (6, 2, 3)
-    assert loaded.val.labels.tolist() == [0, 1] and loaded.num_classes == 3
+    assert loaded.val.targets.tolist() == [0, 1] and loaded.num_classes == 3
 
 
 @pytest.mark.parametrize("shape, model, message", [
@@ -56,21 +64,21 @@ def test_npz_already_split_and_one_hot(tmp_path):
 def test_1d_and_3d_arrays_must_match(tmp_path, shape, model, message):
     np.savez(tmp_path / "v.npz", x=np.zeros(shape, np.float32), y=np.arange(shape[0]) % 2)
     if message is None:
-        assert data.load(str(tmp_path / "v.npz"), model, (0.5, 0.0, 0.5), 0).train.images.shape[1:] == model
+        assert load(str(tmp_path / "v.npz"), model, (0.5, 0.0, 0.5), 0).train.images.shape[1:] == model
     else:
         with pytest.raises(data.DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
-            data.load(str(tmp_path / "v.npz"), model, (0.5, 0.0, 0.5), 0)
+            load(str(tmp_path / "v.npz"), model, (0.5, 0.0, 0.5), 0)
 
 
 def test_npz_without_known_arrays_names_what_it_has(tmp_path):
     np.savez(tmp_path / "w.npz", inputs=np.zeros(3), targets=np.zeros(3))
-    with pytest.raises(data.DataError, match="needs arrays `x` and `y`.*it has inputs, targets"):
-        data.load(str(tmp_path / "w.npz"), (3,), (0.7, 0.1, 0.2), 0)
+    with pytest.raises(data.DataError, match="needs the examples as `x`.*it has inputs, targets"):
+        load(str(tmp_path / "w.npz"), (3,), (0.7, 0.1, 0.2), 0)
 
 
 def test_image_folder_classes_resize_and_labels(tmp_path):
     root = bands_folder(tmp_path / "img", per_class=5, size=20, classes=3)
-    loaded = data.load(str(root), (16, 16, 1), (0.6, 0.2, 0.2), seed=0)
+    loaded = load(str(root), (16, 16, 1), (0.6, 0.2, 0.2), seed=0)
     assert loaded.class_names == ["left", "right", "top"]
     assert (len(loaded.train), len(loaded.val), len(loaded.test)) == (9, 3, 3)
     batch = loaded.train.load(np.array([0, 1]), (16, 16, 1))
@@ -82,11 +90,11 @@ def test_corrupt_images_are_named_all_at_once(tmp_path):
     (root / "left" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (root / "right" / "empty.jpg").write_bytes(b"")
     with pytest.raises(data.DataError) as caught:
-        data.load(str(root), (16, 16, 3), (0.5, 0.25, 0.25), 0)
+        load(str(root), (16, 16, 3), (0.5, 0.25, 0.25), 0)
     text = str(caught.value)
     assert text.startswith("2 unreadable image file(s):")
     assert str(root / "left" / "broken.png") in text and str(root / "right" / "empty.jpg") in text
-    kept = data.load(str(root), (16, 16, 3), (0.5, 0.25, 0.25), 0, skip_corrupt=True)
+    kept = load(str(root), (16, 16, 3), (0.5, 0.25, 0.25), 0, skip_corrupt=True)
     assert len(kept.train) + len(kept.val) + len(kept.test) == 8
     assert "left out 2 unreadable file(s)" in kept.notes[0]
 
@@ -168,16 +176,16 @@ def test_geometry_on_a_signal_is_refused():
 def test_metrics_numbers():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.4, 0.1], [0.2, 0.2, 0.6]])
     labels = np.array([0, 1, 1, 2])
-    result = metrics.evaluate(probs, labels, ["a", "b", "c"], top_k=2)
+    result = classify.evaluate(probs, labels, ["a", "b", "c"], top_k=2)
     assert result["acc"] == 0.75
     assert result["loss"] == pytest.approx(-np.mean(np.log([0.7, 0.8, 0.4, 0.6])))
     assert result["confusion_matrix"] == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
     assert result["per_class"]["a"] == {"precision": 0.5, "recall": 1.0, "support": 1}
     assert result["per_class"]["b"] == {"precision": 1.0, "recall": 0.5, "support": 2}
     assert result["top2"] == 1.0
-    assert metrics.top_k_accuracy(probs, np.array([0, 2, 2, 2]), 1) == 0.5
-    assert "top5" not in metrics.summary(probs, labels)
-    report = metrics.format_report(result)
+    assert classify.top_k_accuracy(probs, np.array([0, 2, 2, 2]), 1) == 0.5
+    assert "top5" not in classify.summary(probs, labels)
+    report = classify.format_report(result)
     assert report.splitlines()[0] == "test: 4 examples, loss 0.5017, accuracy 0.7500, top2 accuracy 1.0000"
 
 
@@ -244,9 +252,10 @@ def test_csv_and_plot(tmp_path):
 # ---------------------------------------------------------------- options
 
 def test_options_parse_with_the_scripts_defaults():
-    values = config.defaults("classify", "torch")
+    options = config.options_for("torch", *config.task_options(classify_options))
+    values = config.defaults(options)
     values.update(epochs=3, data="d.npz")
-    cfg = config.parse("classify", "torch", values, ["--lr", "0.5", "--nesterov", "--ensemble", "a", "b"])
+    cfg = config.parse(options, values, ["--lr", "0.5", "--nesterov", "--ensemble", "a", "b"])
     assert (cfg.epochs, cfg.data, cfg.lr, cfg.nesterov, cfg.ensemble) == (3, "d.npz", 0.5, True, ["a", "b"])
     assert not hasattr(cfg, "strategy")
     assert config.split_fractions("70/10/20") == pytest.approx((0.7, 0.1, 0.2))
@@ -261,6 +270,7 @@ class FakeTrainer:
 
     def __init__(self, out, losses, val_probs):
         self.is_main, self.losses, self.val_probs = True, losses, val_probs
+        self.task = SimpleNamespace(summary=lambda probs, split: classify.summary(probs, split.targets))
         self.files = {"last": out / "last.json", "best": out / "best.json"}
         self.epochs_run, self.weights = [], 0
 
@@ -343,8 +353,8 @@ def test_fit_falls_back_to_a_metric_it_has(tmp_path):
     trainer = FakeTrainer(tmp_path, [1.0, 0.9], _val([0.5, 0.5]))
     lines = []
     loop.fit(trainer, _loop_cfg(tmp_path, epochs=2, monitor="val_top5"), _data(), log=lines.append)
-    assert lines == ["note: no val_top5 (no validation split, or too few classes for top-5): monitoring val_loss "
-                     "instead"]
+    assert lines == ["note: no val_top5 this run (no validation split, or the task does not report it: it reports "
+                     "train_loss, train_acc, val_loss, val_acc): monitoring val_loss instead"]
 
 
 def test_progress_bar_draws_in_place():
@@ -358,30 +368,30 @@ def test_progress_bar_draws_in_place():
 
 
 def test_head_width_follows_the_data():
-    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    head = classify.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
     assert head.units_for(3) == 3 and not head.binary
-    binary = config.Head(output="y", outputs=("y",), units=1, activation="sigmoid", layer="fc")
+    binary = classify.Head(output="y", outputs=("y",), units=1, activation="sigmoid", layer="fc")
     assert binary.units_for(2) == 1
     with pytest.raises(config.ConfigError, match="one unit .a binary classifier. but the data has 3 classes"):
         binary.units_for(3)
 
 
 def test_head_arguments_resize_through_the_spec_parameter():
-    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc",
+    head = classify.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc",
                        units_param="num_classes")
     assert head.model_arguments(10) == {} and head.model_arguments(4) == {"num_classes": 4}
-    fixed = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    fixed = classify.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
     with pytest.raises(config.ConfigError, match="compile with --set num_classes=4"):
         fixed.model_arguments(4)
 
 
 def test_layers_to_freeze_follow_the_spec_order():
-    head = config.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
+    head = classify.Head(output="y", outputs=("y",), units=10, activation="softmax", layer="fc")
     layers = ("conv1", "conv2", "conv3", "fc")
 
     def frozen(freeze_below="", unfreeze_top=-1):
         return config.layers_to_freeze(layers, SimpleNamespace(freeze_below=freeze_below,
-                                                               unfreeze_top=unfreeze_top), head)
+                                                               unfreeze_top=unfreeze_top), head.layer)
 
     assert frozen() == []
     assert frozen(freeze_below="conv3") == ["conv1", "conv2"]

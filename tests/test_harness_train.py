@@ -242,13 +242,56 @@ def test_cnnc_train_compiles_into_a_build_folder_and_runs(workdir, tmp_path):
     assert f"compiled into {build}" in proc.stdout
     assert json.loads((build / "run" / "metrics.json").read_text())["examples"] == 32
     script = (build / "train.py").read_text()
-    assert f"'data': {str(workdir / 'bands.npz')!r}," in script and "'epochs': 1," in script
+    assert f'"data": "{workdir / "bands.npz"}",' in script and '"epochs": 1,' in script
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_compiled_folder_is_lint_clean(folders, target):
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120",
                            "--select", "E,F,W,I,B,UP", "--target-version", "py311", "train.py", "model.py",
-                           "cnnc_runtime"],
+                           "cnnc_tasks"],
                           cwd=folders[target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+# issue 9: two dense layers set by num_classes; the first one's width feeds the second's input
+TWO_DENSE = """network TwoDense(num_classes: int = 10) {
+  input x: 8x8x1
+  x -> flatten -> dense(num_classes) -> relu -> dense(num_classes) -> softmax -> output y
+}
+"""
+
+
+def _columns_npz(path, n: int = 100, classes: int = 5):
+    """8x8 images, class k a bright column k, plus noise: learnable by a dense layer in a few steps."""
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % classes
+    x = rng.normal(0.5, 0.2, (n, 8, 8)).astype(np.float32)
+    x[np.arange(n), :, y] += 1.5
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_two_dense_num_classes_spec_trains_on_five_classes(tmp_path, target):
+    spec = tmp_path / "two_dense.cnn"
+    spec.write_text(TWO_DENSE)
+    data = _columns_npz(tmp_path / "five.npz")
+
+    def train(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cnnc", "train", str(spec), "--target", target, *extra,
+                               "--data", str(data), "--epochs", "6", "--lr", "0.05", "--batch-size", "20", "--build",
+                               str(tmp_path / f"build-{len(extra)}"), "--progress", "none"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+
+    # num_classes also sets the hidden layer, so it is fixed at compile time: a clear message, not a TypeError
+    refused = train()
+    assert refused.returncode == 2, refused.stdout
+    assert "Traceback" not in refused.stdout and "compile with --set num_classes=5" in refused.stdout
+    trained = train("--set", "num_classes=5")
+    assert trained.returncode == 0, trained.stdout
+    run = tmp_path / "build-2" / "run"
+    losses = [float(row["train_loss"]) for row in csv.DictReader((run / "log.csv").open())]
+    assert len(losses) == 6 and losses[-1] < losses[0], losses
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["examples"] == 20 and len(metrics["confusion_matrix"]) == 5

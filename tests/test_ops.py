@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from cnnc.compiler import analyze
+from cnnc.ir.ops import OPS
+
+# Values for the attributes that have no default, so a record's shape rule can be asked directly.
+_REQUIRED = {"crop": {"cropping": 1}, "adaptive_avgpool": {"size": 2}, "scale": {"factor": 2.0}}
 
 
 def layer(spec_file, shape: str, step: str):
@@ -14,6 +20,22 @@ def layer(spec_file, shape: str, step: str):
     assert analysis.ok, [d.message for d in analysis.diagnostics]
     node = analysis.graph.node("probe")
     return node.shape, node.params.trainable, node.params.non_trainable, node.macs
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.passes_width])
+def test_ops_that_pass_the_width_take_any_channel_count(name):
+    op = OPS[name]
+    attrs = op.attrs(**_REQUIRED.get(name, {}))
+    assert not op.has_weights and op.max_inputs == 1
+    narrow, wide = (math.prod(op.shape(attrs, [(8, 8, c)])) for c in (4, 6))
+    assert wide * 4 == narrow * 6  # the output grows with the width and nothing else changes
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.layout_free])
+def test_layout_free_ops_keep_their_input_shape(name):
+    op = OPS[name]
+    ins = [(8, 8, 4)] * op.min_inputs
+    assert op.shape(op.attrs(**_REQUIRED.get(name, {})), ins) == (8, 8, 4)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +64,9 @@ def layer(spec_file, shape: str, step: str):
         ("7x7x8", "conv_transpose(4, 3, stride=2, padding=1, output_padding=1)",
          ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
         ("7x7x8", "conv_transpose(4, 3, stride=2, padding=same)", ((14, 14, 4), 9 * 32 + 4, 0, 9 * 32 * 49)),
+        # scale: x * factor, the input's shape, no weights, no MACs (a multiply by a constant is not a MAC)
+        ("6x6x4", "scale(0.17)", ((6, 6, 4), 0, 0, 0)),
+        ("10", "scale(factor=-2)", ((10,), 0, 0, 0)),
         # pools
         ("112x112x64", "maxpool(3, stride=2, padding=1)", ((56, 56, 64), 0, 0, 0)),
         ("112x112x64", "maxpool(3, stride=2, ceil=true)", ((56, 56, 64), 0, 0, 0)),

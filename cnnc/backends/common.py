@@ -57,23 +57,6 @@ def window_geometry(node: Node, in_shape: Shape) -> tuple[tuple, tuple, tuple, P
     return kernel, stride, dilation, resolve_padding(attrs.padding, in_shape[:-1], kernel, stride, dilation)
 
 
-# Attributes a generated model may take from a constructor argument: changing them changes no shape.
-SHAPE_FREE_ATTRS: dict[str, frozenset[str]] = {
-    "dropout": frozenset({"rate"}),
-    "leaky_relu": frozenset({"alpha"}),
-    "elu": frozenset({"alpha"}),
-    "batchnorm": frozenset({"momentum", "epsilon"}),
-    "lrn": frozenset({"size", "alpha", "beta", "k"}),
-    **{op: frozenset({"bias"}) for op in ("conv", "depthwise", "separable", "pointwise", "conv_transpose", "dense")},
-}
-# Attributes that set a layer's output width: free only when nothing after the layer depends on the width.
-WIDTH_ATTRS: dict[str, str] = {"dense": "units", "conv": "filters", "pointwise": "filters", "separable": "filters",
-                               "conv_transpose": "filters"}
-# Ops after which a width change is harmless: no weights, output shape = input shape.
-_PASS_THROUGH = frozenset({"relu", "relu6", "sigmoid", "tanh", "swish", "hard_swish", "hard_sigmoid", "gelu",
-                           "leaky_relu", "elu", "softmax", "identity", "dropout"})
-
-
 def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:
     """Network params that can be constructor arguments: {param: [(node id, attribute), ...]}.
 
@@ -96,14 +79,14 @@ def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:
 
 
 def _free_binding(graph: Graph, node: Node, attr: str) -> bool:
-    if attr in SHAPE_FREE_ATTRS.get(node.op.name, ()):
+    if attr in node.op.shape_free_attrs:
         return True
-    if WIDTH_ATTRS.get(node.op.name) != attr or node.shares or _is_shared(graph, node):
+    if node.op.width_attr != attr or node.shares or _is_shared(graph, node):
         return False
     pending = list(graph.consumers(node.id))
     while pending:
         consumer = graph.node(pending.pop())
-        if consumer.op.name not in _PASS_THROUGH:
+        if not consumer.op.passes_width:
             return False
         pending += graph.consumers(consumer.id)
     return True

@@ -1,25 +1,75 @@
-"""Python source for generated modules: literals, expressions and a line writer.
+"""The one writer of generated Python: every model.py (both frameworks) and every train.py.
 
-Framework-neutral: any backend that writes Python can use it.  Like torch.fx's
-code generator, a backend appends lines to a `CodeWriter`; expressions that may
-not fit on a line are built as `Seq`s (a call, a tuple, a list, a dict), and
-the writer splits them the way ruff's formatter (black's style) does, so the
-output is already formatted: `ruff format` leaves it unchanged.
+Framework-neutral, in the manner of torch.fx's code generator: a `Namespace`
+hands out unique, legal identifiers that never shadow keywords or builtins;
+`literal` renders every value; a `CodeWriter` appends lines at an indentation
+level and returns a `PythonCode`.  Expressions that may not fit on a line are
+built as `Seq`s (a call, a chained call, a tuple, a list, a dict), and the
+writer splits them the way ruff's formatter (black's style) does, so the output
+is already formatted: `ruff format` leaves it unchanged.  ruff itself is not a
+runtime dependency; tests/test_generated_ruff.py holds the writer to it.
 
-Nothing from a spec may reach the source except through `literal` (values) or
-`cnnc.backends.naming` (identifiers).
+Nothing from a spec may reach the source except through `literal` (values),
+a `Namespace` (identifiers), `comment_text` (free text) or `file_label` (a
+spec's file name).
 """
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Union
+
+from cnnc.ir.names import sanitize
 
 LINE_LENGTH = 120
 INDENT = "    "
 
 Expr = Union[str, "Seq"]
+
+
+# Keywords and builtins, and the names every generated module binds at its top.
+RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+RESERVED |= {"self", "torch", "nn", "F", "keras", "layers", "ops"}
+
+
+class Namespace:
+    """Unique, legal identifiers; the same key always gets the same name (torch.fx's `_Namespace`)."""
+
+    def __init__(self, reserved: set[str] | None = None, *, attributes: bool = False) -> None:
+        # Attribute names (`self.name`) only have to avoid keywords; plain names avoid builtins too.
+        base = set(keyword.kwlist) if attributes else set(RESERVED)
+        self._taken = base | set(reserved or ())
+        self._names: dict[str, str] = {}
+
+    def __call__(self, key: str, hint: str | None = None) -> str:
+        if key in self._names:
+            return self._names[key]
+        base = sanitize(hint or key)
+        if base in self._taken or base.lower() in self._taken:
+            base = base + "_"
+        name, n = base, 1
+        while name in self._taken:
+            n += 1
+            name = f"{base}_{n}"
+        self._taken.add(name)
+        self._names[key] = name
+        return name
+
+    def reserve(self, *names: str) -> None:
+        self._taken.update(names)
+
+
+@dataclass(frozen=True)
+class PythonCode:
+    """A generated module: its source, and the top-level names it defines for whoever imports it."""
+
+    src: str
+    exports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -30,9 +80,10 @@ class Seq:
     `collection` marks a display (tuple, list, dict): black explodes those one
     item per line when they do not fit, where call arguments stay on one line.
     `bare` is a tuple written without its parentheses when it fits (`return a, b`).
+    `head` is a name, or a `Seq` for a chained call (`layers.Dense(10)(x)`).
     """
 
-    head: str
+    head: Expr
     open: str
     items: tuple[tuple[str, Expr], ...]
     close: str
@@ -84,6 +135,11 @@ def literal(value: object) -> Expr:
     raise TypeError(f"no literal for {type(value).__name__}")
 
 
+def inline(value: object) -> str:
+    """`literal(value)` on one line, for a short value inside a larger piece of source (`strides=(2, 2)`)."""
+    return flat(literal(value))
+
+
 def quote(text: str) -> str:
     """A double-quoted, ASCII-only string literal: every quote, backslash and control character escaped."""
     out = []
@@ -105,7 +161,7 @@ def flat(expr: Expr) -> str:
     body = ", ".join(prefix + flat(e) for prefix, e in expr.items) + ("," if expr.single_tuple else "")
     if expr.bare and not expr.single_tuple:
         return body
-    return f"{expr.head}{expr.open}{body}{expr.close}"
+    return f"{flat(expr.head)}{expr.open}{body}{expr.close}"
 
 
 def format_lines(indent: int, lead: str, expr: Expr, trail: str = "") -> list[str]:
@@ -114,7 +170,21 @@ def format_lines(indent: int, lead: str, expr: Expr, trail: str = "") -> list[st
     line = pad + lead + flat(expr) + trail
     if len(line) <= LINE_LENGTH or isinstance(expr, str) or not expr.items:
         return [line]
-    opening = f"{pad}{lead}{expr.head}{expr.open}"
+    opening = f"{pad}{lead}{flat(expr.head)}{expr.open}"
+    if len(opening) > LINE_LENGTH and isinstance(expr.head, Seq):
+        # A chained call whose callee does not fit: split the callee, go on from its closing bracket.
+        # The callee is laid out with this call's opening bracket after it, as ruff measures it.
+        *above, last = format_lines(indent, lead, expr.head, expr.open)
+        joined = last[: -len(expr.open)] + flat(replace(expr, head="")) + trail
+        if len(joined) <= LINE_LENGTH:
+            return [*above, joined]
+        return above + _split_items(indent, last, expr, trail)
+    return _split_items(indent, opening, expr, trail)
+
+
+def _split_items(indent: int, opening: str, expr: Seq, trail: str) -> list[str]:
+    """The items of `expr` on their own lines after `opening`, then its closing bracket."""
+    pad = INDENT * indent
     closing = f"{pad}{expr.close}{trail}"
     inner = INDENT * (indent + 1)
     if len(expr.items) == 1 and not expr.single_tuple:
@@ -143,7 +213,7 @@ class CodeWriter:
     def statement(self, lead: str, expr: Expr, trail: str = "", comment: str | None = None) -> None:
         """One statement; the comment trails it when the whole fits on a line, else goes above it."""
         lines = format_lines(self.level, lead, expr, trail)
-        if comment and len(lines) == 1 and len(lines[0]) + 3 + len(comment) <= LINE_LENGTH:
+        if comment and len(lines) == 1 and len(lines[0]) + len("  # ") + len(comment) <= LINE_LENGTH:
             lines[0] += "  # " + comment
         elif comment:
             self.line("# " + comment)
@@ -152,10 +222,18 @@ class CodeWriter:
     def indented(self) -> _Indent:
         return _Indent(self)
 
+    def block(self, text: str) -> None:
+        """Several lines at the current level (a copied class, a docstring)."""
+        for row in text.splitlines():
+            self.line(row)
+
     def source(self) -> str:
         while self.lines and not self.lines[-1]:
             self.lines.pop()
         return "\n".join(self.lines) + "\n"
+
+    def result(self, *exports: str) -> PythonCode:
+        return PythonCode(self.source(), exports)
 
 
 class _Indent:
@@ -174,3 +252,16 @@ def comment_text(text: str, limit: int = 100) -> str:
     """Free text made safe for a `#` comment: printable ASCII only, on one line, bounded."""
     safe = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
     return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,60}")
+
+
+def file_label(path: str) -> str | None:
+    """A spec file's name as it may appear in generated text (`lenet5.cnn`), or None when it could not.
+
+    Only the base name, and only when it is plain: a name with quotes, spaces or
+    other characters would need escaping in a docstring or comment, so it is left out.
+    """
+    name = PurePosixPath(path.replace("\\", "/")).name
+    return name if _FILE_NAME.fullmatch(name) else None

@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per option of the runtime's table, grouped as the table groups them."""
-    groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.GROUPS}
-    for option in config.OPTIONS:
+    """One flag per option of every task (the shared table and each task's own), grouped as the tables say."""
+    every = {o.name: o for task in TASKS.values() for f in task.frameworks for o in task.option_list(f)}
+    groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
+    for option in every.values():
         kwargs: dict = {"default": argparse.SUPPRESS, "dest": f"task_{option.name}", "help": option.help}
         if option.type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

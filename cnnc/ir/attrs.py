@@ -148,6 +148,10 @@ class SoftmaxAttrs(Attrs):
     axis: int = -1
 
 
+class ScaleAttrs(Attrs):
+    factor: float
+
+
 class LeakyReluAttrs(Attrs):
     alpha: Annotated[float, Field(ge=0.0)] = 0.01
 

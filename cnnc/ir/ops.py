@@ -1,9 +1,13 @@
 """The op records: one declarative record per op.
 
 Each record holds the op's attribute schema, its positional argument order,
-its input arity, its shape rule, its parameter count and its multiply-adds, and
-the window it slides (for the receptive field).  Passes dispatch on these
-records; backends keep a table from op name to emitter.
+its input arity, its shape rule, its parameter count and its multiply-adds, the
+window it slides (for the receptive field), and every other fact that more than
+one module needs (`width_attr`, `shape_free_attrs`, `passes_width`,
+`layout_free`, `keeps_values`: see `Op`).  Passes, backends and tasks read these
+facts instead of naming ops; backends keep a table from op name to emitter.
+Adding an op is one record here (its attributes in attrs.py) and one emitter per
+backend.
 
 Cost convention (torchvision's published GFLOPS): MACs are the multiply-
 accumulates of convolutions (kernel volume x input channels / groups x output
@@ -69,7 +73,7 @@ def _same_shape(attrs, ins) -> Shape:
 
 @dataclass(frozen=True)
 class Op:
-    """One op of the language: everything the passes need to know about it."""
+    """One op of the language: everything the passes, backends and tasks need to know about it."""
 
     name: str
     family: str  # conv | pool | global_pool | norm | activation | merge | reshape | dense | regularize | io
@@ -82,6 +86,23 @@ class Op:
     params: ParamRule = _no_params
     macs: CostRule = _no_macs
     window: Callable[[A.Attrs, int], Window] | None = None
+    width_attr: str | None = None
+    """The attribute that sets the output's last axis (channels or units).  A new value resizes
+    this layer's output alone, so a network parameter bound to it can be a model constructor
+    argument when every op after it passes the width on (`passes_width`)."""
+    shape_free_attrs: frozenset[str] = frozenset()
+    """Attributes whose value changes no shape (a rate, a slope, `bias`): a generated model may
+    take them from constructor arguments."""
+    layout_free: bool = False
+    """Permuting the positions of the input permutes the output alike (activations, softmax over a
+    flat vector, dropout, batch norm, add, multiply): a flat tensor's element order, which
+    differs between PyTorch and Keras after `flatten`, passes through unchanged."""
+    passes_width: bool = False
+    """One input, no weights, and nothing in it depends on the input's channel count (activations,
+    pools, padding, flatten): a width change before it resizes its output, and nothing else."""
+    keeps_values: bool = False
+    """At inference the output holds the input's values as they are (identity, dropout, flatten,
+    reshape): only the layout may change, so what comes before it means the same after it."""
 
     @property
     def has_weights(self) -> bool:
@@ -103,6 +124,8 @@ def lookup(name: str) -> Op | None:
 
 
 # --- convolution family ------------------------------------------------------
+
+_BIAS = frozenset({"bias"})  # with or without a bias, a layer's output shape is the same
 
 
 def _conv_window(attrs, rank: int) -> Window:
@@ -176,6 +199,7 @@ register(Op(
     "Convolution over 1D, 2D or 3D input (rank from the input).",
     positional=("filters", "kernel"),
     shape=_conv_shape, params=_conv_params, macs=_conv_macs, window=_conv_window,
+    width_attr="filters", shape_free_attrs=_BIAS,
 ))
 
 
@@ -196,6 +220,7 @@ register(Op(
     "Depthwise convolution: one filter (times `multiplier`) per input channel.",
     positional=("kernel",),
     shape=_depthwise_shape, params=_depthwise_params, macs=_depthwise_macs, window=_conv_window,
+    shape_free_attrs=_BIAS,
 ))
 
 
@@ -218,6 +243,7 @@ register(Op(
     "Depthwise-separable convolution: depthwise then pointwise, bias on the pointwise only.",
     positional=("filters", "kernel"),
     shape=_separable_shape, params=_separable_params, macs=_separable_macs, window=_conv_window,
+    width_attr="filters", shape_free_attrs=_BIAS,
 ))
 
 
@@ -233,6 +259,7 @@ register(Op(
     shape=_pointwise_shape,
     params=lambda a, ins, out: Params(ins[0][-1] * a.filters + a.filters * a.bias),
     macs=lambda a, ins, out: ins[0][-1] * a.filters * _positions(out),
+    width_attr="filters", shape_free_attrs=_BIAS,
 ))
 
 
@@ -263,6 +290,7 @@ register(Op(
     shape=_transpose_shape,
     params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
     macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
+    width_attr="filters", shape_free_attrs=_BIAS,
 ))
 
 # --- pooling -----------------------------------------------------------------
@@ -288,7 +316,8 @@ def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
 
 
 for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):
-    register(Op(_name, "pool", A.PoolAttrs, _doc, positional=("size",), shape=_pool_shape, window=_pool_window))
+    register(Op(_name, "pool", A.PoolAttrs, _doc, positional=("size",), shape=_pool_shape, window=_pool_window,
+                passes_width=True))
 
 
 def _global_shape(attrs: A.GlobalPoolAttrs, ins) -> Shape:
@@ -297,7 +326,8 @@ def _global_shape(attrs: A.GlobalPoolAttrs, ins) -> Shape:
 
 
 for _name in ("global_maxpool", "global_avgpool"):
-    register(Op(_name, "global_pool", A.GlobalPoolAttrs, "Pool over all positions.", shape=_global_shape))
+    register(Op(_name, "global_pool", A.GlobalPoolAttrs, "Pool over all positions.", shape=_global_shape,
+                passes_width=True))
 
 
 def _adaptive_shape(attrs: A.AdaptivePoolAttrs, ins) -> Shape:
@@ -308,7 +338,7 @@ def _adaptive_shape(attrs: A.AdaptivePoolAttrs, ins) -> Shape:
 register(Op(
     "adaptive_avgpool", "pool", A.AdaptivePoolAttrs,
     "Average pooling to a fixed output size (PyTorch's AdaptiveAvgPool).",
-    positional=("size",), shape=_adaptive_shape,
+    positional=("size",), shape=_adaptive_shape, passes_width=True,
 ))
 
 
@@ -322,7 +352,7 @@ def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
 
 register(Op(
     "upsample", "pool", A.UpsampleAttrs, "Upsampling by an integer factor.",
-    positional=("scale",), shape=_upsample_shape,
+    positional=("scale",), shape=_upsample_shape, passes_width=True,
 ))
 
 # --- normalisation and regularisation ------------------------------------------
@@ -336,14 +366,15 @@ def _bn_params(attrs: A.BatchNormAttrs, ins, out) -> Params:
 register(Op(
     "batchnorm", "norm", A.BatchNormAttrs,
     "Batch normalisation over the channel axis.",
-    params=_bn_params,
+    params=_bn_params, layout_free=True, shape_free_attrs=frozenset({"momentum", "epsilon"}),
 ))
 register(Op(
     "lrn", "norm", A.LRNAttrs,
     "Local response normalisation across channels (AlexNet).",
-    positional=("size",),
+    positional=("size",), shape_free_attrs=frozenset({"size", "alpha", "beta", "k"}), passes_width=True,
 ))
-register(Op("dropout", "regularize", A.DropoutAttrs, "Dropout at training time.", positional=("rate",)))
+register(Op("dropout", "regularize", A.DropoutAttrs, "Dropout at training time.", positional=("rate",),
+            layout_free=True, keeps_values=True, passes_width=True, shape_free_attrs=frozenset({"rate"})))
 
 
 def _pad_shape(attrs: A.PadAttrs, ins) -> Shape:
@@ -364,14 +395,14 @@ def _crop_shape(attrs: A.CropAttrs, ins) -> Shape:
 
 
 register(Op("zeropad", "reshape", A.PadAttrs, "Zero padding of the spatial axes.", positional=("padding",),
-            shape=_pad_shape))
+            shape=_pad_shape, passes_width=True))
 register(Op("crop", "reshape", A.CropAttrs, "Cropping of the spatial axes.", positional=("cropping",),
-            shape=_crop_shape))
+            shape=_crop_shape, passes_width=True))
 
 # --- reshaping and dense -----------------------------------------------------
 
 register(Op("flatten", "reshape", A.NoAttrs, "Flatten to one axis (channels-last order).",
-            shape=lambda a, ins: (math.prod(ins[0]),)))
+            shape=lambda a, ins: (math.prod(ins[0]),), keeps_values=True, passes_width=True))
 
 
 def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
@@ -389,7 +420,7 @@ def _reshape_shape(attrs: A.ReshapeAttrs, ins) -> Shape:
 
 
 register(Op("reshape", "reshape", A.ReshapeAttrs, "Reshape (channels-last order).", positional=("shape",),
-            shape=_reshape_shape))
+            shape=_reshape_shape, keeps_values=True))
 
 
 def _dense_shape(attrs: A.DenseAttrs, ins) -> Shape:
@@ -407,16 +438,25 @@ register(Op(
     positional=("units",), shape=_dense_shape,
     params=lambda a, ins, out: Params(ins[0][0] * a.units + a.units * a.bias),
     macs=lambda a, ins, out: ins[0][0] * a.units,
+    width_attr="units", shape_free_attrs=_BIAS,
 ))
 
 # --- activations -------------------------------------------------------------
 
+# One input, output shaped as the input, positions independent (softmax: over the permuted axis alike).
+_ELEMENTWISE = {"layout_free": True, "passes_width": True}
+
 for _name in ("relu", "relu6", "sigmoid", "tanh", "swish", "hard_swish", "hard_sigmoid", "gelu"):
-    register(Op(_name, "activation", A.NoAttrs, f"{_name} activation."))
-register(Op("leaky_relu", "activation", A.LeakyReluAttrs, "Leaky ReLU.", positional=("alpha",)))
-register(Op("elu", "activation", A.EluAttrs, "ELU.", positional=("alpha",)))
+    register(Op(_name, "activation", A.NoAttrs, f"{_name} activation.", **_ELEMENTWISE))
+register(Op("leaky_relu", "activation", A.LeakyReluAttrs, "Leaky ReLU.", positional=("alpha",),
+            shape_free_attrs=frozenset({"alpha"}), **_ELEMENTWISE))
+register(Op("elu", "activation", A.EluAttrs, "ELU.", positional=("alpha",), shape_free_attrs=frozenset({"alpha"}),
+            **_ELEMENTWISE))
 register(Op("softmax", "activation", A.SoftmaxAttrs, "Softmax over an axis (default: channels).",
-            positional=("axis",)))
+            positional=("axis",), **_ELEMENTWISE))
+register(Op("scale", "activation", A.ScaleAttrs,
+            "Multiplies by a constant factor (InceptionResNet's residual branches: `scale(0.17)`).",
+            positional=("factor",), shape_free_attrs=frozenset({"factor"}), **_ELEMENTWISE))
 
 
 def _maxout_shape(attrs: A.MaxoutAttrs, ins) -> Shape:
@@ -431,7 +471,7 @@ def _maxout_shape(attrs: A.MaxoutAttrs, ins) -> Shape:
 
 register(Op("maxout", "activation", A.MaxoutAttrs, "Maxout: the max over groups of `pieces` channels.",
             positional=("pieces",), shape=_maxout_shape))
-register(Op("identity", "activation", A.NoAttrs, "Passes its input through."))
+register(Op("identity", "activation", A.NoAttrs, "Passes its input through.", keeps_values=True, **_ELEMENTWISE))
 
 # --- merges ------------------------------------------------------------------
 
@@ -498,9 +538,9 @@ def _concat_shape(attrs: A.ConcatAttrs, ins) -> Shape:
 
 
 register(Op("add", "merge", A.NoAttrs, "Elementwise sum of equal shapes.", min_inputs=2, max_inputs=None,
-            shape=_add_shape))
+            shape=_add_shape, layout_free=True))
 register(Op("multiply", "merge", A.NoAttrs, "Elementwise product with broadcasting (squeeze-excitation).",
-            min_inputs=2, max_inputs=None, shape=_multiply_shape))
+            min_inputs=2, max_inputs=None, shape=_multiply_shape, layout_free=True))
 register(Op("concat", "merge", A.ConcatAttrs, "Concatenation along the channel axis.", min_inputs=2,
             max_inputs=None, shape=_concat_shape))
 

@@ -1,34 +1,29 @@
 """Training tasks, framework-neutral: what a task needs from a spec and what it writes.
 
-A task is one `Task` record in `TASKS`:
+A task is one folder, `cnnc/tasks/<task>/`, and one `Task` record in `TASKS`:
 
 - `plan(graph) -> object`: checks that the spec has the inputs and outputs the
-  task needs (a classifier needs one input and an output vector of class
-  scores) and returns what the script must know about them (for classify, a
-  `Head`: the output, its activation, the head layer); a mismatch is a
-  `CnncError` with diagnostics that point at the spec.
+  task needs and returns what the script must know about them (a head
+  record); a mismatch is a `CnncError` with diagnostics that point at the spec.
 - `render(plan, framework, config, analysis) -> str`: the task's `train.py`,
-  a short script: the task's options with this compile's defaults, then the
-  calls into the runtime.
-- `runtime`: the neutral runtime modules the script imports (besides the
-  framework's own file).
+  a short script: the head, the options with this compile's defaults, the
+  task's loss and training step written out for the spec's head, main().
+- `options`: its options module (its own options, and the shared ones it
+  leaves out); `folder`: its package, whose `options.py` and `runtime/` go
+  into the compiled folder beside the shared runtime (see task.py).
 
-Options live in `cnnc/tasks/runtime/config.py`, one record each, tagged with
-the tasks and frameworks they apply to; the runtime reads the same table, so
-a compiled folder needs nothing from cnnc.  `generate` writes `train.py` and
-copies the runtime package into the output as `cnnc_runtime/`.  A new task
-(localization, landmarks, detection, segmentation, siamese, style transfer)
-is a new module with its plan, render and `TASK`, its options in the table,
-its shared logic in the runtime, and one entry in `TASKS` below.
+The shared runtime (`cnnc/tasks/runtime/`) knows no task.  A new task
+(landmarks, detection, segmentation, siamese, style transfer) is a new folder
+like `localize/` and one entry in `TASKS` below.
 """
 
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify
+from cnnc.tasks import classify, localize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
-TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK,)}
+TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK)}
 
 
 def generate(analysis, options) -> dict[str, str]:
@@ -39,7 +34,7 @@ def generate(analysis, options) -> dict[str, str]:
     if options.target not in task.frameworks:
         raise UsageError(f"task {task.name} has no {options.target} harness")
     try:
-        values = task_config(task.name, options.target, dict(options.task_options))
+        values = task_config(task, options.target, dict(options.task_options))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     plan = task.plan(analysis.graph)

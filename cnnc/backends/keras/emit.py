@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cnnc.backends.keras.build import Builder
-from cnnc.backends.keras.writer import literal
 from cnnc.backends.naming import layer_name
+from cnnc.backends.pysource import call, inline, list_of, literal
 from cnnc.ir.graph import Node
 from cnnc.ir.ops import constant_kernel
 from cnnc.ir.shape_math import pad_pairs, per_dim, same_pad_pairs
@@ -60,13 +60,16 @@ def _padded(b: Builder, node: Node, x: str, kernel: tuple, stride: tuple, dilati
         return "valid", x
     if pairs == same_pad_pairs(b.in_shape(node)[:-1], kernel, stride, dilation):
         return "same", x
-    return "valid", b.aux(node, "pad", f"layers.ZeroPadding{rank}D", [repr(_pad_spec(pairs))], x)
+    return "valid", b.aux(node, "pad", f"layers.ZeroPadding{rank}D", [inline(_pad_spec(pairs))], x)
 
 
 def _window(node: Node, rank: int) -> tuple[tuple, tuple, tuple]:
     a = node.attrs
-    return (per_dim(a.kernel, rank, "kernel"), per_dim(a.stride, rank, "stride"),
-            per_dim(getattr(a, "dilation", 1), rank, "dilation"))
+    return (
+        per_dim(a.kernel, rank, "kernel"),
+        per_dim(a.stride, rank, "stride"),
+        per_dim(getattr(a, "dilation", 1), rank, "dilation"),
+    )
 
 
 def _sliding(b: Builder, node: Node, ctor: str, positional: list[str], keywords: list[str]) -> str:
@@ -81,7 +84,7 @@ def _sliding(b: Builder, node: Node, ctor: str, positional: list[str], keywords:
     args += _opt(b, node, "dilation_rate", "dilation", 1) + keywords + _opt(b, node, "use_bias", "bias", True)
     y = b.layer(node, ctor, args, x)
     if subsample:  # a stride-s convolution is the stride-1 one read at every s-th position
-        y = b.aux(node, "stride", f"layers.MaxPooling{rank}D", ["1", f"strides={node.attrs.stride!r}"], y)
+        y = b.aux(node, "stride", f"layers.MaxPooling{rank}D", ["1", f"strides={inline(node.attrs.stride)}"], y)
     return y
 
 
@@ -99,8 +102,7 @@ def _kernel_constant(b: Builder, node: Node) -> str:
     """A fixed kernel as a (kh, kw, 1, 1) nested list: Constant broadcasts it to every channel pair."""
     matrix = constant_kernel(node.attrs)
     key = node.attrs.weights if isinstance(node.attrs.weights, str) else f"{node.id}_kernel"
-    rows = ",\n".join("    [" + ", ".join(f"[[{float(v)!r}]]" for v in row) + "]" for row in matrix)
-    return b.constant(key, f"[\n{rows},\n]")
+    return b.constant(key, literal([[[[float(v)]] for v in row] for row in matrix]))
 
 
 @emits("depthwise")
@@ -111,7 +113,7 @@ def emit_depthwise(b: Builder, node: Node) -> str:
         return _sliding(b, node, f"layers.DepthwiseConv{rank}D", [b.attr(node, "kernel")], multiplier)
     # Keras has no DepthwiseConv3D: a grouped Conv3D with one group per input channel is the same layer
     groups = [f"groups={b.in_shape(node)[-1]}"]
-    return _sliding(b, node, "layers.Conv3D", [repr(node.shape[-1]), b.attr(node, "kernel")], groups)
+    return _sliding(b, node, "layers.Conv3D", [inline(node.shape[-1]), b.attr(node, "kernel")], groups)
 
 
 @emits("separable")
@@ -135,12 +137,12 @@ def emit_conv_transpose(b: Builder, node: Node) -> str:
     if a.padding == "same":  # Keras' `same` gives n * s, the IR's rule
         args.append('padding="same"')
     else:  # with output_padding given, Keras' valid output is (n - 1) * s + f + output_padding
-        args.append(f"output_padding={per_dim(a.output_padding, rank, 'output_padding')!r}")
+        args.append(f"output_padding={inline(per_dim(a.output_padding, rank, 'output_padding'))}")
     args += _opt(b, node, "use_bias", "bias", True)
     y = b.layer(node, f"layers.Conv{rank}DTranspose", args, b.input(node))
     if a.padding not in ("valid", "same") and any(per_dim(a.padding, rank, "padding")):
         crop = tuple((p, p) for p in per_dim(a.padding, rank, "padding"))  # PyTorch's padding trims both ends
-        y = b.aux(node, "crop", f"layers.Cropping{rank}D", [repr(_pad_spec(crop))], y)
+        y = b.aux(node, "crop", f"layers.Cropping{rank}D", [inline(_pad_spec(crop))], y)
     return y
 
 
@@ -154,8 +156,10 @@ def _pool_pads(b: Builder, node: Node, size: tuple, stride: tuple) -> str | tupl
         return "same"
     pairs = ((0, 0),) * len(sizes) if a.padding == "valid" else pad_pairs(a.padding, len(sizes))
     if a.ceil:  # PyTorch's ceil_mode: the last window may run past the end
-        pairs = tuple((pb, pa + max(0, (o - 1) * s + f - (n + pb + pa)))
-                      for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], size, stride))
+        pairs = tuple(
+            (pb, pa + max(0, (o - 1) * s + f - (n + pb + pa)))
+            for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], size, stride)
+        )
     if not any(p for pair in pairs for p in pair):
         return "valid"
     if pairs == same_pad_pairs(sizes, size, stride, (1,) * len(sizes)):
@@ -171,9 +175,9 @@ def emit_pool(b: Builder, node: Node) -> str:
     pads = _pool_pads(b, node, size, stride)
     if isinstance(pads, tuple):
         cls = b.use("PaddedMaxPool" if node.op.name == "maxpool" else "PaddedAvgPool")
-        return b.layer(node, cls, [repr(size), repr(stride), repr(pads)], b.input(node))
+        return b.layer(node, cls, [inline(size), inline(stride), inline(pads)], b.input(node))
     kind = "MaxPooling" if node.op.name == "maxpool" else "AveragePooling"
-    args = [repr(a.size)] + ([f"strides={a.stride!r}"] if a.stride not in (None, a.size) else [])
+    args = [inline(a.size)] + ([f"strides={inline(a.stride)}"] if a.stride not in (None, a.size) else [])
     args += [f"padding={literal(pads)}"] if pads != "valid" else []
     return b.layer(node, f"layers.{kind}{rank}D", args, b.input(node))
 
@@ -195,7 +199,7 @@ def emit_adaptive(b: Builder, node: Node) -> str:
 def emit_upsample(b: Builder, node: Node) -> str:
     rank = _rank(b, node)
     scale = per_dim(node.attrs.scale, rank, "scale")
-    args = [repr(scale[0] if len(set(scale)) == 1 else scale)]
+    args = [inline(scale[0] if len(set(scale)) == 1 else scale)]
     if node.attrs.mode == "bilinear":  # half-pixel centres: PyTorch's align_corners=False
         args.append('interpolation="bilinear"')
     return b.layer(node, f"layers.UpSampling{rank}D", args, b.input(node))
@@ -208,7 +212,7 @@ def emit_upsample(b: Builder, node: Node) -> str:
 def emit_batchnorm(b: Builder, node: Node) -> str:
     a = node.attrs
     param = b.bound(node, "momentum")  # Keras keeps 1 - PyTorch's momentum
-    momentum = f"1 - {param}" if param else repr(float(f"{1 - a.momentum:.12g}"))
+    momentum = f"1 - {param}" if param else inline(float(f"{1 - a.momentum:.12g}"))
     args = [f"momentum={momentum}", f"epsilon={b.attr(node, 'epsilon')}"]
     args += _opt(b, node, "center", "center", True) + _opt(b, node, "scale", "scale", True)
     return b.layer(node, "layers.BatchNormalization", args, b.input(node))
@@ -230,7 +234,7 @@ def emit_pad(b: Builder, node: Node) -> str:
     rank = _rank(b, node)
     key, kind = ("padding", "ZeroPadding") if node.op.name == "zeropad" else ("cropping", "Cropping")
     pairs = pad_pairs(getattr(node.attrs, key), rank, key)
-    return b.layer(node, f"layers.{kind}{rank}D", [repr(_pad_spec(pairs))], b.input(node))
+    return b.layer(node, f"layers.{kind}{rank}D", [inline(_pad_spec(pairs))], b.input(node))
 
 
 @emits("flatten")
@@ -240,7 +244,7 @@ def emit_flatten(b: Builder, node: Node) -> str:
 
 @emits("reshape")
 def emit_reshape(b: Builder, node: Node) -> str:
-    return b.layer(node, "layers.Reshape", [repr(tuple(node.shape))], b.input(node))
+    return b.layer(node, "layers.Reshape", [inline(tuple(node.shape))], b.input(node))
 
 
 @emits("dense")
@@ -252,8 +256,14 @@ def emit_dense(b: Builder, node: Node) -> str:
 # --- activations -----------------------------------------------------------------
 
 # Keras' own activations that are PyTorch's exactly (gelu: erf form; hard_*: relu6(x + 3) / 6).
-ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "swish": "silu", "hard_swish": "hard_swish",
-               "hard_sigmoid": "hard_sigmoid", "gelu": "gelu"}
+ACTIVATIONS = {
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "swish": "silu",
+    "hard_swish": "hard_swish",
+    "hard_sigmoid": "hard_sigmoid",
+    "gelu": "gelu",
+}
 
 
 @emits(*ACTIVATIONS)
@@ -281,6 +291,12 @@ def _keras_axis(axis: int) -> int:
     return axis if axis < 0 else axis + 1
 
 
+@emits("scale")
+def emit_scale(b: Builder, node: Node) -> str:
+    """Keras' Rescaling computes `x * scale + 0.0`: exactly x * factor, and a built-in layer saves as .keras."""
+    return b.layer(node, "layers.Rescaling", [b.attr(node, "factor")], b.input(node))
+
+
 @emits("softmax")
 def emit_softmax(b: Builder, node: Node) -> str:
     axis = _keras_axis(node.attrs.axis)
@@ -302,7 +318,7 @@ def emit_identity(b: Builder, node: Node) -> str:
 
 @emits("add")
 def emit_add(b: Builder, node: Node) -> str:
-    return b.layer(node, "layers.Add", [], f"[{', '.join(b.inputs(node))}]")
+    return b.layer(node, "layers.Add", [], list_of(*b.inputs(node)))
 
 
 @emits("multiply")
@@ -312,18 +328,20 @@ def emit_multiply(b: Builder, node: Node) -> str:
         shape = b.graph.node(source).shape
         if len(shape) < len(node.shape):  # align on the trailing axes as the IR broadcasts (c -> 1x1xc)
             full = (1,) * (len(node.shape) - len(shape)) + tuple(shape)
-            xs[i] = b.aux(node, f"expand{i}", "layers.Reshape", [repr(full)], xs[i])
-    return b.layer(node, "layers.Multiply", [], f"[{', '.join(xs)}]")
+            xs[i] = b.aux(node, f"expand{i}", "layers.Reshape", [inline(full)], xs[i])
+    return b.layer(node, "layers.Multiply", [], list_of(*xs))
 
 
 @emits("concat")
 def emit_concat(b: Builder, node: Node) -> str:
     axis = _keras_axis(node.attrs.axis)
-    return b.layer(node, "layers.Concatenate", [] if axis == -1 else [f"axis={axis}"], f"[{', '.join(b.inputs(node))}]")
+    args = [] if axis == -1 else [f"axis={axis}"]
+    return b.layer(node, "layers.Concatenate", args, list_of(*b.inputs(node)))
 
 
 @emits("input")
 def emit_input(b: Builder, node: Node) -> str:
     target = b.names(f"value:{node.id}", layer_name(node.id))
-    b.out.line(f"{target} = keras.Input(shape={tuple(node.shape)!r}, name={literal(layer_name(node.id))})")
+    shape = literal(tuple(node.shape))
+    b.out.statement(f"{target} = ", call("keras.Input", shape=shape, name=literal(layer_name(node.id))))
     return target

@@ -65,7 +65,7 @@ class LocalResponseNorm(layers.Layer):
         squares = ops.pad(ops.square(x), pads)
         total = squares[..., :channels]
         for i in range(1, self.size):
-            total = total + squares[..., i:i + channels]
+            total = total + squares[..., i : i + channels]
         return x / ops.power(self.k + self.alpha / self.size * total, self.beta)
 
     def get_config(self):
@@ -92,20 +92,32 @@ class Maxout(layers.Layer):
 class SeparableConv3D(layers.Layer):
     """Depthwise 3D convolution (no bias) then a 1x1x1 pointwise one (with bias): Keras has no 3D separable."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1, depth_multiplier=1,
-                 use_bias=True, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        dilation_rate=1,
+        depth_multiplier=1,
+        use_bias=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters, self.padding = filters, padding
         self.kernel_size, self.strides, self.dilation_rate = (
-            tuple(v) if isinstance(v, (list, tuple)) else (v,) * 3 for v in (kernel_size, strides, dilation_rate))
+            tuple(v) if isinstance(v, (list, tuple)) else (v,) * 3 for v in (kernel_size, strides, dilation_rate)
+        )
         self.depth_multiplier, self.use_bias = depth_multiplier, use_bias
 
     def build(self, input_shape):
         channels = input_shape[-1]
         self.depthwise_kernel = self.add_weight(
-            name="depthwise_kernel", shape=(*self.kernel_size, channels, self.depth_multiplier))
+            name="depthwise_kernel", shape=(*self.kernel_size, channels, self.depth_multiplier)
+        )
         self.pointwise_kernel = self.add_weight(
-            name="pointwise_kernel", shape=(1, 1, 1, channels * self.depth_multiplier, self.filters))
+            name="pointwise_kernel", shape=(1, 1, 1, channels * self.depth_multiplier, self.filters)
+        )
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
 
     def call(self, x):
@@ -116,6 +128,13 @@ class SeparableConv3D(layers.Layer):
         return y + self.bias if self.use_bias else y
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-                "depth_multiplier": self.depth_multiplier, "use_bias": self.use_bias}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "dilation_rate": self.dilation_rate,
+            "depth_multiplier": self.depth_multiplier,
+            "use_bias": self.use_bias,
+        }

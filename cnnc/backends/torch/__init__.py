@@ -13,4 +13,4 @@ def generate(analysis, options=None) -> dict[str, str]:
     """{file name: source} for a checked analysis."""
     if analysis.graph is None:
         raise ValueError("the analysis has errors: nothing to compile")
-    return {"model.py": render_model(analysis.graph)}
+    return {"model.py": render_model(analysis.graph).src}

@@ -6,9 +6,10 @@ Importing the family modules registers their emitters (each with `@emits`).
 from __future__ import annotations
 
 from cnnc.backends.torch import layers, windows
-from cnnc.backends.torch.site import EMITTERS, HELPERS, Emit, Emitter, Site
+from cnnc.backends.torch.site import EMITTERS, FRESH, HELPERS, INPUT, OUTPUTS, SAVED, VIEW, Emit, Emitter, Site
 
-__all__ = ["EMITTERS", "HELPERS", "Emit", "Emitter", "Site", "check_coverage", "layers", "windows"]
+__all__ = ["EMITTERS", "FRESH", "HELPERS", "INPUT", "OUTPUTS", "SAVED", "VIEW", "Emit", "Emitter", "Site",
+           "check_coverage", "layers", "windows"]
 
 
 def check_coverage(ops: dict) -> list[str]:

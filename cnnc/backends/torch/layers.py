@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnc.backends.common import channels_first, channels_first_axis
 from cnnc.backends.pysource import Expr, call, flat, literal, tuple_of
-from cnnc.backends.torch.site import Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import FRESH, INPUT, VIEW, Emit, Site, emits, size_literal
 from cnnc.backends.torch.windows import padded
 from cnnc.ir.shape_math import pad_pairs, per_dim
 
@@ -16,20 +16,21 @@ def _spatial_dims(site: Site) -> Expr:
     return literal(dims[0]) if len(dims) == 1 else literal(dims)
 
 
-@emits("global_avgpool", "global_maxpool")
+@emits("global_avgpool", output=FRESH)  # mean; amax keeps its output for the backward pass
+@emits("global_maxpool")
 def emit_global_pool(site: Site) -> Emit:
     method = "mean" if site.node.op.name == "global_avgpool" else "amax"
     keep = "True" if site.attrs.keepdims else None
     return Emit(call(f"{site.x}.{method}", _spatial_dims(site), keepdim=keep))
 
 
-@emits("adaptive_avgpool")
+@emits("adaptive_avgpool", output=FRESH)
 def emit_adaptive_pool(site: Site) -> Emit:
     size = per_dim(site.attrs.size, site.rank, "size")
     return Emit(call(f"F.adaptive_avg_pool{site.rank}d", site.x, size_literal(size)))
 
 
-@emits("upsample")
+@emits("upsample", output=FRESH)
 def emit_upsample(site: Site) -> Emit:
     scale = size_literal(per_dim(site.attrs.scale, site.rank, "scale"))
     if site.attrs.mode == "bilinear":
@@ -40,7 +41,7 @@ def emit_upsample(site: Site) -> Emit:
 # --- normalisation and regularisation ----------------------------------------------
 
 
-@emits("batchnorm")
+@emits("batchnorm", output=FRESH)
 def emit_batchnorm(site: Site) -> Emit:
     attrs, c = site.attrs, site.channels
     cls = f"nn.BatchNorm{max(site.rank, 1)}d"
@@ -76,7 +77,7 @@ def emit_lrn(site: Site) -> Emit:
     return emit
 
 
-@emits("dropout")
+@emits("dropout", output=VIEW)
 def emit_dropout(site: Site) -> Emit:
     if site.bound:
         return Emit(call(site.module, site.x), call("nn.Dropout", site.value("rate")))
@@ -86,24 +87,24 @@ def emit_dropout(site: Site) -> Emit:
 # --- reshaping -------------------------------------------------------------------------
 
 
-@emits("zeropad")
+@emits("zeropad", output=FRESH)
 def emit_zeropad(site: Site) -> Emit:
     return Emit(padded(site.x, pad_pairs(site.attrs.padding, site.rank)))
 
 
-@emits("crop")
+@emits("crop", output=VIEW)
 def emit_crop(site: Site) -> Emit:
     pairs = pad_pairs(site.attrs.cropping, site.rank, "cropping")
     spans = ", ".join(f"{before}:{n - after}" for (before, after), n in zip(pairs, site.shape[:-1]))
     return Emit(f"{site.x}[:, :, {spans}]")
 
 
-@emits("flatten")
+@emits("flatten", output=VIEW)
 def emit_flatten(site: Site) -> Emit:
     return Emit(call(f"{site.x}.flatten", "1"))
 
 
-@emits("reshape")
+@emits("reshape", output=VIEW)
 def emit_reshape(site: Site) -> Emit:
     """To or from a flat vector: PyTorch's own (channels-first) order, as `flatten` is
     (weight conversion reorders the dense layer next to it).  Between two maps the
@@ -115,7 +116,7 @@ def emit_reshape(site: Site) -> Emit:
     return Emit(call(f"{site.x}.reshape", "-1", *(literal(d) for d in channels_first(site.node.shape))))
 
 
-@emits("dense")
+@emits("dense", output=FRESH)
 def emit_dense(site: Site) -> Emit:
     module = call("nn.Linear", literal(site.channels), site.value("units"), bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
@@ -154,6 +155,16 @@ def emit_parametric_activation(site: Site) -> Emit:
     return Emit(call(f"F.{name}", site.x, site.value("alpha")))
 
 
+@emits("scale", output=FRESH)
+def emit_scale(site: Site) -> Emit:
+    """`x * factor`; a factor from a constructor argument is kept on the module for forward to read."""
+    if site.bound:
+        return Emit(f"{site.x} * {site.module}", site.value("factor"))
+    if site.inplace == 0:
+        return Emit(site.value("factor"), inplace=True, augmented="*")
+    return Emit(f"{site.x} * {site.value('factor')}")
+
+
 @emits("softmax")
 def emit_softmax(site: Site) -> Emit:
     return Emit(call("torch.softmax", site.x, literal(channels_first_axis(site.attrs.axis, len(site.shape)))))
@@ -167,7 +178,7 @@ def emit_maxout(site: Site) -> Emit:
     return Emit(call(f"{site.x}.unflatten(1, {groups}).amax", "2"))
 
 
-@emits("identity")
+@emits("identity", output=INPUT)
 def emit_identity(site: Site) -> Emit:
     return Emit(None)
 
@@ -175,7 +186,7 @@ def emit_identity(site: Site) -> Emit:
 # --- merges ------------------------------------------------------------------------------
 
 
-@emits("add")
+@emits("add", output=FRESH)
 def emit_add(site: Site) -> Emit:
     if site.inplace is not None and len(site.args) == 2:
         other = site.args[1 - site.inplace]
@@ -183,7 +194,7 @@ def emit_add(site: Site) -> Emit:
     return Emit(" + ".join(site.args))
 
 
-@emits("multiply")
+@emits("multiply", output=FRESH)
 def emit_multiply(site: Site) -> Emit:
     """Elementwise product; an operand of lower rank is lined up channels-first, as the IR broadcasts it."""
     rank = len(site.node.shape)
@@ -194,7 +205,7 @@ def emit_multiply(site: Site) -> Emit:
     return Emit(" * ".join(terms))
 
 
-@emits("concat")
+@emits("concat", output=FRESH)
 def emit_concat(site: Site) -> Emit:
     dim = channels_first_axis(site.attrs.axis, len(site.shape))
     return Emit(call("torch.cat", tuple_of(*site.args), literal(dim)))

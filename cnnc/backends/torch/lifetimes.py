@@ -3,25 +3,23 @@
 Generated code should cost no more than hand-written code, so, as torchvision
 does with `nn.ReLU(inplace=True)` and `out += identity`, an op may work in place
 on an input that nothing else reads.  That is safe only when (1) no other op
-reads the tensor, before or after, through any view of it (flatten, reshape,
-crop, identity, dropout make views): an earlier reader may have saved it for
-its backward pass (`multiply` does), and (2) autograd did not save it for the
-backward pass of the op that made it: the ops in FRESH_OPS make a new tensor
-and save only their inputs.
+reads the tensor, before or after, through any view of it (the emitters
+registered with `output=VIEW` or `INPUT` make views): an earlier reader may
+have saved it for its backward pass (`multiply` does), and (2) autograd did not
+save it for the backward pass of the op that made it: emitters registered with
+`output=FRESH` make a new tensor and save only their inputs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnc.backends.torch.emitters import FRESH, INPUT, OUTPUTS, SAVED, VIEW  # registered with the emitters
 from cnnc.ir.graph import Graph, Node
 
-# Ops whose output may share memory with their input.
-ALIAS_OPS = frozenset({"identity", "flatten", "reshape", "crop", "dropout"})
-# Ops that return a new tensor which their backward pass does not read.
-FRESH_OPS = frozenset({"conv", "depthwise", "separable", "pointwise", "conv_transpose", "batchnorm", "dense",
-                       "multiply", "add", "concat", "maxpool", "avgpool", "adaptive_avgpool", "global_avgpool",
-                       "upsample", "zeropad"})
+
+def _output(node: Node) -> str:
+    return OUTPUTS.get(node.op.name, SAVED)
 
 
 @dataclass
@@ -41,8 +39,8 @@ class Lifetimes:
         storage: dict[str, str] = {}
         for node in order:
             inputs = graph.input_ids(node.id)
-            value[node.id] = value[inputs[0]] if node.op.name == "identity" else node.id
-            storage[node.id] = storage[inputs[0]] if node.op.name in ALIAS_OPS else node.id
+            value[node.id] = value[inputs[0]] if _output(node) == INPUT else node.id
+            storage[node.id] = storage[inputs[0]] if _output(node) in (INPUT, VIEW) else node.id
         last_value: dict[str, int] = {}
         readers: dict[str, list[str]] = {}
         for pos, node in enumerate(order):
@@ -59,7 +57,7 @@ class Lifetimes:
         """The input of `node` that it may overwrite in place, if any: `node` is its only reader."""
         for index, source in enumerate(graph.input_ids(node.id)):
             root = self.storage[source]
-            if self.readers.get(root) == [node.id] and graph.node(root).op.name in FRESH_OPS:
+            if self.readers.get(root) == [node.id] and _output(graph.node(root)) == FRESH:
                 return index
         return None
 

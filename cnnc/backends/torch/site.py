@@ -93,12 +93,21 @@ class Emit:
 Emitter = Callable[[Site], Emit]
 EMITTERS: dict[str, Emitter] = {}
 
+# What the emitted code's value is, as far as memory goes (lifetimes.py decides in-place work from it):
+SAVED = "saved"  # a new tensor that autograd may keep for the backward pass (sigmoid, tanh, ...): the default
+FRESH = "fresh"  # a new tensor its backward pass does not read: a later op may overwrite it
+VIEW = "view"  # may share memory with its first input (a view, or the input itself)
+INPUT = "input"  # is its first input: no code, the input's variable stands for it
+OUTPUTS: dict[str, str] = {}
 
-def emits(*ops: str) -> Callable[[Emitter], Emitter]:
+
+def emits(*ops: str, output: str = SAVED) -> Callable[[Emitter], Emitter]:
+    """Register `fn` as the emitter of `ops`, with what its value is (`output`)."""
+
     def register(fn: Emitter) -> Emitter:
         for op in ops:
             assert op not in EMITTERS, op
-            EMITTERS[op] = fn
+            EMITTERS[op], OUTPUTS[op] = fn, output
         return fn
 
     return register

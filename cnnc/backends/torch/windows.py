@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cnnc.backends.common import Pairs, symmetric, uniform, window_geometry
 from cnnc.backends.pysource import Expr, call, dict_of, list_of, literal
-from cnnc.backends.torch.site import AVG_POOL_HELPER, Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import AVG_POOL_HELPER, FRESH, Emit, Site, emits, size_literal
 from cnnc.ir.ops import constant_kernel
 from cnnc.ir.shape_math import per_dim
 
@@ -56,7 +56,7 @@ def _conv_options(site: Site, stride: tuple, padding: int | tuple, dilation: tup
 # --- convolutions ----------------------------------------------------------------
 
 
-@emits("conv")
+@emits("conv", output=FRESH)
 def emit_conv(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     native, explicit = _native_or_explicit(site, pairs, stride)
@@ -84,7 +84,7 @@ def _constant_kernel(site: Site) -> list[tuple[int, str, Expr | None]]:
     return setup
 
 
-@emits("depthwise")
+@emits("depthwise", output=FRESH)
 def emit_depthwise(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     native, explicit = _native_or_explicit(site, pairs, stride)
@@ -95,7 +95,7 @@ def emit_depthwise(site: Site) -> Emit:
     return Emit(call(site.module, padded(site.x, explicit)), module)
 
 
-@emits("separable")
+@emits("separable", output=FRESH)
 def emit_separable(site: Site) -> Emit:
     """Depthwise (no bias) then pointwise (with the bias), as one ModuleDict so the weights stay together."""
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
@@ -109,14 +109,14 @@ def emit_separable(site: Site) -> Emit:
     return Emit(call(f"{site.module}.pointwise", inner), module)
 
 
-@emits("pointwise")
+@emits("pointwise", output=FRESH)
 def emit_pointwise(site: Site) -> Emit:
     module = call(_conv_class(site.rank), literal(site.channels), site.value("filters"), "1",
                   bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 
-@emits("conv_transpose")
+@emits("conv_transpose", output=FRESH)
 def emit_conv_transpose(site: Site) -> Emit:
     attrs, rank = site.attrs, site.rank
     kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
@@ -166,7 +166,7 @@ def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
     return size
 
 
-@emits("maxpool", "avgpool")
+@emits("maxpool", "avgpool", output=FRESH)
 def emit_pool(site: Site) -> Emit:
     kernel, stride, _, pairs = window_geometry(site.node, site.shape)
     sizes, out = site.shape[:-1], site.node.shape[:-1]

@@ -1,16 +1,18 @@
-"""The training runtime that compiled harnesses import, framework by framework.
+"""The shared training runtime that compiled harnesses import, task-neutral and framework by framework.
 
-This package is copied whole (minus the other framework's files) into every
-folder that `cnnc compile --task ...` writes, as the package `cnnc_runtime`,
-so a compiled folder runs without cnnc installed.  Its modules therefore import
-only the standard library, numpy, pillow and matplotlib, plus the one framework
-in `torch_lib.py` / `keras_lib.py`, and refer to each other relatively.
+This package is copied (minus the other framework's files) into every folder
+that `cnnc compile --task ...` writes, as `cnnc_tasks/runtime/`, beside the
+task's own pieces (`cnnc_tasks/<task>/`), so a compiled folder runs without
+cnnc installed.  Its modules therefore import only the standard library,
+numpy, pillow and matplotlib, plus the one framework in `torch_lib.py` /
+`keras_lib.py`, and refer to each other relatively.  Nothing here knows what
+a target is: the task brings its reader, its step and loss, and its metrics.
 
-  config.py    the options of every task: defaults, help, argparse
-  data.py      folders of class subfolders, .npz arrays, the split, scaling
-  augment.py   the augmentations of the material, numpy, per sample, seeded
-  metrics.py   accuracy, top-k, precision/recall, confusion matrix, reports
+  config.py    the options every task shares: defaults, help, argparse
+  data.py      sources (the task's files, .npz arrays), the split, scaling, batches
+  augment.py   the augmentations of the material, numpy, per sample, seeded; geometry returned
+  metrics.py   helpers more than one task needs (box IoU, means, formatting)
   loop.py      the epoch loop: schedule, early stopping, checkpoints, CSV, plot, test
-  torch_lib.py / keras_lib.py   device or strategy, model, loss, optimizer, the Trainer, transfer
+  torch_lib.py / keras_lib.py   device or strategy, model, optimizer, the Trainer, weights, freezing
   torch_data.py / keras_data.py the framework's loaders over data.py's batches
 """

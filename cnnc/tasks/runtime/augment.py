@@ -10,6 +10,11 @@ zoom and shift, sampled bilinearly with edge pixels repeated, as Keras'
 ImageDataGenerator fill_mode="nearest"), then colour (brightness, contrast,
 per-channel shift, AlexNet's PCA colour), then noise.  Pixels are in [0, 1]
 units here (before centering), so strengths mean the same for every dataset.
+
+`Augment.apply` also returns the geometry it applied (`Geometry`: one affine
+map from input positions to output positions), so a task's targets follow the
+image: boxes and points through `Geometry.points`, masks through
+`Geometry.image`.  Colour and noise move nothing.
 """
 
 from __future__ import annotations
@@ -67,18 +72,37 @@ class Augment:
         self.pca_vectors = vectors.astype(np.float32)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.apply(x, rng)[0]
+
+    def apply(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Geometry]:
+        """The augmented example and the geometry it went through (targets follow with it)."""
+        geometry = Geometry.identity(x.shape[:-1])
+        x = self._geometric(x, rng, geometry)
+        x = np.array(x, dtype=np.float32)  # own, contiguous memory from here on
+        return self._photometric(x, rng), geometry
+
+    def _geometric(self, x: np.ndarray, rng: np.random.Generator, geometry: Geometry) -> np.ndarray:
         spatial = x.ndim - 1
         if self.flip and rng.random() < self.flip:
             x = np.flip(x, axis=spatial - 1)  # the last spatial axis: width, or time
+            geometry.flip(spatial - 1)
         if self.flip_vertical and rng.random() < self.flip_vertical:
             x = np.flip(x, axis=0)
+            geometry.flip(0)
         if self.crop:
-            x = random_crop(x, self.crop, rng)
+            x, starts = random_crop(x, self.crop, rng, with_starts=True)
+            geometry.translate([self.crop - s for s in starts])
         if spatial == 2 and (self.rotate or self.shear or self.zoom or self.shift):
-            x = warp_affine(x, self._affine(x.shape[:2], rng))
+            matrix = self._affine(x.shape[:2], rng)
+            x = warp_affine(x, matrix)
+            geometry.warp(matrix)
         elif self.shift:
-            x = shift(x, [int(round(rng.uniform(-self.shift, self.shift) * n)) for n in x.shape[:-1]])
-        x = np.array(x, dtype=np.float32)  # own, contiguous memory from here on
+            offsets = [int(round(rng.uniform(-self.shift, self.shift) * n)) for n in x.shape[:-1]]
+            x = shift(x, offsets)
+            geometry.translate(offsets)
+        return x
+
+    def _photometric(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if self.brightness:
             x += np.float32(rng.uniform(-self.brightness, self.brightness))
         if self.contrast:
@@ -125,12 +149,14 @@ def warp_affine(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (top * (1 - fr) + bottom * fr).astype(np.float32)
 
 
-def random_crop(x: np.ndarray, pad: int, rng: np.random.Generator) -> np.ndarray:
-    """Pad every spatial axis by `pad` (reflect) and crop back to the same size at a random place."""
+def random_crop(x: np.ndarray, pad: int, rng: np.random.Generator, with_starts: bool = False):
+    """Pad every spatial axis by `pad` (reflect) and crop back to the same size at a random place
+    (with `with_starts`, also where the crop starts in the padded example, per axis)."""
     spatial = x.ndim - 1
     padded = np.pad(x, [(pad, pad)] * spatial + [(0, 0)], mode="reflect" if min(x.shape[:-1]) > pad else "edge")
     starts = rng.integers(0, 2 * pad + 1, size=spatial)
-    return padded[tuple(slice(s, s + n) for s, n in zip(starts, x.shape[:-1], strict=True))]
+    crop = padded[tuple(slice(s, s + n) for s, n in zip(starts, x.shape[:-1], strict=True))]
+    return (crop, [int(s) for s in starts]) if with_starts else crop
 
 
 def shift(x: np.ndarray, offsets: list[int]) -> np.ndarray:
@@ -151,3 +177,48 @@ def ten_crops(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def example_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng((seed, epoch, index))
+
+
+class Geometry:
+    """Where each input position went: output = matrix @ (position, 1), positions as (row, col[, ...]) in
+    pixel index units (a pixel's centre is its index).  Built step by step as the augmentations run."""
+
+    def __init__(self, size: tuple[int, ...], matrix: np.ndarray):
+        self.size, self.matrix = tuple(int(n) for n in size), matrix
+
+    @classmethod
+    def identity(cls, size: tuple[int, ...]) -> Geometry:
+        return cls(size, np.eye(len(size) + 1))
+
+    def _then(self, step: np.ndarray) -> None:
+        self.matrix = step @ self.matrix
+
+    def flip(self, axis: int) -> None:
+        step = np.eye(len(self.size) + 1)
+        step[axis, axis], step[axis, -1] = -1.0, self.size[axis] - 1.0
+        self._then(step)
+
+    def translate(self, offsets: list[float]) -> None:
+        step = np.eye(len(self.size) + 1)
+        step[:-1, -1] = offsets
+        self._then(step)
+
+    def warp(self, output_to_input: np.ndarray) -> None:
+        """warp_affine's 2x3 matrix maps output to input positions: the image moved by its inverse."""
+        step = np.eye(3)
+        step[:2] = output_to_input
+        self._then(np.linalg.inv(step))
+
+    @property
+    def moved(self) -> bool:
+        return not np.allclose(self.matrix, np.eye(len(self.size) + 1))
+
+    def points(self, positions: np.ndarray) -> np.ndarray:
+        """M x S positions (pixel index units) where the augmentation put them."""
+        positions = np.asarray(positions, dtype=np.float64)
+        return positions @ self.matrix[:-1, :-1].T + self.matrix[:-1, -1]
+
+    def image(self, mask: np.ndarray) -> np.ndarray:
+        """A 2D mask (H x W x C) moved the same way (bilinear, edges repeated)."""
+        inverse = np.linalg.inv(self.matrix)
+        return warp_affine(mask.astype(np.float32), inverse[:2])

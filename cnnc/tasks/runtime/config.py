@@ -1,9 +1,11 @@
-"""The options of the training harnesses: one table, read by cnnc and by the scripts.
+"""The options shared by every training harness: one table, read by cnnc and by the scripts.
 
-cnnc reads this table (as `cnnc.tasks.runtime.config`) to check `--task-opt`
-values and to write a script's defaults; the script reads its copy to build its
-command line.  An option is one record: its name, default, help line, group, and
-the frameworks and tasks it applies to.  A new task adds its records here.
+cnnc reads this table (as `cnnc.tasks.runtime.config`) to check option values
+and to write a script's defaults; the script reads its copy to build its
+command line.  An option is one record: its name, default, help line, group,
+and the frameworks it applies to.  Every option here applies to every task; a
+task adds its own records in its folder (`cnnc/tasks/<task>/options.py`:
+`OPTIONS`) and names the shared ones that make no sense for it (`WITHOUT`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ class Option:
     type: type = str  # of one value; bools are switches (--x / --no-x), lists take several values
     choices: tuple = ()
     frameworks: tuple[str, ...] = BOTH
-    tasks: tuple[str, ...] = ("classify",)
     many: bool = False  # a list of values
 
     @property
@@ -33,89 +34,82 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
-def _opt(name: str, default: Any, help: str, group: str, **kw) -> Option:
+def opt(name: str, default: Any, help: str, group: str, **kw) -> Option:
     if "type" not in kw and default is not None and not isinstance(default, list):
         kw["type"] = type(default)
     return Option(name, default, help, group, **kw)
 
 
 GROUPS = ("data", "augmentation", "optimisation", "training care", "transfer learning", "evaluation", "scale")
+# a task may add groups of its own; they are shown after these
 
 OPTIONS: tuple[Option, ...] = (
     # data
-    _opt("data", None, "a folder of class subfolders of images, or a .npz file (x, y[, class_names])", "data"),
-    _opt("split", "0.7,0.1,0.2", "train,validation,test fractions: stratified, seeded", "data"),
-    _opt("normalize", "scale", "scale: pixels to [0,1]; center: also subtract the training mean; "
+    opt("data", None, "the data: a folder or label file in the task's format, or a .npz file", "data"),
+    opt("split", "0.7,0.1,0.2", "train,validation,test fractions: stratified (as the task says), seeded", "data"),
+    opt("normalize", "scale", "scale: pixels to [0,1]; center: also subtract the training mean; "
          "standardize: also divide by the training std", "data", choices=("scale", "center", "standardize", "none")),
-    _opt("batch_size", 32, "examples per step (over all processes)", "data"),
-    _opt("workers", -1, "background loader workers (-1: auto: 0 for in-memory data without augmentation)", "data"),
-    _opt("skip_corrupt", False, "leave out unreadable images (listed) instead of stopping", "data"),
+    opt("batch_size", 32, "examples per step (over all processes)", "data"),
+    opt("workers", -1, "background loader workers (-1: auto: 0 for in-memory data without augmentation)", "data"),
+    opt("skip_corrupt", False, "leave out unreadable images (listed) instead of stopping", "data"),
     # augmentation: each 0 = off
-    _opt("flip", 0.0, "probability of a horizontal mirror", "augmentation"),
-    _opt("flip_vertical", 0.0, "probability of a vertical mirror", "augmentation"),
-    _opt("crop", 0, "random crop: pad by this many pixels (reflect), crop back at a random place", "augmentation"),
-    _opt("rotate", 0.0, "random rotation, up to this many degrees either way", "augmentation"),
-    _opt("shear", 0.0, "random shear, up to this many degrees either way", "augmentation"),
-    _opt("zoom", 0.0, "random zoom by up to this fraction in or out", "augmentation"),
-    _opt("shift", 0.0, "random shift by up to this fraction of the size, each axis", "augmentation"),
-    _opt("color_shift", 0.0, "add a random offset up to this to each channel (pixels in [0,1])", "augmentation"),
-    _opt("pca_color", 0.0, "AlexNet PCA colour: std of the random weights of the RGB eigenvectors (paper: 0.1)",
+    opt("flip", 0.0, "probability of a horizontal mirror", "augmentation"),
+    opt("flip_vertical", 0.0, "probability of a vertical mirror", "augmentation"),
+    opt("crop", 0, "random crop: pad by this many pixels (reflect), crop back at a random place", "augmentation"),
+    opt("rotate", 0.0, "random rotation, up to this many degrees either way", "augmentation"),
+    opt("shear", 0.0, "random shear, up to this many degrees either way", "augmentation"),
+    opt("zoom", 0.0, "random zoom by up to this fraction in or out", "augmentation"),
+    opt("shift", 0.0, "random shift by up to this fraction of the size, each axis", "augmentation"),
+    opt("color_shift", 0.0, "add a random offset up to this to each channel (pixels in [0,1])", "augmentation"),
+    opt("pca_color", 0.0, "AlexNet PCA colour: std of the random weights of the RGB eigenvectors (paper: 0.1)",
          "augmentation"),
-    _opt("brightness", 0.0, "random brightness offset up to this (pixels in [0,1])", "augmentation"),
-    _opt("contrast", 0.0, "random contrast factor within 1 +- this", "augmentation"),
-    _opt("noise", 0.0, "std of added Gaussian noise (pixels in [0,1])", "augmentation"),
+    opt("brightness", 0.0, "random brightness offset up to this (pixels in [0,1])", "augmentation"),
+    opt("contrast", 0.0, "random contrast factor within 1 +- this", "augmentation"),
+    opt("noise", 0.0, "std of added Gaussian noise (pixels in [0,1])", "augmentation"),
     # optimisation
-    _opt("epochs", 10, "epochs to train (in all, counting resumed ones)", "optimisation"),
-    _opt("optimizer", "sgd", "the update rule", "optimisation",
+    opt("epochs", 10, "epochs to train (in all, counting resumed ones)", "optimisation"),
+    opt("optimizer", "sgd", "the update rule", "optimisation",
          choices=("sgd", "adam", "rmsprop", "adagrad", "adadelta")),
-    _opt("lr", 0.01, "learning rate", "optimisation"),
-    _opt("momentum", 0.9, "SGD momentum", "optimisation"),
-    _opt("nesterov", False, "Nesterov momentum (SGD)", "optimisation"),
-    _opt("weight_decay", 0.0, "L2 weight decay: adds weight_decay * w to each gradient", "optimisation"),
-    _opt("l1", 0.0, "L1 penalty: adds l1 * sum |w| to the loss", "optimisation"),
-    _opt("schedule", "constant", "learning-rate schedule, set each epoch", "optimisation",
+    opt("lr", 0.01, "learning rate", "optimisation"),
+    opt("momentum", 0.9, "SGD momentum", "optimisation"),
+    opt("nesterov", False, "Nesterov momentum (SGD)", "optimisation"),
+    opt("weight_decay", 0.0, "L2 weight decay: adds weight_decay * w to each gradient", "optimisation"),
+    opt("l1", 0.0, "L1 penalty: adds l1 * sum |w| to the loss", "optimisation"),
+    opt("schedule", "constant", "learning-rate schedule, set each epoch", "optimisation",
          choices=("constant", "step", "cosine", "exponential", "plateau")),
-    _opt("lr_step", 10, "step: epochs between decays; plateau: epochs without improvement", "optimisation"),
-    _opt("lr_gamma", 0.1, "step, exponential, plateau: the decay factor", "optimisation"),
-    _opt("warmup", 0, "epochs of linear warm-up before the schedule", "optimisation"),
-    _opt("aux_weight", 0.3, "loss weight of auxiliary outputs (GoogLeNet: 0.3)", "optimisation"),
+    opt("lr_step", 10, "step: epochs between decays; plateau: epochs without improvement", "optimisation"),
+    opt("lr_gamma", 0.1, "step, exponential, plateau: the decay factor", "optimisation"),
+    opt("warmup", 0, "epochs of linear warm-up before the schedule", "optimisation"),
     # training care
-    _opt("seed", 0, "seed of the split, the weights, the shuffling, augmentation and dropout", "training care"),
-    _opt("out", "run", "folder for checkpoints, log.csv, curves.png, metrics.json", "training care"),
-    _opt("resume", False, "continue from <out>/last checkpoint", "training care"),
-    _opt("patience", 0, "early stopping: epochs without improvement of --monitor (0: off)", "training care"),
-    _opt("monitor", "val_loss", "the metric for early stopping, the best checkpoint and plateau", "training care",
-         choices=("val_loss", "val_acc", "val_top5", "train_loss", "train_acc")),
-    _opt("stop_after", 0, "end this run after so many epochs, as if interrupted (0: off); --resume goes on",
+    opt("seed", 0, "seed of the split, the weights, the shuffling, augmentation and dropout", "training care"),
+    opt("out", "run", "folder for checkpoints, log.csv, curves.png, metrics.json", "training care"),
+    opt("resume", False, "continue from <out>/last checkpoint", "training care"),
+    opt("patience", 0, "early stopping: epochs without improvement of --monitor (0: off)", "training care"),
+    opt("monitor", "val_loss", "the metric for early stopping, the best checkpoint and plateau: any column of "
+         "log.csv (val_ or train_ and a metric of the task; names ending in loss are better lower)", "training care"),
+    opt("stop_after", 0, "end this run after so many epochs, as if interrupted (0: off); --resume goes on",
          "training care"),
-    _opt("max_loss_ratio", 100.0, "stop when a step's loss exceeds this times the first steps' loss",
+    opt("max_loss_ratio", 100.0, "stop when a step's loss exceeds this times the first steps' loss",
          "training care"),
-    _opt("progress", "auto", "auto: a bar on a terminal, one line per epoch otherwise", "training care",
+    opt("progress", "auto", "auto: a bar on a terminal, one line per epoch otherwise", "training care",
          choices=("auto", "bar", "epoch", "none")),
     # transfer learning
-    _opt("weights", None, "start from these weights (matched by layer name; mismatched shapes are reported "
+    opt("weights", None, "start from these weights (matched by layer name; mismatched shapes are reported "
          "and left as initialised, e.g. a head for another number of classes)", "transfer learning"),
-    _opt("reset_head", False, "re-initialise the head even where its shape matches", "transfer learning"),
-    _opt("freeze_below", None, "freeze every layer with weights before this one (a layer with weights)",
+    opt("reset_head", False, "re-initialise the head even where its shape matches", "transfer learning"),
+    opt("freeze_below", None, "freeze every layer with weights before this one (a layer with weights)",
          "transfer learning"),
-    _opt("unfreeze_top", -1, "freeze all but the head and this many weighted layers below it (-1: off)",
+    opt("unfreeze_top", -1, "freeze all but the head and this many weighted layers below it (-1: off)",
          "transfer learning"),
-    _opt("feature_extract", False, "run the frozen base once, cache its features in <out>/features, train the "
-         "head on them (then --epochs of fine-tuning, with --unfreeze-top)", "transfer learning"),
-    _opt("head_epochs", 20, "epochs of head training on cached features", "transfer learning"),
-    _opt("head_lr", 0.0, "learning rate of head training on cached features (0: --lr)", "transfer learning"),
     # evaluation
-    _opt("top_k", 5, "also report top-k accuracy where there are more than k classes", "evaluation"),
-    _opt("ten_crop", False, "test-time: average 10 crops (corners, centre, and their mirrors)", "evaluation"),
-    _opt("tta_scale", 1.14, "10-crop: resize test images by this before cropping (256/224)", "evaluation"),
-    _opt("ensemble", [], "evaluate the average prediction of these weight files on the test split, then stop",
+    opt("ensemble", [], "evaluate the average prediction of these weight files on the test split, then stop",
          "evaluation", type=str, many=True),
-    _opt("eval_only", False, "evaluate --weights on the test split without training", "evaluation"),
+    opt("eval_only", False, "evaluate --weights on the test split without training", "evaluation"),
     # scale
-    _opt("device", "auto", "auto, cpu, cuda, cuda:1, mps", "scale", frameworks=("torch",)),
-    _opt("amp", "auto", "mixed precision: auto (on for CUDA), on, off", "scale", choices=("auto", "on", "off")),
-    _opt("threads", 0, "intra-op CPU threads (0: the framework's choice)", "scale"),
-    _opt("strategy", "auto", "tf.distribute strategy: auto (mirrored over several GPUs), none, mirrored, "
+    opt("device", "auto", "auto, cpu, cuda, cuda:1, mps", "scale", frameworks=("torch",)),
+    opt("amp", "auto", "mixed precision: auto (on for CUDA), on, off", "scale", choices=("auto", "on", "off")),
+    opt("threads", 0, "intra-op CPU threads (0: the framework's choice)", "scale"),
+    opt("strategy", "auto", "tf.distribute strategy: auto (mirrored over several GPUs), none, mirrored, "
          "multi_worker, cpu2 (mirrored over 2 logical CPU devices, for testing)", "scale", frameworks=("keras",),
          choices=("auto", "none", "mirrored", "multi_worker", "cpu2")),
 )
@@ -123,12 +117,24 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
-def options_for(task: str, framework: str) -> list[Option]:
-    return [o for o in OPTIONS if task in o.tasks and framework in o.frameworks]
+def options_for(framework: str, own: tuple[Option, ...] = (), without: tuple[str, ...] = ()) -> list[Option]:
+    """A task's options for one framework: the shared ones (less `without`), then the task's `own`."""
+    return [o for o in OPTIONS + tuple(own) if framework in o.frameworks and o.name not in without]
 
 
-def defaults(task: str, framework: str) -> dict[str, Any]:
-    return {o.name: (list(o.default) if o.many else o.default) for o in options_for(task, framework)}
+def task_options(module) -> tuple[tuple[Option, ...], tuple[str, ...]]:
+    """(own, without) of a task's options module (OPTIONS and WITHOUT, both optional)."""
+    return tuple(getattr(module, "OPTIONS", ())), tuple(getattr(module, "WITHOUT", ()))
+
+
+def defaults(options: list[Option]) -> dict[str, Any]:
+    return {o.name: (list(o.default) if o.many else o.default) for o in options}
+
+
+def groups(options: list[Option]) -> list[str]:
+    """The shared groups, then any group a task adds, in order of first use."""
+    extra = [o.group for o in options if o.group not in GROUPS]
+    return list(GROUPS) + list(dict.fromkeys(extra))
 
 
 def convert(option: Option, text: Any) -> Any:
@@ -153,11 +159,11 @@ def convert(option: Option, text: Any) -> Any:
     return value
 
 
-def build_parser(task: str, framework: str, values: dict[str, Any], description: str) -> argparse.ArgumentParser:
+def build_parser(options: list[Option], values: dict[str, Any], description: str) -> argparse.ArgumentParser:
     """The script's command line: every option of the task, defaults from the script's CONFIG."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    groups = {name: parser.add_argument_group(name) for name in GROUPS}
-    for option in options_for(task, framework):
+    sections = {name: parser.add_argument_group(name) for name in groups(options)}
+    for option in options:
         default = values.get(option.name, option.default)
         shown = f" (default: {default})" if default not in (None, [], "") else ""
         kwargs: dict[str, Any] = {"default": default, "help": option.help + shown, "dest": option.name}
@@ -169,13 +175,13 @@ def build_parser(task: str, framework: str, values: dict[str, Any], description:
             kwargs.update(type=option.type, metavar=option.name.upper())
             if option.choices:
                 kwargs.update(choices=option.choices, metavar="{" + ",".join(option.choices) + "}")
-        groups[option.group].add_argument(option.flag, **kwargs)
+        sections[option.group].add_argument(option.flag, **kwargs)
     return parser
 
 
-def parse(task: str, framework: str, values: dict[str, Any], argv: list[str] | None, description: str = ""):
+def parse(options: list[Option], values: dict[str, Any], argv: list[str] | None, description: str = ""):
     """The run's configuration: the script's CONFIG overridden by the command line."""
-    return build_parser(task, framework, values, description).parse_args(argv)
+    return build_parser(options, values, description).parse_args(argv)
 
 
 def split_fractions(text: str) -> tuple[float, float, float]:
@@ -190,42 +196,7 @@ class ConfigError(Exception):
     """Options that do not fit together or do not fit the model, reported as one message."""
 
 
-@dataclass(frozen=True)
-class Head:
-    """What cnnc found at the end of the spec: written into the script as `HEAD = Head(...)`."""
-
-    output: str  # the output trained and evaluated
-    outputs: tuple[str, ...]  # every output, in declaration order; the others are auxiliary heads
-    units: int  # the output's width in the spec: classes, or 1 for a binary sigmoid
-    activation: str  # softmax | sigmoid | logits (no activation at the end)
-    layer: str | None  # the head layer: the last layer with weights before the output
-    units_param: str | None = None  # the model's constructor argument that sets `units` (num_classes)
-    dense_tail: bool = False  # the head layer is dense and only activations or dropout follow it
-
-    @property
-    def binary(self) -> bool:
-        return self.units == 1
-
-    def units_for(self, classes: int) -> int:
-        """The head width for data with `classes` classes."""
-        if self.binary and classes > 2:
-            raise ConfigError(f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
-                              f"has {classes} classes; end the spec with dense(num_classes) -> softmax")
-        return 1 if self.binary else classes
-
-    def model_arguments(self, classes: int) -> dict[str, int]:
-        """The constructor arguments that fit the model's head to data with `classes` classes."""
-        units = self.units_for(classes)
-        if units == self.units:
-            return {}
-        if not self.units_param:
-            raise ConfigError(f"the data has {classes} classes but the spec's output `{self.output}` has "
-                              f"{self.units} units; compile with --set num_classes={classes} (or the spec's "
-                              f"parameter for it)")
-        return {self.units_param: units}
-
-
-def layers_to_freeze(layers: tuple[str, ...], cfg, head: Head) -> list[str]:
+def layers_to_freeze(layers: tuple[str, ...], cfg, head_layer: str | None) -> list[str]:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it).
 
     `layers` is the spec's order of layers with weights (LAYERS in train.py), the same in both
@@ -236,7 +207,7 @@ def layers_to_freeze(layers: tuple[str, ...], cfg, head: Head) -> list[str]:
     if cfg.freeze_below:
         return layers[:_layer_index(cfg.freeze_below, layers, "--freeze-below")]
     if cfg.unfreeze_top >= 0:
-        top = _layer_index(head.layer, layers, "the head layer") if head.layer else len(layers) - 1
+        top = _layer_index(head_layer, layers, "the head layer") if head_layer else len(layers) - 1
         return layers[:max(0, top - cfg.unfreeze_top)]
     return []
 

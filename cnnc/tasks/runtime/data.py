@@ -1,19 +1,28 @@
-"""Data for the harnesses: image folders and .npz arrays, the split, scaling.
+"""Data for the harnesses: sources, the split, scaling, batches; the targets are the task's.
 
 Layout is channels-last throughout (H x W x C, L x C, D x H x W x C, as specs
 write shapes); the framework file moves channels where its layout wants them.
 
-- A folder of class subfolders (Keras' `flow_from_directory`, torchvision's
-  `ImageFolder`): class names are the sorted subfolder names; images are decoded
-  on access, in the loader's workers, and resized to the spec's input.  Every
-  file is checked once up front (`PIL.Image.verify`) so a corrupt file is named
-  before training starts; one that still fails to decode later is named too.
-- A `.npz` file with `x` and `y` (or `images`/`labels`, `X`/`Y`), optionally
-  `class_names`, or already split as `x_train`, `y_train`, `x_val`, `y_val`,
-  `x_test`, `y_test`.  2D images of another size are resized; 1D signals and 3D
-  volumes must match the spec's input (a missing channel axis is added).
-- The split is stratified and seeded: per class, a seeded permutation, then the
-  test, validation and training shares (`round` of the class count).
+What an example's target is (a class, a box, points, a mask) only the task
+knows: it brings a `Reader` (see below) that finds examples and their targets
+in files, reads targets from .npz arrays, says what to stratify the split by,
+and moves targets with a geometric augmentation.  Everything here works on an
+array of targets, one row per example, whatever its shape.
+
+- Files (a folder of class subfolders, an image folder with a label file, ...):
+  the reader lists the image files and their targets; images are decoded on
+  access, in the loader's workers, and resized to the spec's input.  Every
+  file is checked once up front (`PIL.Image.verify`) so a corrupt file is
+  named before training starts; one that still fails to decode later is named
+  too.
+- A `.npz` file with the examples as `x` (or `images`, `X`, `data`) and the
+  targets as the reader wants them, or already split as `x_train`, `x_val`,
+  `x_test` with the reader's arrays suffixed the same way.  2D images of
+  another size are resized; 1D signals and 3D volumes must match the spec's
+  input (a missing channel axis is added).
+- The split is stratified and seeded: per stratum (the reader's `strata`), a
+  seeded permutation, then the test, validation and training shares (`round`
+  of the stratum's count).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -34,16 +44,37 @@ class DataError(Exception):
 
 
 @dataclass
+class Source:
+    """Examples a reader found: image files (decoded on access) or arrays, with one target row each."""
+
+    targets: np.ndarray
+    paths: list[str] | None = None
+    images: np.ndarray | None = None
+    class_names: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Reader(Protocol):
+    """A task's targets: where they come from, what the split keeps balanced, how they follow the image."""
+
+    def files(self, path: Path) -> Source: ...  # a folder or label file of the task's own format
+    def arrays(self, arrays: dict[str, np.ndarray], suffix: str, count: int, path: Path) -> np.ndarray: ...
+    def class_names(self, arrays: dict[str, np.ndarray], targets: np.ndarray, path: Path) -> list[str]: ...
+    def strata(self, targets: np.ndarray) -> np.ndarray: ...  # an integer per example: the split balances them
+    def follow(self, target: np.ndarray, geometry) -> np.ndarray: ...  # one target after augment.Geometry
+
+
+@dataclass
 class Split:
-    """One part of the data: labels plus images in memory or image files decoded on access."""
+    """One part of the data: targets plus images in memory or image files decoded on access."""
 
     name: str
-    labels: np.ndarray
+    targets: np.ndarray
     images: np.ndarray | None = None  # N x shape, uint8 or float32
     paths: list[str] | None = None
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.targets)
 
     @property
     def in_memory(self) -> bool:
@@ -64,7 +95,7 @@ class Data:
     train: Split
     val: Split
     test: Split
-    class_names: list[str]
+    class_names: list[str]  # the task's class names, where it has classes (else empty)
     shape: tuple[int, ...]  # channels-last input shape of the model
     source: str = ""
     notes: list[str] = field(default_factory=list)
@@ -75,42 +106,30 @@ class Data:
 
     def describe(self) -> str:
         dims = "x".join(str(d) for d in self.shape)
-        return (f"data: {self.source}: {len(self.train) + len(self.val) + len(self.test)} examples of {dims}, "
-                f"{self.num_classes} classes; split {len(self.train)}/{len(self.val)}/{len(self.test)} "
+        classes = f", {self.num_classes} classes" if self.class_names else ""
+        return (f"data: {self.source}: {len(self.train) + len(self.val) + len(self.test)} examples of {dims}"
+                f"{classes}; split {len(self.train)}/{len(self.val)}/{len(self.test)} "
                 f"(train/val/test)" + "".join(f"\n  {note}" for note in self.notes))
 
 
 def load(path: str | None, shape: tuple[int, ...], fractions: tuple[float, float, float], seed: int,
-         skip_corrupt: bool = False) -> Data:
-    """The data at `path` (folder or .npz), split and shaped for a model with input `shape`."""
+         reader: Reader, skip_corrupt: bool = False) -> Data:
+    """The data at `path` (the task's files, or .npz), split and shaped for a model with input `shape`."""
     if not path:
-        raise DataError("no data: give --data FOLDER (class subfolders of images) or --data FILE.npz")
+        raise DataError("no data: give --data PATH (a folder or label file in the task's format, or a .npz file)")
     source = Path(path)
-    if source.is_dir():
-        return _load_folder(source, shape, fractions, seed, skip_corrupt)
     if source.suffix == ".npz" and source.is_file():
-        return _load_npz(source, shape, fractions, seed)
-    raise DataError(f"cannot use --data {path}: not a folder of class subfolders, nor an existing .npz file")
+        return _load_npz(source, shape, fractions, seed, reader)
+    if not source.exists():
+        raise DataError(f"cannot use --data {path}: no such file or folder")
+    return _load_files(source, reader.files(source), shape, fractions, seed, reader, skip_corrupt)
 
 
-# ---------------------------------------------------------------- image folders
+# ---------------------------------------------------------------- image files
 
-def scan_folder(root: Path) -> tuple[list[str], np.ndarray, list[str]]:
-    """Image paths, labels and class names of a folder of class subfolders."""
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    paths: list[str] = []
-    labels: list[int] = []
-    named: list[str] = []
-    for name in classes:
-        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-        if not files:
-            continue
-        named.append(name)
-        paths += [str(p) for p in files]
-        labels += [len(named) - 1] * len(files)
-    if not paths:
-        raise DataError(f"{root} has no class subfolders with images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return paths, np.asarray(labels, dtype=np.int64), named
+def image_files(folder: Path) -> list[Path]:
+    """The image files under a folder, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
 def find_corrupt(paths: list[str]) -> list[tuple[str, str]]:
@@ -148,9 +167,8 @@ def decode_image(path: str, shape: tuple[int, ...]) -> np.ndarray:
     return array.reshape(shape)
 
 
-def _load_folder(root: Path, shape, fractions, seed, skip_corrupt) -> Data:
-    paths, labels, classes = scan_folder(root)
-    notes = []
+def _load_files(root: Path, found: Source, shape, fractions, seed, reader: Reader, skip_corrupt) -> Data:
+    paths, targets, notes = found.paths, found.targets, list(found.notes)
     bad = find_corrupt(paths)
     if bad:
         listing = "\n".join(f"  {p}: {why}" for p, why in bad)
@@ -160,58 +178,41 @@ def _load_folder(root: Path, shape, fractions, seed, skip_corrupt) -> Data:
         keep = np.ones(len(paths), dtype=bool)
         keep[[paths.index(p) for p, _ in bad]] = False
         paths = [p for p, k in zip(paths, keep, strict=True) if k]
-        labels = labels[keep]
+        targets = targets[keep]
         notes.append(f"left out {len(bad)} unreadable file(s):\n{listing}")
-    parts = stratified_split(labels, fractions, seed)
-    splits = [Split(name, labels[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
-    return Data(*splits, class_names=classes, shape=tuple(shape), source=str(root), notes=notes)
+    parts = stratified_split(reader.strata(targets), fractions, seed)
+    splits = [Split(name, targets[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
+    return Data(*splits, class_names=list(found.class_names), shape=tuple(shape), source=str(root), notes=notes)
 
 
 # ---------------------------------------------------------------- .npz arrays
 
 _NAMES = ("train", "val", "test")
-_KEYS = (("x", "y"), ("images", "labels"), ("X", "Y"), ("data", "target"))
+_X_KEYS = ("x", "images", "X", "data")
 
 
-def _load_npz(path: Path, shape, fractions, seed) -> Data:
+def _load_npz(path: Path, shape, fractions, seed, reader: Reader) -> Data:
     try:
         arrays = dict(np.load(path, allow_pickle=False))
     except Exception as exc:
         raise DataError(f"cannot read {path}: {_reason(exc)}") from None
     notes: list[str] = []
-    if all(f"x_{n}" in arrays and f"y_{n}" in arrays for n in _NAMES):
+    if all(f"x_{n}" in arrays for n in _NAMES):
         images = {n: _conform(arrays[f"x_{n}"], shape, path, notes) for n in _NAMES}
-        labels = {n: _labels(arrays[f"y_{n}"], len(images[n]), path) for n in _NAMES}
-        splits = [Split(n, labels[n], images=images[n]) for n in _NAMES]
-        all_labels = np.concatenate(list(labels.values()))
+        targets = {n: reader.arrays(arrays, f"_{n}", len(images[n]), path) for n in _NAMES}
+        splits = [Split(n, targets[n], images=images[n]) for n in _NAMES]
+        every = np.concatenate(list(targets.values()))
     else:
-        keys = next((k for k in _KEYS if k[0] in arrays and k[1] in arrays), None)
-        if keys is None:
-            raise DataError(f"{path} needs arrays `x` and `y` (or x_train, y_train, x_val, y_val, x_test, y_test); "
+        key = next((k for k in _X_KEYS if k in arrays), None)
+        if key is None:
+            raise DataError(f"{path} needs the examples as `x` (or x_train, x_val, x_test) and the targets; "
                             f"it has {', '.join(sorted(arrays)) or 'none'}")
-        x = _conform(arrays[keys[0]], shape, path, notes)
-        all_labels = _labels(arrays[keys[1]], len(x), path)
-        parts = stratified_split(all_labels, fractions, seed)
-        splits = [Split(n, all_labels[idx], images=x[idx]) for n, idx in zip(_NAMES, parts, strict=True)]
-    count = int(all_labels.max()) + 1 if len(all_labels) else 0
-    names = [str(n) for n in arrays["class_names"]] if "class_names" in arrays else [str(i) for i in range(count)]
-    if len(names) < count:
-        raise DataError(f"{path}: labels go up to {count - 1} but class_names has {len(names)} names")
+        x = _conform(arrays[key], shape, path, notes)
+        every = reader.arrays(arrays, "", len(x), path)
+        parts = stratified_split(reader.strata(every), fractions, seed)
+        splits = [Split(n, every[idx], images=x[idx]) for n, idx in zip(_NAMES, parts, strict=True)]
+    names = reader.class_names(arrays, every, path)
     return Data(*splits, class_names=names, shape=tuple(shape), source=str(path), notes=notes)
-
-
-def _labels(y: np.ndarray, n: int, path: Path) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        y = y.argmax(axis=1)
-    y = y.reshape(-1)
-    if len(y) != n:
-        raise DataError(f"{path}: {n} examples but {len(y)} labels")
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows)")
-    if len(y) and y.min() < 0:
-        raise DataError(f"{path}: labels must be class indices 0..K-1, found {int(y.min())}")
-    return y.astype(np.int64)
 
 
 def _conform(x: np.ndarray, shape: tuple[int, ...], path: Path, notes: list[str]) -> np.ndarray:
@@ -252,7 +253,7 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # ---------------------------------------------------------------- the split, scaling
 
 def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
-    """Train, validation and test indices: per class a seeded permutation, shares rounded per class."""
+    """Train, validation and test indices: per stratum a seeded permutation, shares rounded per stratum."""
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for label in np.unique(labels):
@@ -317,17 +318,26 @@ class Normalizer:
 class Pipeline:
     """Batches of one split, ready for a model: raw -> [0, 1] -> augmented (training) -> centred/standardised."""
 
-    def __init__(self, data: Data, normalizer: Normalizer, augment, seed: int):
+    def __init__(self, data: Data, normalizer: Normalizer, augment, seed: int, follow=None):
         self.data, self.normalizer, self.augment, self.seed = data, normalizer, augment, seed
+        self.follow = follow  # the reader's follow(target, geometry), or None: targets that no geometry moves
 
     def batch(self, split: Split, indices: np.ndarray, epoch: int, train: bool) -> tuple[np.ndarray, np.ndarray]:
         x = self.normalizer.scaled(split.load(indices, self.data.shape))
+        targets = split.targets[indices]
         if train and self.augment is not None and self.augment.active:
-            from .augment import example_rng
+            x, targets = self._augmented(x, targets, indices, epoch)
+        return self.normalizer.standardize(x), targets
 
-            x = np.stack([self.augment(example, example_rng(self.seed, epoch, int(i)))
-                          for example, i in zip(x, indices, strict=True)])
-        return self.normalizer.standardize(x), split.labels[indices]
+    def _augmented(self, x, targets, indices, epoch):
+        from .augment import example_rng
+
+        images, moved = [], []
+        for example, target, i in zip(x, targets, indices, strict=True):
+            image, geometry = self.augment.apply(example, example_rng(self.seed, epoch, int(i)))
+            images.append(image)
+            moved.append(self.follow(target, geometry) if self.follow and geometry.moved else target)
+        return np.stack(images), np.stack(moved).astype(targets.dtype, copy=False)
 
     def ten_crop_batch(self, split: Split, indices: np.ndarray, scale: float) -> np.ndarray:
         """10 crops per example (example-major: 10 rows for the first example, then the next)."""
@@ -363,7 +373,7 @@ def batch_indices(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool,
     return batches
 
 
-def prepare(cfg, shape: tuple[int, ...], log=print) -> tuple[Data, Pipeline]:
+def prepare(cfg, shape: tuple[int, ...], reader: Reader) -> tuple[Data, Pipeline]:
     """Load and split the data, fit scaling (and PCA colour) on the training split."""
     from .augment import Augment
     from .config import ConfigError, split_fractions
@@ -372,7 +382,7 @@ def prepare(cfg, shape: tuple[int, ...], log=print) -> tuple[Data, Pipeline]:
         fractions = split_fractions(cfg.split)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    data = load(cfg.data, tuple(shape), fractions, cfg.seed, cfg.skip_corrupt)
+    data = load(cfg.data, tuple(shape), fractions, cfg.seed, reader, cfg.skip_corrupt)
     if not len(data.train):
         raise DataError(f"{data.source}: no training examples after the split {cfg.split}")
     augment = Augment.from_config(cfg)
@@ -385,4 +395,4 @@ def prepare(cfg, shape: tuple[int, ...], log=print) -> tuple[Data, Pipeline]:
         idx = np.sort(rng.choice(len(data.train), size=min(256, len(data.train)), replace=False))
         pixels = normalizer.scaled(data.train.load(idx, data.shape)).reshape(-1, data.shape[-1])
         augment.fit_pca(pixels[rng.choice(len(pixels), size=min(100_000, len(pixels)), replace=False)])
-    return data, Pipeline(data, normalizer, augment, cfg.seed)
+    return data, Pipeline(data, normalizer, augment, cfg.seed, getattr(reader, "follow", None))

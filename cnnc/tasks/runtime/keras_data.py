@@ -13,7 +13,6 @@ import keras
 import numpy as np
 
 from . import data as data_lib
-from .config import Head
 from .data import DataError
 
 
@@ -21,11 +20,11 @@ class Batches(keras.utils.PyDataset):
     """An epoch's batches of one split, loaded in worker threads; a file that fails to load stops the run
     with its name (kept in `failure`, checked by the caller; a zero batch stands in meanwhile)."""
 
-    def __init__(self, split, pipeline, cfg, train: bool, head: Head, outputs: int = 1, ten_crop: float = 0.0,
-                 workers: int = 1):
+    def __init__(self, split, pipeline, cfg, train: bool, targets=None, ten_crop: float = 0.0, workers: int = 1):
         super().__init__(workers=max(1, workers), use_multiprocessing=False, max_queue_size=8)
-        self.split, self.pipeline, self.cfg, self.train, self.head = split, pipeline, cfg, train, head
-        self.outputs, self.ten_crop, self.failure = outputs, ten_crop, None
+        self.split, self.pipeline, self.cfg, self.train = split, pipeline, cfg, train
+        self.targets = targets or (lambda y: y)  # the task's: targets as its compiled loss wants them
+        self.ten_crop, self.failure = ten_crop, None
         self.prepared = None  # in memory and not augmented: scaled once, then only indexed
         if split.in_memory and not ten_crop and not (train and pipeline.augment.active) and \
                 split.images.size * 4 < data_lib.PREPARE_LIMIT:
@@ -44,18 +43,18 @@ class Batches(keras.utils.PyDataset):
         indices = self.order[i]
         try:
             if self.prepared is not None:
-                x, y = self.prepared[indices], self.split.labels[indices]
+                x, y = self.prepared[indices], self.split.targets[indices]
             elif self.ten_crop:
                 x = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop)
-                y = np.repeat(self.split.labels[indices], 10)
+                y = np.repeat(self.split.targets[indices], 10, axis=0)
             else:
                 x, y = self.pipeline.batch(self.split, indices, self.epoch, self.train)
         except DataError as exc:
             self.failure = str(exc)
             n = len(indices) * (10 if self.ten_crop else 1)
-            x, y = np.zeros((n, *self.pipeline.data.shape), np.float32), np.zeros(n, np.int64)
-        y = y[:, None].astype(np.float32) if self.head.binary else y
-        return x, (tuple([y] * self.outputs) if self.outputs > 1 else y)
+            x = np.zeros((n, *self.pipeline.data.shape), np.float32)
+            y = np.zeros((n, *self.split.targets.shape[1:]), self.split.targets.dtype)
+        return x, self.targets(y)
 
     def check(self) -> None:
         if self.failure:

@@ -1,4 +1,9 @@
-"""The Keras side of the harnesses: strategy, loaders, model, loss, training through model.fit.
+"""The Keras side of the harnesses: strategy, loaders, model, optimizer, training through model.fit.
+
+Task-neutral: the task's framework file (`<task>/runtime/keras.py`) compiles
+the model with its loss (written in train.py: Keras' compiled train step is
+the task's step), shapes the targets for it, and turns the model's output into
+the predictions its evaluation reads.
 
 Each epoch is one `model.fit(..., initial_epoch=e, epochs=e + 1)` call, so the
 shared loop (loop.py) owns the schedule, early stopping and checkpoints as it
@@ -33,7 +38,7 @@ import tensorflow as tf  # noqa: E402
 
 from . import config, loop
 from . import data as data_lib
-from .config import ConfigError, Head
+from .config import ConfigError
 from .data import DataError
 from .keras_data import Batches, workers_for
 
@@ -57,9 +62,10 @@ class Env:
             print(*args, **kwargs, flush=True)
 
 
-def parse_args(task: str, values: dict, argv: list[str] | None, doc: str = ""):
-    """The run's options: the script's CONFIG, overridden by the command line."""
-    return config.parse(task, "keras", values, argv, doc)
+def parse_args(task_options, values: dict, argv: list[str] | None, doc: str = ""):
+    """The run's options: the script's CONFIG, overridden by the command line (`task_options`: the task's
+    options module)."""
+    return config.parse(config.options_for("keras", *config.task_options(task_options)), values, argv, doc)
 
 
 def setup(cfg) -> Env:
@@ -100,24 +106,24 @@ def run(main) -> int:
 
 # ---------------------------------------------------------------- data
 
-def load_data(cfg, inputs: dict, env: Env):
-    """The data split and its pipeline, for the model's (only) input."""
+def load_data(cfg, inputs: dict, env: Env, reader):
+    """The data split and its pipeline, for the model's (only) input; `reader`: the task's targets."""
     (shape,) = inputs.values()
-    data, pipeline = data_lib.prepare(cfg, tuple(shape))
+    data, pipeline = data_lib.prepare(cfg, tuple(shape), reader)
     env.log(data.describe())
     return data, pipeline
 
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> keras.Model:
-    """The spec's model for this data (call under env.strategy.scope()): head width, start weights, freezing,
-    L1/L2 penalties on the trainable weights."""
-    kwargs = head.model_arguments(num_classes)
-    model = build_model(**kwargs)
+def make_model(build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None,
+               head_layer: str | None = None) -> keras.Model:
+    """The spec's model (call under env.strategy.scope()): constructor `arguments` (the task's), start weights
+    (--reset-head leaves `head_layer` as initialised), freezing, L1/L2 penalties on the trainable weights."""
+    model = build_model(**(arguments or {}))
     if cfg.weights:
-        load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
-    freeze(model, layers, cfg, head, env)
+        load_matching(model, cfg.weights, env, skip=(head_layer,) if cfg.reset_head and head_layer else ())
+    freeze(model, layers, cfg, head_layer, env)
     if cfg.l1 or cfg.weight_decay:
         penalty = keras.regularizers.L1L2(l1=cfg.l1, l2=cfg.weight_decay / 2)
         for variable in model.trainable_variables:
@@ -125,9 +131,9 @@ def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, 
     return model
 
 
-def freeze(model: keras.Model, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
+def freeze(model: keras.Model, layers: tuple[str, ...], cfg, head_layer: str | None, env: Env) -> None:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
-    frozen = config.layers_to_freeze(layers, cfg, head)
+    frozen = config.layers_to_freeze(layers, cfg, head_layer)
     names = {layer.name for layer in model.layers}
     for name in frozen:
         if name not in names:
@@ -167,21 +173,7 @@ def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> 
                                                                       if left else ""))
 
 
-# ---------------------------------------------------------------- loss and optimizer
-
-def make_loss(head: Head):
-    """The loss for the spec's head: the model's last op decides between probabilities and logits."""
-    logits = head.activation == "logits"
-    if not head.binary and head.activation != "sigmoid":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=logits, name="loss")
-    if head.binary:
-        return keras.losses.BinaryCrossentropy(from_logits=logits, name="loss")
-
-    def one_vs_rest(y_true, y_pred):
-        target = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1])
-        return keras.losses.binary_crossentropy(target, y_pred)
-    return one_vs_rest
-
+# ---------------------------------------------------------------- optimizer
 
 def make_optimizer(cfg, lr: float | None = None) -> keras.optimizers.Optimizer:
     lr = cfg.lr if lr is None else lr
@@ -193,36 +185,14 @@ def make_optimizer(cfg, lr: float | None = None) -> keras.optimizers.Optimizer:
             "adadelta": lambda: keras.optimizers.Adadelta(lr, rho=0.9, epsilon=1e-6)}[cfg.optimizer]()
 
 
-def _accuracy(head: Head):
-    if head.binary:
-        return keras.metrics.BinaryAccuracy(name="acc", threshold=0.0 if head.activation == "logits" else 0.5)
-    return keras.metrics.SparseCategoricalAccuracy(name="acc")
-
-
-def probabilities(head: Head, out: np.ndarray) -> np.ndarray:
-    """Class probabilities, N x K (a binary head gives [1 - p, p])."""
-    out = np.asarray(out, dtype=np.float64)
-    if head.activation == "logits":
-        if head.binary:
-            out = 1 / (1 + np.exp(-out))
-        else:
-            out = np.exp(out - out.max(axis=1, keepdims=True))
-            out /= out.sum(axis=1, keepdims=True)
-    if head.binary:
-        return np.concatenate([1 - out, out], axis=1)
-    if head.activation == "sigmoid":
-        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-7)
-    return out
-
-
 # ---------------------------------------------------------------- training
 
 class _Watch(keras.callbacks.Callback):
     """Per step: the NaN/explosion guard, the progress bar, a data failure in a worker."""
 
-    def __init__(self, data: Batches, epoch: int, progress: loop.Progress, guard: loop.Guard):
+    def __init__(self, data: Batches, epoch: int, progress: loop.Progress, guard: loop.Guard, names: tuple):
         super().__init__()
-        self.data, self.epoch, self.progress, self.guard = data, epoch, progress, guard
+        self.data, self.epoch, self.progress, self.guard, self.names = data, epoch, progress, guard, names
 
     def on_train_batch_end(self, batch, logs=None):
         if self.data.failure:
@@ -231,24 +201,22 @@ class _Watch(keras.callbacks.Callback):
         logs = logs or {}
         self.guard.check(self.epoch, batch + 1, float(logs["loss"]))
         if self.progress.due():
-            acc = next((float(v) for k, v in logs.items() if k.endswith("acc")), float("nan"))
-            self.progress.update(batch + 1, {"loss": float(logs["loss"]), "acc": acc})
+            self.progress.update(batch + 1, {"loss": float(logs["loss"]), **running(logs, self.names)})
+
+
+def running(logs: dict, names: tuple[str, ...]) -> dict[str, float]:
+    """The task's running numbers from fit's logs (a metric of output `y` is logged as `y_<name>`)."""
+    return {name: next((float(v) for k, v in logs.items() if k == name or k.endswith("_" + name)), float("nan"))
+            for name in names}
 
 
 class Trainer:
     """One compiled model and its loaders: what `loop.fit` drives (see loop.Trainer)."""
 
-    def __init__(self, model: keras.Model, loss_fn, optimizer, data, pipeline, head: Head, cfg, env: Env):
-        self.model, self.data, self.pipeline, self.head, self.cfg, self.env = model, data, pipeline, head, cfg, env
-        self.outputs = len(model.outputs)
-        self.main = head.outputs.index(head.output) if self.outputs > 1 else 0
+    def __init__(self, model: keras.Model, task, optimizer, data, pipeline, cfg, env: Env):
+        self.model, self.task, self.data, self.pipeline, self.cfg, self.env = model, task, data, pipeline, cfg, env
         with env.strategy.scope():
-            if self.outputs > 1:
-                model.compile(optimizer=optimizer, loss=[loss_fn] * self.outputs,
-                              loss_weights=[1.0 if i == self.main else cfg.aux_weight for i in range(self.outputs)],
-                              metrics=[[_accuracy(head)] if i == self.main else [] for i in range(self.outputs)])
-            else:
-                model.compile(optimizer=optimizer, loss=loss_fn, metrics=[_accuracy(head)])
+            task.compile(model, optimizer)  # the task's loss and metrics: fit's compiled train step (train.py)
             optimizer.build(model.trainable_variables)
         self.optimizer = optimizer
         self.train_data = self._batches(data.train, train=True)
@@ -259,7 +227,7 @@ class Trainer:
 
     def _batches(self, split, train: bool, ten_crop: float = 0.0) -> Batches:
         workers = workers_for(self.cfg, split, self.pipeline, train, bool(ten_crop))
-        return Batches(split, self.pipeline, self.cfg, train, self.head, self.outputs if train else 1, ten_crop,
+        return Batches(split, self.pipeline, self.cfg, train, self.task.fit_targets if train else None, ten_crop,
                        workers)
 
     def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
@@ -270,26 +238,24 @@ class Trainer:
         progress.start(epoch, self.cfg.epochs, len(self.train_data))
         start = time.perf_counter()
         history = self.model.fit(self.train_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0, shuffle=False,
-                                 callbacks=[_Watch(self.train_data, epoch, progress, guard)])
+                                 callbacks=[_Watch(self.train_data, epoch, progress, guard, self.task.running_names)])
         self.train_data.check()
         logs = {k: v[-1] for k, v in history.history.items()}
         seconds = time.perf_counter() - start
         count = sum(len(b) for b in self.train_data.order)
-        acc = next((float(v) for k, v in logs.items() if k.endswith("acc")), float("nan"))
         guard.check(epoch, len(self.train_data), float(logs["loss"]))
-        return {"train_loss": float(logs["loss"]), "train_acc": acc, "images_per_s": round(count / seconds, 1)}
+        numbers = {"loss": float(logs["loss"]), **running(logs, self.task.running_names)}
+        return {**{f"train_{k}": v for k, v in numbers.items()}, "images_per_s": round(count / seconds, 1)}
 
     def predict(self, split, ten_crop: bool = False) -> np.ndarray:
-        """Class probabilities for a split."""
+        """The task's predictions for a split; 10-crop averages the crops."""
         if not len(split):
-            return np.zeros((0, self.data.num_classes))
+            return np.zeros((0, *self.task.prediction_shape))
         batches = self._batches(split, train=False, ten_crop=self.cfg.tta_scale if ten_crop else 0.0)
         out = self.model.predict(batches, verbose=0)
         batches.check()
-        if self.outputs > 1:
-            out = out[self.main]
-        probs = probabilities(self.head, out)
-        return probs.reshape(-1, 10, probs.shape[1]).mean(axis=1) if ten_crop else probs
+        predicted = self.task.predictions(out)
+        return predicted.reshape(-1, 10, *predicted.shape[1:]).mean(axis=1) if ten_crop else predicted
 
     def save_checkpoint(self, path: Path, state: dict) -> None:
         arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(self.model.variables)}
@@ -332,52 +298,3 @@ def digest(model: keras.Model) -> str:
         h.update(v.path.encode())
         h.update(np.ascontiguousarray(v.numpy()).tobytes())
     return h.hexdigest()[:16]
-
-
-# ---------------------------------------------------------------- transfer learning: cached features
-
-def cached_features(trainer: Trainer, base: keras.Model, split, name: str) -> np.ndarray:
-    """The base's features of a split from <out>/features, computed once per (weights, data, seed)."""
-    import hashlib
-
-    cfg = trainer.cfg
-    key = hashlib.sha256(f"{digest(trainer.model)}|{cfg.data}|{cfg.split}|{cfg.seed}|{cfg.normalize}".encode())
-    path = Path(cfg.out) / "features" / f"{name}-{key.hexdigest()[:12]}.npy"
-    if path.exists():
-        return np.load(path)
-    batches = trainer._batches(split, train=False)
-    feats = base.predict(batches, verbose=0).reshape(len(split), -1) if len(split) else np.zeros((0, 0))
-    batches.check()
-    if trainer.is_main:
-        with loop.atomic_path(path) as tmp:
-            np.save(tmp, feats)
-    return feats
-
-
-def train_head_on_features(trainer: Trainer, log=print) -> None:
-    """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
-    head, cfg, model = trainer.head, trainer.cfg, trainer.model
-    if not head.dense_tail:
-        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
-                          "activations or dropout")
-    layer = model.get_layer(head.layer)
-    base = keras.Model(model.inputs, layer.input)
-    feats = {s: cached_features(trainer, base, getattr(trainer.data, s), s) for s in ("train", "val")}
-    labels = {s: getattr(trainer.data, s).labels for s in ("train", "val")}
-    if head.binary:
-        labels = {s: y[:, None].astype(np.float32) for s, y in labels.items()}
-    with trainer.env.strategy.scope():
-        clone = layer.__class__.from_config({**layer.get_config(), "name": "head"})
-        inputs = keras.Input((feats["train"].shape[1],))
-        outputs = clone(inputs)
-        if head.activation != "logits":
-            outputs = keras.layers.Activation(head.activation)(outputs)
-        small = keras.Model(inputs, outputs)
-        small.compile(make_optimizer(cfg, lr=cfg.head_lr or cfg.lr), make_loss(head), metrics=[_accuracy(head)])
-    history = small.fit(feats["train"], labels["train"], batch_size=cfg.batch_size, epochs=cfg.head_epochs,
-                        validation_data=(feats["val"], labels["val"]) if len(labels["val"]) else None, verbose=0)
-    logs = {k: v[-1] for k, v in history.history.items()}
-    log(f"head {cfg.head_epochs} epochs on cached features: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
-    layer.set_weights(clone.get_weights())
-    if trainer.is_main:
-        trainer.save_weights(trainer.files["best"])

@@ -1,7 +1,11 @@
 """The epoch loop, once for every framework: schedule, early stopping, checkpoints, logs.
 
 A framework file supplies a `Trainer` (see the protocol below); `fit` drives
-it.  After every epoch the loop writes, atomically: `last` (everything needed
+it.  What the numbers are is the task's: after each epoch `fit` asks the
+task's evaluation for the validation split's numbers (`summary`) and writes
+and plots whatever comes back (train_* from the trainer, val_* from the task);
+early stopping, the best checkpoint and the plateau schedule follow any of
+them (--monitor).  After every epoch the loop writes, atomically: `last` (everything needed
 to resume: weights, optimizer, schedule, early-stopping state, history),
 `best` (the weights with the best --monitor so far), `log.csv` and
 `curves.png`.  Resuming loads `last` and continues with the next epoch; since
@@ -30,8 +34,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from . import metrics
-
 EXIT_OK, EXIT_DATA, EXIT_DIVERGED = 0, 2, 3
 
 
@@ -41,12 +43,22 @@ class Diverged(Exception):
         self.epoch, self.step, self.loss = epoch, step, loss
 
 
+class Evaluation(Protocol):
+    """The task's side of evaluation (its runtime/common.py), numpy on the trainer's predictions."""
+
+    def summary(self, predictions: np.ndarray, split) -> dict[str, float]: ...  # per epoch: {"loss": ..., ...}
+    def evaluate(self, predictions: np.ndarray, split, data) -> dict: ...  # the test result (metrics.json)
+    def report(self, result: dict, title: str) -> str: ...  # the printed test report
+    def show(self, trainer, predictions: np.ndarray, split) -> None: ...  # pictures of predictions, if any
+
+
 class Trainer(Protocol):
     is_main: bool  # the process that prints and writes files (rank 0)
     files: dict[str, Path]  # "last", "best"
+    task: Evaluation
 
     def train_epoch(self, epoch: int, lr: float, progress: Progress, guard: Guard) -> dict[str, float]: ...
-    def predict(self, split) -> np.ndarray: ...  # class probabilities, N x K
+    def predict(self, split) -> np.ndarray: ...  # what the task's evaluation reads, N x ...
     def save_checkpoint(self, path: Path, state: dict) -> None: ...
     def load_checkpoint(self, path: Path) -> dict: ...
     def save_weights(self, path: Path) -> None: ...
@@ -74,32 +86,46 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def columns(history: list[dict]) -> list[str]:
+    """epoch, lr, the train_ numbers, the val_ numbers (each in order of first appearance), then timings."""
+    seen = list(dict.fromkeys(k for row in history for k in row))
+    timing = [c for c in ("seconds", "images_per_s") if c in seen]
+    rest = [c for c in seen if c not in ("epoch", "lr", *timing)]
+    return [c for c in ("epoch", "lr") if c in seen] + [c for c in rest if c.startswith("train_")] + \
+        [c for c in rest if not c.startswith("train_")] + timing
+
+
+def metric_names(history: list[dict]) -> list[str]:
+    """The task's metrics in a history: the names after train_ / val_, loss first."""
+    names = [c.split("_", 1)[1] for c in columns(history) if c.startswith(("train_", "val_"))]
+    return list(dict.fromkeys(names))
+
+
 def write_csv(path: Path, history: list[dict]) -> None:
-    columns = [c for c in ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "seconds",
-                           "images_per_s") if any(c in row for row in history)]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, columns(history), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
     write_text(path, buffer.getvalue())
 
 
 def plot_curves(path: Path, history: list[dict]) -> None:
-    """Training and validation curves: loss on the left, accuracy on the right."""
+    """Training and validation curves: one panel per metric of the task (loss first)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
+    names = metric_names(history) or ["loss"]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for ax, metric in zip(axes[0], names, strict=True):
         for split in ("train", "val"):
             values = [row.get(f"{split}_{metric}", math.nan) for row in history]
             if not all(math.isnan(v) for v in values):
                 ax.plot(epochs, values, marker="o", label=split)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+        ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -241,12 +267,11 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
             return EXIT_DIVERGED
         row["seconds"] = round(time.perf_counter() - start, 3)
         if len(data.val):
-            row.update({f"val_{k}": v for k, v in metrics.summary(trainer.predict(data.val), data.val.labels,
-                                                                  cfg.top_k).items()})
+            row.update({f"val_{k}": v for k, v in trainer.task.summary(trainer.predict(data.val), data.val).items()})
         if monitor not in row:
             fallback = "val_loss" if "val_loss" in row else "train_loss"
-            log(f"note: no {monitor} (no validation split, or too few classes for top-5): monitoring {fallback} "
-                "instead")
+            log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
+                f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead")
             monitor, better = fallback, better_for(fallback)
         value = row[monitor]
         improved = value is not None and (state["best"] is None or better(value, state["best"]))
@@ -277,9 +302,8 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
 
 def epoch_line(row: dict, epochs: int, improved: bool) -> str:
     parts = [f"epoch {row['epoch']}/{epochs}"]
-    parts.append(" ".join(f"{k.removeprefix('train_')} {row[k]:.4f}" for k in ("train_loss", "train_acc")
-                          if k in row))
-    val = [f"{k.removeprefix('val_')} {row[k]:.4f}" for k in ("val_loss", "val_acc", "val_top5") if k in row]
+    parts.append(" ".join(f"{k.removeprefix('train_')} {row[k]:.4f}" for k in row if k.startswith("train_")))
+    val = [f"{k.removeprefix('val_')} {row[k]:.4f}" for k in row if k.startswith("val_")]
     if val:
         parts.append("val " + " ".join(val))
     extra = f"lr {row['lr']:.3g}  {row['seconds']:.1f}s"
@@ -294,23 +318,26 @@ def save_report(out: Path, result: dict, name: str = "metrics.json") -> None:
 
 
 def test(trainer: Trainer, cfg, files: list[str] | None = None) -> dict:
-    """The test split with the best weights, or the average of several weight files (an ensemble of runs):
-    printed and written to <out>/metrics.json."""
+    """The test split with the best weights, or the average prediction of several weight files (an ensemble
+    of runs): the task's report printed and written to <out>/metrics.json, and its pictures (if any)."""
     files = files or ([str(trainer.files["best"])] if trainer.files["best"].exists() else [])
     split = trainer.data.test
     if not len(split):
         trainer.env.log("test: the test split is empty")
         return {}
-    probs = []
+    ten_crop = getattr(cfg, "ten_crop", False)  # a test-time option of the tasks that offer it
+    predictions = []
     for path in files or [None]:
         if path is not None:
             trainer.load_weights(path)
-        probs.append(trainer.predict(split, ten_crop=cfg.ten_crop))
-    result = metrics.evaluate(np.mean(probs, axis=0), split.labels, trainer.data.class_names, cfg.top_k)
-    title = "test" + (" (10-crop)" if cfg.ten_crop else "")
+        predictions.append(trainer.predict(split, ten_crop=ten_crop))
+    mean_prediction = np.mean(predictions, axis=0)
+    result = trainer.task.evaluate(mean_prediction, split, trainer.data)
+    title = "test" + (" (10-crop)" if ten_crop else "")
     title += f" (ensemble of {len(files)})" if len(files) > 1 else ""
-    result.update(weights=files, ten_crop=cfg.ten_crop)
+    result.update(weights=files, ten_crop=ten_crop)
     if trainer.is_main:
-        print(metrics.format_report(result, title), flush=True)
+        print(trainer.task.report(result, title), flush=True)
         save_report(Path(cfg.out), result)
+        trainer.task.show(trainer, mean_prediction, split)
     return result

@@ -52,16 +52,16 @@ class _Batches(Dataset):
         if fixed and split.images.size * 4 < data_lib.PREPARE_LIMIT:
             x, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
             self.prepared = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
-            self.labels = torch.from_numpy(split.labels)
+            self.targets = torch.from_numpy(split.targets)
 
     def __getitem__(self, item):
         epoch, indices = item
         if self.prepared is not None:
             index = torch.from_numpy(indices)
-            return self.prepared[index], self.labels[index]
+            return self.prepared[index], self.targets[index]
         try:
             if self.ten_crop:
-                x, y = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop), self.split.labels[indices]
+                x, y = self.pipeline.ten_crop_batch(self.split, indices, self.ten_crop), self.split.targets[indices]
             else:
                 x, y = self.pipeline.batch(self.split, indices, epoch, self.train)
         except DataError as exc:

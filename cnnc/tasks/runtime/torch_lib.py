@@ -1,4 +1,9 @@
-"""The PyTorch side of the harnesses: device and processes, loaders, model, loss, training steps.
+"""The PyTorch side of the harnesses: device and processes, loaders, model, optimizer, the Trainer.
+
+Task-neutral: the task's framework file (`<task>/runtime/torch.py`) gives the
+Trainer its training step's forward pass and loss (written in train.py), the
+running numbers of a batch, and the predictions its evaluation reads; the
+Trainer does the rest (backward, optimizer, mixed precision, DDP, checkpoints).
 
 Distributed: under `torchrun --nproc_per_node=N` (WORLD_SIZE > 1) every process
 joins a process group (nccl on CUDA, gloo on CPU), wraps the model in
@@ -15,7 +20,6 @@ of an epoch from a generator seeded with (seed, epoch, rank).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import warnings
@@ -25,16 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
-from . import config, loop, metrics
+from . import config, loop
 from . import data as data_lib
-from .config import ConfigError, Head
+from .config import ConfigError
 from .data import DataError
 from .torch_data import batches_on_device, loader
 
-_EPS = 1e-7
 fit, test = loop.fit, loop.test
 
 
@@ -60,9 +62,10 @@ class Env:
             print(*args, **kwargs, flush=True)
 
 
-def parse_args(task: str, values: dict, argv: list[str] | None, doc: str = ""):
-    """The run's options: the script's CONFIG, overridden by the command line."""
-    return config.parse(task, "torch", values, argv, doc)
+def parse_args(task_options, values: dict, argv: list[str] | None, doc: str = ""):
+    """The run's options: the script's CONFIG, overridden by the command line (`task_options`: the task's
+    options module)."""
+    return config.parse(config.options_for("torch", *config.task_options(task_options)), values, argv, doc)
 
 
 def setup(cfg) -> Env:
@@ -104,30 +107,31 @@ def run(main) -> int:
 
 # ---------------------------------------------------------------- data
 
-def load_data(cfg, inputs: dict, env: Env):
-    """The data split and its pipeline, for the model's (only) input."""
+def load_data(cfg, inputs: dict, env: Env, reader):
+    """The data split and its pipeline, for the model's (only) input; `reader`: the task's targets."""
     (shape,) = inputs.values()
     channels_last = tuple(shape[1:]) + (shape[0],)
-    data, pipeline = data_lib.prepare(cfg, channels_last)
+    data, pipeline = data_lib.prepare(cfg, channels_last, reader)
     env.log(data.describe())
     return data, pipeline
 
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, head: Head, layers: tuple[str, ...], cfg, env: Env, num_classes: int) -> nn.Module:
-    """The spec's model for this data: head width from the data, start weights, frozen layers."""
-    kwargs = head.model_arguments(num_classes)
-    model = build_model(**kwargs).to(env.device)
+def make_model(build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None,
+               head_layer: str | None = None) -> nn.Module:
+    """The spec's model: constructor `arguments` (the task's, e.g. the head's width for the data), start
+    weights (--reset-head leaves `head_layer` as initialised), frozen layers."""
+    model = build_model(**(arguments or {})).to(env.device)
     if cfg.weights:
-        load_matching(model, cfg.weights, env, skip=(head.layer,) if cfg.reset_head and head.layer else ())
-    freeze(model, layers, cfg, head, env)
+        load_matching(model, cfg.weights, env, skip=(head_layer,) if cfg.reset_head and head_layer else ())
+    freeze(model, layers, cfg, head_layer, env)
     return model
 
 
-def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head: Head, env: Env) -> None:
+def freeze(model: nn.Module, layers: tuple[str, ...], cfg, head_layer: str | None, env: Env) -> None:
     """--freeze-below LAYER, or --unfreeze-top N (all but the head and the N weighted layers below it)."""
-    frozen = config.layers_to_freeze(layers, cfg, head)
+    frozen = config.layers_to_freeze(layers, cfg, head_layer)
     for name in frozen:
         if not hasattr(model, name):
             raise ConfigError(f"the model has no layer `{name}` (LAYERS in train.py lists the spec's layers)")
@@ -180,34 +184,7 @@ def digest(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-# ---------------------------------------------------------------- loss and optimizer
-
-def make_loss(head: Head):
-    """The loss for the spec's head: the model's last op decides between probabilities and logits."""
-    def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = out.float()
-        if head.activation == "softmax":  # NLL on the log of the spec's probabilities
-            return F.nll_loss(torch.log(out.clamp_min(_EPS)), y)
-        if head.activation == "logits" and not head.binary:
-            return F.cross_entropy(out, y)
-        target = y.float()[:, None] if head.binary else F.one_hot(y, out.shape[1]).float()
-        if head.activation == "sigmoid":
-            return F.binary_cross_entropy(out.clamp(_EPS, 1 - _EPS), target)
-        return F.binary_cross_entropy_with_logits(out, target)
-    return loss_fn
-
-
-def probabilities(head: Head, out: torch.Tensor) -> torch.Tensor:
-    """Class probabilities, N x K (a binary head gives [1 - p, p])."""
-    out = out.float()
-    if head.activation == "logits":
-        out = torch.sigmoid(out) if head.binary else torch.softmax(out, dim=1)
-    if head.binary:
-        return torch.cat([1 - out, out], dim=1)
-    if head.activation == "sigmoid":  # one-vs-rest scores, normalised to compare
-        return out / out.sum(dim=1, keepdim=True).clamp_min(_EPS)
-    return out
-
+# ---------------------------------------------------------------- optimizer
 
 def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
@@ -223,29 +200,14 @@ def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimize
     return table[cfg.optimizer](params, lr, weight_decay=decay)
 
 
-def _correct(main: torch.Tensor, y: torch.Tensor, head: Head) -> torch.Tensor:
-    """How many predictions in a batch are right (a binary head: past 0.5, or past 0 for a logit)."""
-    if head.binary:
-        return ((main[:, 0] > (0.5 if head.activation == "sigmoid" else 0.0)).long() == y).sum()
-    return (main.argmax(dim=1) == y).sum()
-
-
-def _split_outputs(out, head: Head):
-    """(main output, auxiliary outputs) of a forward pass."""
-    if isinstance(out, (tuple, list)):
-        main = head.outputs.index(head.output)
-        return out[main], [o for i, o in enumerate(out) if i != main]
-    return out, []
-
-
 # ---------------------------------------------------------------- training
 
 class Trainer:
     """One model, its optimizer and loaders: what `loop.fit` drives (see loop.Trainer)."""
 
-    def __init__(self, model: nn.Module, loss_fn, optimizer, data, pipeline, head: Head, cfg, env: Env):
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.data, self.pipeline, self.head, self.cfg, self.env = data, pipeline, head, cfg, env
+    def __init__(self, model: nn.Module, task, optimizer, data, pipeline, cfg, env: Env):
+        self.model, self.task, self.optimizer = model, task, optimizer
+        self.data, self.pipeline, self.cfg, self.env = data, pipeline, cfg, env
         self.net = model
         if env.distributed:
             # convs with one input channel give grads whose strides DDP's buckets do not expect: harmless
@@ -263,13 +225,10 @@ class Trainer:
         return torch.autocast(self.env.device.type, dtype=self.env.amp_dtype, enabled=self.env.amp_dtype is not None)
 
     def _step_loss(self, x, y):
-        main, aux = _split_outputs(self.net(x), self.head)
-        loss = self.loss_fn(main, y)
-        for extra in aux:
-            loss = loss + self.cfg.aux_weight * self.loss_fn(extra, y)
+        loss, outputs = self.task.step(self.net, x, y)  # the task's forward pass and loss (train.py)
         if self.regularized:
             loss = loss + self.cfg.l1 * sum(p.abs().sum() for p in self.regularized)
-        return main, loss
+        return outputs, loss
 
     def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
         env = self.env
@@ -279,35 +238,34 @@ class Trainer:
         _set_train_mode(self.model)
         self.train_loader.sampler.epoch = epoch
         progress.start(epoch, self.cfg.epochs, len(self.train_loader))
-        loss_sum = torch.zeros((), device=env.device, dtype=torch.float64)  # kept on the device: no sync a step
-        correct = torch.zeros((), device=env.device, dtype=torch.int64)
+        names = ("loss", *self.task.running_names)
+        sums = torch.zeros(len(names), device=env.device, dtype=torch.float64)  # on the device: no sync a step
         count = 0
         start = loop.time.perf_counter()
         for step, (x, y) in enumerate(batches_on_device(self.train_loader, env), 1):
             with self._autocast():
-                main, loss = self._step_loss(x, y)
+                outputs, loss = self._step_loss(x, y)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            with torch.no_grad():
-                loss_sum += loss.detach() * len(y)
-                correct += _correct(main, y, self.head)
+            with torch.no_grad():  # the batch's loss and the task's running numbers, as sums over examples
+                sums += torch.stack([loss.detach().double() * len(y), *self.task.running(outputs, y)])
             count += len(y)
             # a deterministic schedule of checks: under DDP every rank must call the same collectives
             if step % 20 == 0 or (not env.distributed and progress.due()):
                 guard.check(epoch, step, self._agreed_max(loss.detach().float()))
-                progress.update(step, {"loss": loss_sum.item() / count, "acc": correct.item() / count})
-        totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(count), device=env.device,
-                                                                       dtype=torch.float64)])
+                progress.update(step, dict(zip(names, (sums / count).tolist(), strict=True)))
+        totals = torch.cat([sums, torch.tensor([float(count)], device=env.device, dtype=torch.float64)])
         if env.distributed:
             dist.all_reduce(totals)
             for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
                 dist.broadcast(buffer, 0)
-        loss_mean, acc, count = (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item(), totals[2].item()
-        guard.check(epoch, len(self.train_loader), loss_mean)
+        means, count = (totals[:-1] / totals[-1]).tolist(), totals[-1].item()
+        guard.check(epoch, len(self.train_loader), means[0])
         seconds = loop.time.perf_counter() - start
-        return {"train_loss": loss_mean, "train_acc": acc, "images_per_s": round(count / max(seconds, 1e-9), 1)}
+        return {**{f"train_{n}": v for n, v in zip(names, means, strict=True)},
+                "images_per_s": round(count / max(seconds, 1e-9), 1)}
 
     def _agreed_max(self, value: torch.Tensor) -> float:
         if self.env.distributed:
@@ -317,19 +275,18 @@ class Trainer:
 
     @torch.inference_mode()
     def predict(self, split, ten_crop: bool = False) -> np.ndarray:
-        """Class probabilities for a split (every rank computes all of them)."""
+        """The task's predictions for a split (every rank computes all of them); 10-crop averages crops."""
         self.model.eval()
         crops = self.cfg.tta_scale if ten_crop else 0.0
         outs = []
         batches = loader(split, self.pipeline, self.cfg, self.env, train=False, ten_crop=crops)
         for x, _ in batches_on_device(batches, self.env):
             with self._autocast():
-                main, _ = _split_outputs(self.model(x), self.head)
-            probs = probabilities(self.head, main)
+                predicted = self.task.predictions(self.model(x)).float()
             if ten_crop:
-                probs = probs.view(-1, 10, probs.shape[1]).mean(dim=1)
-            outs.append(probs.cpu())
-        return torch.cat(outs).numpy().astype(np.float64) if outs else np.zeros((0, self.data.num_classes))
+                predicted = predicted.view(-1, 10, *predicted.shape[1:]).mean(dim=1)
+            outs.append(predicted.cpu())
+        return torch.cat(outs).numpy().astype(np.float64) if outs else np.zeros((0, *self.task.prediction_shape))
 
     def save_checkpoint(self, path: Path, state: dict) -> None:
         blob = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -363,78 +320,3 @@ def check_ranks_agree(model: nn.Module, env: Env) -> None:
         dist.all_gather_object(gathered, mine)
         env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else
                 f"warning: ranks disagree: {gathered}")
-
-
-# ---------------------------------------------------------------- transfer learning: cached features
-
-class _Stop(Exception):
-    pass
-
-
-def _features(model: nn.Module, layer: nn.Module, batches) -> np.ndarray:
-    """The inputs of `layer` over a split: the forward pass stops there."""
-    grabbed: list[torch.Tensor] = []
-
-    def grab(module, args):
-        grabbed.append(torch.flatten(args[0], 1).float().cpu())
-        raise _Stop
-
-    handle = layer.register_forward_pre_hook(grab)
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for x, _ in batches:
-                try:
-                    model(x)
-                except _Stop:
-                    pass
-    finally:
-        handle.remove()
-    return torch.cat(grabbed).numpy() if grabbed else np.zeros((0, 0), np.float32)
-
-
-def cached_features(trainer: Trainer, split, name: str) -> np.ndarray:
-    """Features of a split from <out>/features, computed once per (weights, data, seed)."""
-    cfg, env = trainer.cfg, trainer.env
-    key = hashlib.sha256(f"{digest(trainer.model)}|{cfg.data}|{cfg.split}|{cfg.seed}|{cfg.normalize}".encode())
-    path = Path(cfg.out) / "features" / f"{name}-{key.hexdigest()[:12]}.npy"
-    if path.exists():
-        return np.load(path)
-    batches = batches_on_device(loader(split, trainer.pipeline, cfg, env, train=False), env)
-    feats = _features(trainer.model, getattr(trainer.model, trainer.head.layer), batches)
-    if env.is_main:
-        with loop.atomic_path(path) as tmp:
-            np.save(tmp, feats)
-    return feats
-
-
-def train_head_on_features(trainer: Trainer, log=print) -> None:
-    """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
-    head, cfg, env, model = trainer.head, trainer.cfg, trainer.env, trainer.model
-    if not head.dense_tail:
-        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
-                          "activations or dropout")
-    feats = {s: torch.from_numpy(cached_features(trainer, getattr(trainer.data, s), s)) for s in ("train", "val")}
-    labels = {s: torch.from_numpy(getattr(trainer.data, s).labels) for s in ("train", "val")}
-    layer = copy.deepcopy(getattr(model, head.layer)).cpu().float().train()
-    optimizer = make_optimizer(layer.parameters(), cfg, lr=cfg.head_lr or cfg.lr)
-    act = {"softmax": lambda t: torch.softmax(t, 1), "sigmoid": torch.sigmoid}.get(head.activation, lambda t: t)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    n = len(feats["train"])
-    for epoch in range(cfg.head_epochs):
-        order = torch.randperm(n, generator=generator)
-        for i in range(0, n, cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            loss = trainer.loss_fn(act(layer(feats["train"][idx])), labels["train"][idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        if len(labels["val"]) and (epoch + 1) % max(1, cfg.head_epochs // 5) == 0:
-            with torch.no_grad():
-                probs = probabilities(head, act(layer(feats["val"]))).numpy()
-            s = metrics.summary(probs, labels["val"].numpy())
-            log(f"head {epoch + 1}/{cfg.head_epochs}: loss {loss.item():.4f} | val loss {s['loss']:.4f} "
-                f"acc {s['acc']:.4f}")
-    getattr(model, head.layer).load_state_dict(layer.state_dict())
-    if env.is_main:
-        trainer.save_weights(trainer.files["best"])
