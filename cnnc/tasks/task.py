@@ -5,7 +5,7 @@ one code writer, `cnnc.backends.pysource`.
 A compiled folder gets `cnnc_tasks/`, the parts of this package a run needs at
 the same relative places: `cnnc_tasks/runtime/` (the shared runtime: neutral
 modules plus the framework's two files) and `cnnc_tasks/<task>/` (the task's
-options.py and its runtime/: common.py plus the framework's file).  So a
+options.py and its runtime/: its neutral modules plus the framework's file).  So a
 task's runtime imports the shared one as `...runtime` both inside cnnc and in
 the folder.
 """
@@ -40,6 +40,7 @@ class Task:
     plan: Callable[[Any], Any]  # graph -> what the script must know (or CnncError)
     render: Callable[[Any, str, dict[str, Any], Any], str]  # plan, framework, config, analysis -> train.py
     frameworks: tuple[str, ...] = ("torch", "keras")
+    scripts: Callable[[Any, str], dict[str, str]] | None = None  # plan, framework -> more scripts (verify.py)
 
     def option_list(self, framework: str) -> list[config.Option]:
         return config.options_for(framework, *config.task_options(self.options))
@@ -64,8 +65,10 @@ def runtime_files(task: Task, framework: str) -> dict[str, str]:
     own = f"{PACKAGE}/{task.name}"
     files[f"{own}/__init__.py"] = f'"""The {task.name} task\'s options and runtime, copied from cnnc."""\n'
     files[f"{own}/options.py"] = _read(task.folder / "options.py")
-    for name in ("__init__.py", "common.py", f"{framework}.py"):
-        files[f"{own}/runtime/{name}"] = _read(task.folder / "runtime" / name)
+    others = {f"{f}.py" for f in FRAMEWORK_FILES if f != framework}  # the other framework's file stays out
+    for path in sorted((task.folder / "runtime").glob("*.py")):
+        if path.name not in others:
+            files[f"{own}/runtime/{path.name}"] = _read(path)
     return files
 
 

@@ -6,7 +6,7 @@ from ..runtime.config import opt
 
 OPTIONS = (
     opt(
-        "loss",
+        "formulation",
         "triplet",
         "triplet: max(d(A,P) - d(A,N) + margin, 0) over mined triplets (FaceNet); pair: "
         "sigmoid(sum_k w_k |f_i - f_j|_k + b) on same/different pairs (DeepFace)",

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...runtime.data import Source
+from ...runtime.loop import write_text
 from . import evaluate, identities, mining, plots
 
 VAL_LOSS_SAMPLE = 256  # the validation loss is the training loss on this many seeded examples (batch-all is N^3)
@@ -28,6 +29,13 @@ class VerifyHead:
     output: str  # the embedding read (a siamese network's first output)
     dim: int  # its width
     siamese: bool = False
+
+
+def save_normalizer(cfg, normalizer, rank: int = 0) -> None:
+    """<out>/normalizer.json: the training split's scaling, which verify.py and recognize.py apply too."""
+    if rank == 0:
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        write_text(Path(cfg.out) / "normalizer.json", normalizer.to_json() + "\n")
 
 
 class Reader:
@@ -71,7 +79,7 @@ class Evaluation:
         return None
 
     def measure(self) -> evaluate.Measure:
-        pair = self.pair_parameters() if self.cfg.loss == "pair" else None
+        pair = self.pair_parameters() if self.cfg.formulation == "pair" else None
         if pair is None:
             return evaluate.Measure(squared=self.cfg.distance == "squared")
         return evaluate.Measure(
@@ -81,7 +89,7 @@ class Evaluation:
     def _loss(self, emb: np.ndarray, ids: np.ndarray) -> float:
         rng = np.random.default_rng(self.cfg.seed)
         keep = np.sort(rng.choice(len(ids), size=min(VAL_LOSS_SAMPLE, len(ids)), replace=False))
-        if self.cfg.loss == "pair":
+        if self.cfg.formulation == "pair":
             w, b = self.pair_parameters()
             return mining.pair_loss(emb[keep], ids[keep], w, b, self.cfg.pair_features)
         return mining.triplet_loss(
@@ -149,6 +157,6 @@ class Evaluation:
 
 
 def _dissimilarity_name(cfg) -> str:
-    if cfg.loss == "pair":
+    if cfg.formulation == "pair":
         return "minus the pair head's logit"
     return "||f(x1) - f(x2)||^2" if cfg.distance == "squared" else "||f(x1) - f(x2)||"

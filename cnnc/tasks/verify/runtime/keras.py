@@ -1,13 +1,22 @@
 """Verification with Keras: the array operations the shared losses are written in (losses.py), the pair
-head of the binary formulation as a layer, L2 normalisation, and the losses as Keras losses."""
+head of the binary formulation as a layer, L2 normalisation, the spec's network as an encoding f(x) whose
+loss is the task's (`Verifier`), and what the shared Trainer asks of the task (`Verify`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import keras
+import numpy as np
 from keras import ops
 
 from . import losses
+from .common import Evaluation, VerifyHead
+from .common import Reader as Reader  # train.py reads the data through the task's framework file
+from .common import save_normalizer as save_normalizer
 from .mining import PAIR_FEATURES
+from .sampling import pk_batches
 
 
 class KerasOps:
@@ -76,3 +85,94 @@ class PairHead(keras.layers.Layer):
 def pair_loss(labels, logits):
     """Balanced binary cross-entropy of the pair logits (a Keras loss: y_true the identities)."""
     return losses.pair_loss_from_logits(OPS, logits, ops.reshape(labels, (-1,)))
+
+
+def per_replica(loss):
+    """A loss as each tf.distribute replica contributes it (Keras sums the replicas' gradients and divides
+    its own compiled losses the same way; a loss computed in `compute_loss` must do it itself)."""
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
+class Verifier(keras.Model):
+    """The spec's network as the encoding f(x): one input, or a siamese network's two inputs with shared
+    weights (the batch's first half through one, the rest through the other).  Its loss is the task's:
+    `loss_fn(model, embeddings, identities)` from train.py, called in Keras' compiled train step."""
+
+    def __init__(self, net: keras.Model, head: VerifyHead, cfg, loss_fn, **kwargs):
+        super().__init__(**kwargs)
+        self.net, self.siamese, self.normalize, self.loss_fn = net, head.siamese, cfg.normalize_embedding, loss_fn
+        self.cfg = cfg
+        self.pair = PairHead(cfg.pair_features, name="pair_head") if cfg.formulation == "pair" else None
+        self.dim = head.dim
+        self.build(None)
+
+    def build(self, input_shape) -> None:
+        if self.pair is not None and not self.pair.built:
+            self.pair.build((None, self.dim))
+        self.built = True
+
+    def call(self, x, training=False):
+        if self.siamese:
+            half = (ops.shape(x)[0] + 1) // 2
+            emb = ops.concatenate(self.net([x[:half], x[half:]], training=training), axis=0)
+        else:
+            emb = self.net(x, training=training)
+        return l2_normalize(emb) if self.normalize else ops.cast(emb, "float32")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.loss_fn(self, y_pred, ops.reshape(y, (-1,)), self.cfg)
+        return per_replica(loss + ops.sum(self.losses) if self.losses else loss)
+
+
+class Verify(Evaluation):
+    """The task for the shared Trainer: Keras' compiled train step minimises the Verifier's loss."""
+
+    def __init__(self, head: VerifyHead, cfg, model: Verifier):
+        super().__init__(head, cfg)
+        self.model = model
+
+    def compile(self, model: keras.Model, optimizer) -> None:
+        model.compile(optimizer=optimizer)
+
+    def fit_targets(self, y: np.ndarray) -> np.ndarray:
+        return y.astype(np.int32, copy=False)
+
+    def predictions(self, out) -> np.ndarray:
+        return np.asarray(out, dtype=np.float64)
+
+    def train_batches(self, identities, epoch: int, rank: int, world: int):
+        cfg = self.cfg
+        return pk_batches(identities, cfg.identities_per_batch, cfg.images_per_identity, cfg.seed, epoch, rank, world)
+
+    def pair_parameters(self):
+        if self.model.pair is None:
+            return None
+        return np.asarray(self.model.pair.w.numpy(), np.float64), float(self.model.pair.b.numpy())
+
+
+class Encoder:
+    """The trained encoding for verify.py and recognize.py: train.py's CONFIG and HEAD, the best weights."""
+
+    def __init__(self, build_model, inputs: dict, head: VerifyHead, config: dict, weights: str | None = None):
+        cfg = SimpleNamespace(**config)
+        self.shape = tuple(inputs[head.inputs[0]])
+        self.weights = weights or str(Path(cfg.out) / "best.weights.h5")
+        if not Path(self.weights).is_file():
+            from ...runtime.config import ConfigError
+
+            raise ConfigError(f"no weights file {self.weights}: train first, or give --weights")
+        self.model = Verifier(build_model(), head, cfg, loss_fn=None)
+        self.model.load_weights(self.weights)
+        self.task = Verify(head, cfg, self.model)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Encodings of channels-last images (scaled as in training)."""
+        return np.asarray(self.model(x, training=False), dtype=np.float64)
+
+    def measure(self):
+        return self.task.measure()

@@ -1,14 +1,23 @@
 """Verification with PyTorch: the array operations the shared losses are written in (losses.py), the
-pair head of the binary formulation, and L2 normalisation of the embedding."""
+pair head of the binary formulation, L2 normalisation, the spec's network as an encoding f(x) (`Verifier`)
+and what the shared Trainer asks of the task (`Verify`).  The training step is written in train.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import losses
+from .common import Evaluation, VerifyHead
+from .common import Reader as Reader  # train.py reads the data through the task's framework file
+from .common import save_normalizer as save_normalizer
 from .mining import PAIR_FEATURES
+from .sampling import pk_batches
 
 
 class TorchOps:
@@ -89,3 +98,88 @@ class PairHead(nn.Module):
 
     def loss(self, emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return losses.pair_loss_from_logits(OPS, self(emb), labels)
+
+
+def pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Balanced binary cross-entropy of a batch's N x N pair logits (i < j) against same/different."""
+    return losses.pair_loss_from_logits(OPS, logits, labels)
+
+
+class Verifier(nn.Module):
+    """The spec's network as the encoding f(x): one input, or a siamese network's two inputs with shared
+    weights (the batch's first half through one, the rest through the other: one function, so the halves'
+    embeddings are of one kind).  In training with the pair formulation it also returns the batch's pair
+    logits, so the pair head runs inside forward (DDP synchronises only what forward uses)."""
+
+    def __init__(self, net: nn.Module, head: VerifyHead, cfg):
+        super().__init__()
+        self.net, self.siamese, self.normalize = net, head.siamese, cfg.normalize_embedding
+        self.pair = (
+            PairHead(head.dim, cfg.pair_features).to(next(net.parameters()).device)
+            if cfg.formulation == "pair"
+            else None
+        )
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if self.siamese:
+            half = (len(x) + 1) // 2
+            emb = torch.cat(self.net(x[:half], x[half:]), dim=0)
+        else:
+            emb = self.net(x)
+        return l2_normalize(emb) if self.normalize else emb.float()
+
+    def forward(self, x: torch.Tensor):
+        emb = self.embed(x)
+        return (emb, self.pair(emb)) if self.pair is not None and self.training else emb
+
+
+class Verify(Evaluation):
+    """The task for the shared Trainer: `step` comes from train.py; batches are P identities x K images."""
+
+    def __init__(self, head: VerifyHead, cfg, step, model: Verifier):
+        super().__init__(head, cfg)
+        self._step, self.model = step, model
+
+    def step(self, net, x: torch.Tensor, y: torch.Tensor):
+        return self._step(net, x, y, self.cfg)
+
+    def running(self, out, y: torch.Tensor) -> list[torch.Tensor]:
+        return []
+
+    def predictions(self, out) -> torch.Tensor:
+        return out.float()
+
+    def train_batches(self, identities, epoch: int, rank: int, world: int):
+        cfg = self.cfg
+        return pk_batches(identities, cfg.identities_per_batch, cfg.images_per_identity, cfg.seed, epoch, rank, world)
+
+    def pair_parameters(self):
+        if self.model.pair is None:
+            return None
+        return self.model.pair.weight.detach().cpu().double().numpy(), float(self.model.pair.bias.detach().cpu())
+
+
+class Encoder:
+    """The trained encoding for verify.py and recognize.py: train.py's CONFIG and HEAD, the best weights."""
+
+    def __init__(self, build_model, inputs: dict, head: VerifyHead, config: dict, weights: str | None = None):
+        cfg = SimpleNamespace(**config)
+        channels, *size = inputs[head.inputs[0]]
+        self.shape = (*size, channels)  # channels-last, as images are read
+        self.weights = weights or str(Path(cfg.out) / "best.pt")
+        if not Path(self.weights).is_file():
+            from ...runtime.config import ConfigError
+
+            raise ConfigError(f"no weights file {self.weights}: train first, or give --weights")
+        self.model = Verifier(build_model(), head, cfg)
+        self.model.load_state_dict(torch.load(self.weights, map_location="cpu", weights_only=True))
+        self.model.eval()
+        self.task = Verify(head, cfg, None, self.model)
+
+    @torch.inference_mode()
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Encodings of channels-last images (scaled as in training)."""
+        return self.model(torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))).double().numpy()
+
+    def measure(self):
+        return self.task.measure()
