@@ -98,9 +98,8 @@ def render_script(head: VerifyHead, framework: str, values: dict, analysis, opti
     )
     write_imports(code, "verify", framework, "VerifyHead", ["import torch"] if framework == "torch" else [])
     kind = "two inputs with shared weights (siamese)" if head.siamese else "one input"
-    code.line(
-        f"# What cnnc found in the spec: {kind}; output `{head.output}` is the encoding f(x), {head.dim} numbers."
-    )
+    code.line(f"# What cnnc found in the spec: {kind};")
+    code.line(f"# output `{head.output}` is the encoding f(x), {head.dim} numbers.")
     code.statement("HEAD = ", call("VerifyHead", **{k: literal(v) for k, v in vars(head).items()}))
     code.line()
     write_layers(code, graph)
