@@ -110,7 +110,7 @@ def render_script(head: VerifyHead, framework: str, values: dict, analysis, opti
         '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
         "    image = {HEAD.inputs[0]: INPUTS[HEAD.inputs[0]]}  # a siamese network's inputs share it",
         "    data, pipeline = rt.load_data(cfg, image, env, task.Reader(cfg.mixed_sizes))",
-        "    task.save_normalizer(cfg, pipeline.normalizer, env.rank)  # verify.py scales images alike",
+        "    task.save_normalizer(cfg, pipeline.normalizer, env.is_main)  # verify.py scales images alike",
         *_BUILD[framework],
         "    trainer = rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
         "    objective.predict_val = lambda: (trainer.predict(data.val), data.val.targets)  # tau",

@@ -31,9 +31,9 @@ class VerifyHead:
     siamese: bool = False
 
 
-def save_normalizer(cfg, normalizer, rank: int = 0) -> None:
+def save_normalizer(cfg, normalizer, is_main: bool = True) -> None:
     """<out>/normalizer.json: the training split's scaling, which verify.py and recognize.py apply too."""
-    if rank == 0:
+    if is_main:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         write_text(Path(cfg.out) / "normalizer.json", normalizer.to_json() + "\n")
 
