@@ -158,7 +158,7 @@ def render_use(name: str, framework: str) -> str:
         "",
         "def main(argv: list[str] | None = None) -> int:",
         f"    args = use.{name}_arguments(argv, CONFIG)",
-        "    encoder = task.Encoder(build_model, INPUTS, HEAD, CONFIG, args.weights)",
+        "    encoder = task.Encoder(build_model, INPUTS, HEAD, {**CONFIG, \"out\": args.out}, args.weights)",
         f"    return use.{name}(encoder, args)",
         "",
         "",
