@@ -35,7 +35,7 @@ def identities(count: int, per: int, size: int, channels: int, seed: int = 0) ->
     y = np.repeat(np.arange(count), per)
     for i, who in enumerate(y):
         top, left = divmod(int(who) * 3, size - 4)
-        x[i, top % (size - 4):top % (size - 4) + 4, left:left + 4] += 180
+        x[i, top % (size - 4) : top % (size - 4) + 4, left : left + 4] += 180
     return x, y
 
 
@@ -60,19 +60,61 @@ def folders(workdir):
     return {target: compile_task(SPEC, target, workdir / f"emb_{target}", task="verify") for target in TARGETS}
 
 
-ARGS = ["--epochs", "3", "--optimizer", "adam", "--lr", "0.003", "--identities-per-batch", "4",
-        "--images-per-identity", "4", "--split", "0.5,0.25,0.25", "--threads", "1"]
+ARGS = [
+    "--epochs",
+    "3",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.003",
+    "--identities-per-batch",
+    "4",
+    "--images-per-identity",
+    "4",
+    "--split",
+    "0.5,0.25,0.25",
+    "--threads",
+    "1",
+]
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_siamese_spec_trains_a_few_steps(workdir, target):
     folder = workdir / f"siamese_{target}"
-    assert main(["compile", str(ROOT / "specs" / "siamese.cnn"), "--target", target, "--task", "verify",
-                 "--input", "anchor=32x32x3", "--input", "other=32x32x3", "--set", "embedding_dim=16",
-                 "-o", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "compile",
+                str(ROOT / "specs" / "siamese.cnn"),
+                "--target",
+                target,
+                "--task",
+                "verify",
+                "--input",
+                "anchor=32x32x3",
+                "--input",
+                "other=32x32x3",
+                "--set",
+                "embedding_dim=16",
+                "-o",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     out = workdir / f"siamese_run_{target}"
-    proc = run_script(folder, "--data", str(workdir / "faces.npz"), *ARGS, "--epochs", "2",
-                      "--identities-per-batch", "3", "--out", str(out))
+    proc = run_script(
+        folder,
+        "--data",
+        str(workdir / "faces.npz"),
+        *ARGS,
+        "--epochs",
+        "2",
+        "--identities-per-batch",
+        "3",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stdout
     assert "test: 2 identities (0 with one image only), 12 images (never seen in training)" in proc.stdout
     result = json.loads((out / "metrics.json").read_text())
@@ -85,8 +127,7 @@ def test_the_siamese_spec_trains_a_few_steps(workdir, target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_training_separates_identities_and_reports(workdir, folders, target):
     out = workdir / f"run_{target}"
-    proc = run_script(folders[target], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "6",
-                      "--out", str(out))
+    proc = run_script(folders[target], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "6", "--out", str(out))
     assert proc.returncode == 0, proc.stdout
     result = json.loads((out / "metrics.json").read_text())
     assert result["tau_chosen_on"] == "validation"
@@ -97,8 +138,7 @@ def test_training_separates_identities_and_reports(workdir, folders, target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_interrupted_run_resumes_to_the_same_weights(workdir, folders, target):
     """P x K batches, augmentation and dropout on: the resumed run redraws what the straight one drew."""
-    args = ["--data", str(workdir / "small.npz"), *ARGS, "--shift", "0.1", "--workers", "2",
-            "--formulation", "pair"]
+    args = ["--data", str(workdir / "small.npz"), *ARGS, "--shift", "0.1", "--workers", "2", "--formulation", "pair"]
     straight, parts = workdir / f"straight_{target}", workdir / f"parts_{target}"
     assert run_script(folders[target], *args, "--out", str(straight)).returncode == 0
     first = run_script(folders[target], *args, "--out", str(parts), "--stop-after", "2")
@@ -112,23 +152,52 @@ def test_interrupted_run_resumes_to_the_same_weights(workdir, folders, target):
 
 def test_torchrun_two_processes_end_with_identical_weights(workdir, folders):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541"]
-    proc = run_script(folders["torch"], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "2",
-                      "--out", str(workdir / "ddp"), launcher=launcher)
+    proc = run_script(
+        folders["torch"],
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--epochs",
+        "2",
+        "--out",
+        str(workdir / "ddp"),
+        launcher=launcher,
+    )
     assert proc.returncode == 0, proc.stdout
     assert "ranks agree: identical weights" in proc.stdout
 
 
 def test_keras_mirrored_strategy_over_two_cpu_devices(workdir, folders):
-    proc = run_script(folders["keras"], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "2",
-                      "--strategy", "cpu2", "--out", str(workdir / "mirrored"))
+    proc = run_script(
+        folders["keras"],
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--epochs",
+        "2",
+        "--strategy",
+        "cpu2",
+        "--out",
+        str(workdir / "mirrored"),
+    )
     assert proc.returncode == 0, proc.stdout
     assert "strategy: MirroredStrategy, 2 replicas" in proc.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_folder_per_identity_trains_and_counts_the_loner(workdir, folders, target):
-    proc = run_script(folders[target], "--data", str(workdir / "people"), *ARGS, "--epochs", "1",
-                      "--split", "0.5,0.17,0.33", "--out", str(workdir / f"people_{target}"))
+    proc = run_script(
+        folders[target],
+        "--data",
+        str(workdir / "people"),
+        *ARGS,
+        "--epochs",
+        "1",
+        "--split",
+        "0.5,0.17,0.33",
+        "--out",
+        str(workdir / f"people_{target}"),
+    )
     assert proc.returncode == 0, proc.stdout
     assert "1 of 6 identities have one image only (loner)" in proc.stdout
 
@@ -144,16 +213,26 @@ def test_an_empty_identity_folder_stops_with_its_name(workdir, folders):
 
 
 def _use(folder, script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, script, *args], cwd=folder, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, script, *args],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_verify_and_recognize_use_the_trained_encoding(workdir, folders, target):
     out = workdir / f"run_{target}"  # trained by test_training_separates_identities_and_reports
     if not (out / "metrics.json").exists():
-        assert run_script(folders[target], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "6",
-                          "--out", str(out)).returncode == 0
+        assert (
+            run_script(
+                folders[target], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "6", "--out", str(out)
+            ).returncode
+            == 0
+        )
     people = workdir / "people"
     a, b = sorted((people / "person0").iterdir())[:2]
     c = sorted((people / "person3").iterdir())[0]
@@ -168,14 +247,25 @@ def test_verify_and_recognize_use_the_trained_encoding(workdir, folders, target)
     assert first.returncode == 0 and f"{probe}: cy (distance" in first.stdout, first.stdout
     (cache,) = out.glob("gallery-*.npz")
     stamp = cache.stat().st_mtime_ns
-    strict = _use(folders[target], "recognize.py", "--gallery", str(gallery), str(probe), "--out", str(out),
-                  "--tau", "-1")
+    strict = _use(
+        folders[target], "recognize.py", "--gallery", str(gallery), str(probe), "--out", str(out), "--tau", "-1"
+    )
     assert f"{probe}: not recognised" in strict.stdout and cache.stat().st_mtime_ns == stamp  # from the cache
 
 
 # The options of examples/verify/README.md, with fewer epochs: the bar below is what they reach.
-EXAMPLE_OPTIONS = ["--optimizer", "adam", "--lr", "0.001", "--schedule", "cosine", "--threads", "1",
-                   "--progress", "none"]
+EXAMPLE_OPTIONS = [
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.001",
+    "--schedule",
+    "cosine",
+    "--threads",
+    "1",
+    "--progress",
+    "none",
+]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -186,10 +276,31 @@ def test_the_example_verifies_digits_never_seen_in_training(tmp_path, target):
     data = tmp_path / "digits.npz"
     np.savez(data, **make_data.make())
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cnnc", "train", str(EXAMPLE / "digits_embedding.cnn"), "--task",
-                           "verify", "--target", target, "--data", str(data), "--build", str(tmp_path / "build"),
-                           "--epochs", "5", *EXAMPLE_OPTIONS],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnc",
+            "train",
+            str(EXAMPLE / "digits_embedding.cnn"),
+            "--task",
+            "verify",
+            "--target",
+            target,
+            "--data",
+            str(data),
+            "--build",
+            str(tmp_path / "build"),
+            "--epochs",
+            "5",
+            *EXAMPLE_OPTIONS,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
     seconds = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout
     result = json.loads((tmp_path / "build" / "run" / "metrics.json").read_text())

@@ -25,10 +25,13 @@ OUT = Path(__file__).with_name("digits_identities.npz")
 SEEN, VAL_SHARE = 7, 0.15  # digits 0..6 train; 15% of their images validate
 # More training identities from the same pixels (as few-shot work does with Omniglot's rotated characters):
 # each of these views of a digit 0-6 is an identity of its own.  No half-turn: a 6 turned over is a 9.
-VIEWS = {"mirrored": lambda x: x[:, :, ::-1], "turned left": lambda x: np.rot90(x, 1, axes=(1, 2)),
-         "turned right": lambda x: np.rot90(x, 3, axes=(1, 2)),
-         "mirrored, turned left": lambda x: np.rot90(x[:, :, ::-1], 1, axes=(1, 2)),
-         "mirrored, turned right": lambda x: np.rot90(x[:, :, ::-1], 3, axes=(1, 2))}
+VIEWS = {
+    "mirrored": lambda x: x[:, :, ::-1],
+    "turned left": lambda x: np.rot90(x, 1, axes=(1, 2)),
+    "turned right": lambda x: np.rot90(x, 3, axes=(1, 2)),
+    "mirrored, turned left": lambda x: np.rot90(x[:, :, ::-1], 1, axes=(1, 2)),
+    "mirrored, turned right": lambda x: np.rot90(x[:, :, ::-1], 3, axes=(1, 2)),
+}
 
 
 def make(seed: int = 0, views: bool = False) -> dict[str, np.ndarray]:
@@ -63,8 +66,11 @@ def write_folder(arrays: dict[str, np.ndarray], root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", action="store_true", help="also write a folder per identity")
-    parser.add_argument("--views", action="store_true", help="also train on mirrored and quarter-turned digits "
-                        "0-6, each view an identity of its own")
+    parser.add_argument(
+        "--views",
+        action="store_true",
+        help="also train on mirrored and quarter-turned digits 0-6, each view an identity of its own",
+    )
     args = parser.parse_args()
     arrays = make(views=args.views)
     np.savez_compressed(OUT, **arrays)

@@ -62,8 +62,10 @@ _RUNS = {
         "python recognize.py --gallery DIR IMG     # who is it? (one image per person in DIR)",
     ],
 }
-_WRITES = ("Writes to --out (run/): last (to resume), best weights, log.csv, curves.png, metrics.json (with tau),\n"
-           "roc.png, distances.png, normalizer.json (the scaling verify.py and recognize.py apply).")
+_WRITES = (
+    "Writes to --out (run/): last (to resume), best weights, log.csv, curves.png, metrics.json (with tau),\n"
+    "roc.png, distances.png, normalizer.json (the scaling verify.py and recognize.py apply)."
+)
 
 _MAIN = [
     "def main(argv: list[str] | None = None) -> int:",
@@ -158,7 +160,7 @@ def render_use(name: str, framework: str) -> str:
         "",
         "def main(argv: list[str] | None = None) -> int:",
         f"    args = use.{name}_arguments(argv, CONFIG)",
-        "    encoder = task.Encoder(build_model, INPUTS, HEAD, {**CONFIG, \"out\": args.out}, args.weights)",
+        '    encoder = task.Encoder(build_model, INPUTS, HEAD, {**CONFIG, "out": args.out}, args.weights)',
         f"    return use.{name}(encoder, args)",
         "",
         "",
