@@ -133,6 +133,19 @@ def test_training_separates_identities_and_reports(workdir, folders, target):
     assert result["tau_chosen_on"] == "validation"
     assert result["verification"]["auc"] >= 0.9, result  # bright squares at their own places: easy
     assert "one-shot recognition (gallery of 2, one image per identity)" in proc.stdout
+    again = run_script(
+        folders[target],
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--eval-only",
+        "--weights",
+        str(out / ("best.pt" if target == "torch" else "best.weights.h5")),
+        "--out",
+        str(workdir / "e"),
+    )
+    assert again.returncode == 0, again.stdout
+    assert json.loads((workdir / "e" / "metrics.json").read_text())["verification"] == result["verification"]
 
 
 @pytest.mark.parametrize("target", TARGETS)

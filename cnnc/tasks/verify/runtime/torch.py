@@ -109,11 +109,20 @@ class Verifier(nn.Module):
     """The spec's network as the encoding f(x): one input, or a siamese network's two inputs with shared
     weights (the batch's first half through one, the rest through the other: one function, so the halves'
     embeddings are of one kind).  In training with the pair formulation it also returns the batch's pair
-    logits, so the pair head runs inside forward (DDP synchronises only what forward uses)."""
+    logits, so the pair head runs inside forward (DDP synchronises only what forward uses).
+
+    The network's layers are this module's own children, not under a `net.` prefix: its weights files are
+    the spec model's state dict (plus `pair.weight`, `pair.bias`), so they load into model.py as they are
+    (--weights, --eval-only, transfer learning) and the spec model's files load here."""
 
     def __init__(self, net: nn.Module, head: VerifyHead, cfg):
         super().__init__()
-        self.net, self.siamese, self.normalize = net, head.siamese, cfg.normalize_embedding
+        object.__setattr__(self, "net", net)  # not a registered child: its children are ours, by name
+        for name, child in net.named_children():
+            self.add_module(name, child)
+        for name, param in net.named_parameters(recurse=False):
+            self.register_parameter(name, param)
+        self.siamese, self.normalize = head.siamese, cfg.normalize_embedding
         self.pair = (
             PairHead(head.dim, cfg.pair_features).to(next(net.parameters()).device)
             if cfg.formulation == "pair"
@@ -127,6 +136,10 @@ class Verifier(nn.Module):
         else:
             emb = self.net(x)
         return l2_normalize(emb) if self.normalize else emb.float()
+
+    def train(self, mode: bool = True):
+        self.net.training = mode  # its children follow through ours
+        return super().train(mode)
 
     def forward(self, x: torch.Tensor):
         emb = self.embed(x)
