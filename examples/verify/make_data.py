@@ -23,18 +23,9 @@ from sklearn.datasets import load_digits
 
 OUT = Path(__file__).with_name("digits_identities.npz")
 SEEN, VAL_SHARE = 7, 0.15  # digits 0..6 train; 15% of their images validate
-# More training identities from the same pixels (as few-shot work does with Omniglot's rotated characters):
-# each of these views of a digit 0-6 is an identity of its own.  No half-turn: a 6 turned over is a 9.
-VIEWS = {
-    "mirrored": lambda x: x[:, :, ::-1],
-    "turned left": lambda x: np.rot90(x, 1, axes=(1, 2)),
-    "turned right": lambda x: np.rot90(x, 3, axes=(1, 2)),
-    "mirrored, turned left": lambda x: np.rot90(x[:, :, ::-1], 1, axes=(1, 2)),
-    "mirrored, turned right": lambda x: np.rot90(x[:, :, ::-1], 3, axes=(1, 2)),
-}
 
 
-def make(seed: int = 0, views: bool = False) -> dict[str, np.ndarray]:
+def make(seed: int = 0) -> dict[str, np.ndarray]:
     digits = load_digits()
     x = np.round(digits.images / 16 * 255).astype(np.uint8)  # 8x8, 0..255
     y = digits.target.astype(np.int64)
@@ -43,14 +34,7 @@ def make(seed: int = 0, views: bool = False) -> dict[str, np.ndarray]:
     parts = {"train": np.sort(seen[n_val:]), "val": np.sort(seen[:n_val]), "test": np.flatnonzero(y >= SEEN)}
     arrays = {f"x_{name}": x[idx] for name, idx in parts.items()}
     arrays.update({f"identities_{name}": y[idx] for name, idx in parts.items()})
-    names = [f"digit {d}" for d in range(10)]
-    if views:
-        for v, (view, turn) in enumerate(VIEWS.items(), 1):
-            for name in ("train", "val"):
-                arrays[f"x_{name}"] = np.concatenate([arrays[f"x_{name}"], np.ascontiguousarray(turn(x[parts[name]]))])
-                arrays[f"identities_{name}"] = np.concatenate([arrays[f"identities_{name}"], y[parts[name]] + 10 * v])
-            names += [f"digit {d}, {view}" for d in range(10)]
-    arrays["identity_names"] = np.array(names)
+    arrays["identity_names"] = np.array([f"digit {d}" for d in range(10)])
     return arrays
 
 
@@ -66,13 +50,8 @@ def write_folder(arrays: dict[str, np.ndarray], root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", action="store_true", help="also write a folder per identity")
-    parser.add_argument(
-        "--views",
-        action="store_true",
-        help="also train on mirrored and quarter-turned digits 0-6, each view an identity of its own",
-    )
     args = parser.parse_args()
-    arrays = make(views=args.views)
+    arrays = make()
     np.savez_compressed(OUT, **arrays)
     sizes = ", ".join(f"{n} {len(arrays[f'x_{n}'])}" for n in ("train", "val", "test"))
     print(f"wrote {OUT}: {sizes} images")
