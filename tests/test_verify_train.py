@@ -318,5 +318,6 @@ def test_the_example_verifies_digits_never_seen_in_training(tmp_path, target):
     assert proc.returncode == 0, proc.stdout
     result = json.loads((tmp_path / "build" / "run" / "metrics.json").read_text())
     assert result["identities"] == "3 identities (0 with one image only), 533 images"
-    assert result["verification"]["auc"] >= 0.75 and result["verification"]["accuracy"] >= 0.7, result
+    assert result["verification"]["auc"] >= 0.7 and result["verification"]["accuracy"] >= 0.6, result
+    assert result["one_shot"]["top1"] >= 0.45, result
     assert seconds < 300, seconds
