@@ -17,6 +17,7 @@ from cnnc.diagnostics import CnncError, Diagnostic, SourceCache, Span, did_you_m
 from cnnc.expand.expander import Expander
 from cnnc.expand.loader import load
 from cnnc.ir.graph import Graph
+from cnnc.limits import EXPANSION_STACK
 from cnnc.passes import cost, receptive, verify
 from cnnc.passes.cost import Cost
 
@@ -33,9 +34,14 @@ class Analysis:
         return self.graph is not None and not any(d.is_error for d in self.diagnostics)
 
 
-def analyze(path: Path | str, text: str | None = None, *, network: str | None = None,
-            overrides: dict[str, object] | None = None,
-            input_shapes: dict[str | None, tuple[int, ...]] | None = None) -> Analysis:
+def analyze(
+    path: Path | str,
+    text: str | None = None,
+    *,
+    network: str | None = None,
+    overrides: dict[str, object] | None = None,
+    input_shapes: dict[str | None, tuple[int, ...]] | None = None,
+) -> Analysis:
     """Check a spec.  OSError/UnicodeDecodeError from reading `path` propagate (exit 2)."""
     with _no_cyclic_gc():
         return _analyze(Path(path), text, network, overrides, input_shapes)
@@ -56,8 +62,13 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _analyze(path: Path, text: str | None, network: str | None, overrides: dict[str, object] | None,
-             input_shapes: dict[str | None, tuple[int, ...]] | None) -> Analysis:
+def _analyze(
+    path: Path,
+    text: str | None,
+    network: str | None,
+    overrides: dict[str, object] | None,
+    input_shapes: dict[str | None, tuple[int, ...]] | None,
+) -> Analysis:
     program = load(path, text)
     diagnostics = list(program.diagnostics)
     result = Analysis(None, diagnostics, program.sources)
@@ -75,26 +86,27 @@ def _analyze(path: Path, text: str | None, network: str | None, overrides: dict[
         return result
     except RecursionError:
         # Expressions, bodies and blocks expand recursively: refuse what Python's stack cannot hold.
-        diagnostics += expander.diagnostics + [Diagnostic(
-            "error", "E0601", "the spec nests too deeply", definition.name_span,
-            notes=["expressions, `if`/`for`/`repeat` bodies and block calls nest a few hundred levels at most"],
-            help="name intermediate values instead of nesting them")]
+        diagnostics += expander.diagnostics + [
+            Diagnostic(
+                "error",
+                "E0601",
+                "the spec nests too deeply",
+                definition.name_span,
+                notes=["expressions, `if`/`for`/`repeat` bodies and block calls nest a few hundred levels at most"],
+                help="name intermediate values instead of nesting them",
+            )
+        ]
         return result
     diagnostics += expander.diagnostics
     if any(d.is_error for d in diagnostics):
         return result
-    diagnostics += verify.run(graph, expander.value_names)
+    diagnostics += verify.run(graph)
     if any(d.is_error for d in diagnostics):
         return result
     result.graph = graph
     result.cost = cost.run(graph)
     receptive.run(graph)
     return result
-
-
-# Frames the expander may use: the same whatever the host program set (TensorFlow,
-# for one, raises Python's limit), so one spec checks the same everywhere.
-EXPANSION_STACK = 1000
 
 
 @contextlib.contextmanager
@@ -114,15 +126,30 @@ def _pick_network(networks: dict, wanted: str | None, file: str, diagnostics: li
     if wanted is not None:
         if wanted in networks:
             return networks[wanted]
-        diagnostics.append(Diagnostic("error", "E0002", f"no network `{wanted}` in {file}", None,
-                                      help=did_you_mean(wanted, networks)))
+        diagnostics.append(
+            Diagnostic("error", "E0002", f"no network `{wanted}` in {file}", None, help=did_you_mean(wanted, networks))
+        )
         return None
     if len(networks) == 1:
         return next(iter(networks.values()))
     if not networks:
-        diagnostics.append(Diagnostic("error", "E0002", "the spec defines no network", Span(file, 1, 1, 1, 2),
-                                      help="add `network Name() { ... }`"))
+        diagnostics.append(
+            Diagnostic(
+                "error",
+                "E0002",
+                "the spec defines no network",
+                Span(file, 1, 1, 1, 2),
+                help="add `network Name() { ... }`",
+            )
+        )
     else:
-        diagnostics.append(Diagnostic("error", "E0002", f"the spec defines {len(networks)} networks", None,
-                                      help=f"choose one with --network ({', '.join(networks)})"))
+        diagnostics.append(
+            Diagnostic(
+                "error",
+                "E0002",
+                f"the spec defines {len(networks)} networks",
+                None,
+                help=f"choose one with --network ({', '.join(networks)})",
+            )
+        )
     return None

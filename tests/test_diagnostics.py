@@ -269,3 +269,30 @@ def test_override_of_the_wrong_type(tmp_path):
                     "  x -> flatten -> dense(num_classes) -> output y\n}\n")
     diag = only(analyze(path, overrides={"num_classes": 2.5}).diagnostics, "E0201")
     assert diag.message == "`num_classes` expects int, got float 2.5"
+
+
+def test_shared_block_on_inputs_that_need_other_weights(spec_file):
+    text = """block unit(c: int) { return in -> conv(c, 3, padding=same) -> relu }
+network N() {
+  input a: 8x8x3
+  input b: 8x8x5
+  shared f = unit(4)
+  add(a -> f, b -> f) -> output y
+}
+"""
+    analysis, diags = check(spec_file, text)
+    diag = only(diags, "E0306")
+    assert diag.message == "`f` cannot share weights between these inputs"
+    assert diag.notes == ["layer `f.conv1` would need weights of another shape"]
+    assert (diag.span.line, diag.labels[0].span.line) == (6, 5)
+    assert_caret_under(analysis, diag, "f")
+
+
+def test_blocks_nested_past_the_limit(spec_file):
+    # b0 calls b1 ... calls b65: blocks nest 64 deep at most.
+    blocks = "".join(f"block b{i}() {{ return in -> b{i + 1} }}\n" for i in range(65))
+    text = blocks + "block b65() { return in -> relu }\nnetwork N() {\n  input x: 4\n  x -> b0 -> output y\n}\n"
+    analysis, diags = check(spec_file, text)
+    diag = only(diags, "E0601")
+    assert diag.message == "blocks nest too deeply"
+    assert diag.span.line == 64  # b0 ... b63 are open: b63 may not call b64

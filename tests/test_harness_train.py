@@ -198,7 +198,7 @@ AUX = """network Aux(num_classes: int = 4) {
 @pytest.mark.parametrize("target", TARGETS)
 def test_auxiliary_head_is_trained_alongside(workdir, target):
     folder = compile_task(AUX, target, workdir / f"aux_{target}")
-    assert "outputs=('y', 'aux')" in (folder / "train.py").read_text()
+    assert 'outputs=("y", "aux")' in (folder / "train.py").read_text()
     out = workdir / f"aux_run_{target}"
     proc = run_script(folder, "--data", str(workdir / "bands.npz"), "--epochs", "3", "--lr", "0.05",
                       "--aux-weight", "0.3", "--out", str(out))

@@ -67,6 +67,31 @@ def test_softmax_over_the_whole_output_is_refused(spec_file):
     assert [d.code for d in caught.value.diagnostics] == ["E0714"]
 
 
+def test_the_task_options_reach_cnnc_train_and_the_script(spec_file):
+    from cnnc.build import CompileOptions, generate
+    from cnnc.cli import build_parser
+    from cnnc.cli.train import task_overrides
+
+    args = build_parser("train").parse_args(["train", "s.cnn", "--target", "torch", "--task", "localize", "--loss",
+                                             "logistic", "--draw", "3", "--monitor", "val_iou"])
+    given = task_overrides(args)
+    assert (given["loss"], given["draw"], given["monitor"]) == ("logistic", "3", "val_iou")
+    script = generate(analyze(spec_file(SPEC)), CompileOptions("torch", "localize", given))["train.py"]
+    assert '"loss": "logistic",' in script and '"draw": 3,' in script and '"monitor": "val_iou",' in script
+    assert '"top_k"' not in script and '"aux_weight"' not in script  # classification's own options
+    assert "def squared_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:" in script
+    assert 'LOSSES = {"squared": squared_loss, "logistic": logistic_loss}  # --loss' in script
+
+
+def test_a_signal_input_and_a_second_output_are_errors_too(spec_file):
+    text = ("network N() {\n  input x: 32x2\n  h = x -> flatten -> dense(8)\n  h -> output y\n"
+            "  h -> dense(3) -> output z\n}\n")
+    with pytest.raises(CnncError) as caught:
+        _plan(spec_file, text)
+    assert [d.code for d in caught.value.diagnostics] == ["E0711", "E0712"]
+    assert caught.value.diagnostics[1].message == "task `localize` trains one output, the network has 2"
+
+
 # ---------------------------------------------------------------- data
 
 def _folder(tmp_path, rows, classes=("cat", "dog"), header="file,class,bx,by,bh,bw"):

@@ -7,18 +7,15 @@ diagnostics that point at the offending argument.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
 
 from cnnc.diagnostics import Span, did_you_mean
+from cnnc.expand.evaluate import Evaluator
+from cnnc.expand.scope import Scope
 from cnnc.expand.values import Poison, Symbol, Tensor, type_name
 from cnnc.ir.attrs import Attrs
 from cnnc.ir.ops import Op
 from cnnc.syntax import ast
-
-if TYPE_CHECKING:
-    from cnnc.expand.expander import Expander, Scope
 
 UNIVERSAL = ("frozen",)  # accepted by every step, handled by the expander
 
@@ -32,8 +29,9 @@ def _plain(value: object) -> object:
     return value
 
 
-def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Scope,
-                report_missing: bool = True) -> tuple[Attrs, bool, dict[str, str]] | None:
+def build_attrs(
+    ev: Evaluator, op: Op, args: list[ast.Arg], span: Span, scope: Scope, report_missing: bool = True
+) -> tuple[Attrs, bool, dict[str, str]] | None:
     """(attributes, frozen, network-parameter bindings), or None after reporting."""
     fields = op.attrs.model_fields
     values: dict[str, object] = {}
@@ -43,33 +41,42 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Sc
     if len(positional) > len(op.positional):
         extra = positional[len(op.positional)]
         takes = ", ".join(f"`{p}`" for p in op.positional) or "no positional arguments"
-        ex.report("E0202", f"`{op.name}` takes {len(op.positional)} positional argument"
-                  f"{'s' * (len(op.positional) != 1)}, got {len(positional)}", extra.span,
-                  notes=[f"`{op.name}` takes {takes}"], help="name the others: `stride=2`")
+        ev.report(
+            "E0202",
+            f"`{op.name}` takes {len(op.positional)} positional argument"
+            f"{'s' * (len(op.positional) != 1)}, got {len(positional)}",
+            extra.span,
+            notes=[f"`{op.name}` takes {takes}"],
+            help="name the others: `stride=2`",
+        )
         return None
     named = list(zip(op.positional, positional)) + [(a.name, a) for a in args if a.name is not None]
     for name, arg in named:
         if name in UNIVERSAL:
-            value = ex.eval(arg.value, scope)
+            value = ev.eval(arg.value, scope)
             if not isinstance(value, bool):
-                ex.report("E0201", f"`frozen` is true or false, got a {type_name(value)}", arg.value.span)
+                ev.report("E0201", f"`frozen` is true or false, got a {type_name(value)}", arg.value.span)
                 ok = False
             frozen = value is True
             continue
         if name not in fields or name == "name":
-            ex.report("E0203", f"`{op.name}` has no attribute `{name}`", arg.span,
-                      help=did_you_mean(name, [f for f in fields if f != "name"] + list(UNIVERSAL)))
+            ev.report(
+                "E0203",
+                f"`{op.name}` has no attribute `{name}`",
+                arg.span,
+                help=did_you_mean(name, [f for f in fields if f != "name"] + list(UNIVERSAL)),
+            )
             ok = False
             continue
         if name in values:
-            ex.report("E0208", f"`{name}` is given twice", arg.span)
+            ev.report("E0208", f"`{name}` is given twice", arg.span)
             ok = False
             continue
-        value = ex.eval(arg.value, scope)
+        value = ev.eval(arg.value, scope)
         if isinstance(value, Poison):
             ok = False
         elif isinstance(value, Tensor):
-            ex.report("E0201", f"`{name}` takes a value, not a tensor", arg.value.span)
+            ev.report("E0201", f"`{name}` takes a value, not a tensor", arg.value.span)
             ok = False
             continue
         values[name], arg_of[name] = value, arg
@@ -78,19 +85,30 @@ def build_attrs(ex: Expander, op: Op, args: list[ast.Arg], span: Span, scope: Sc
         attrs = op.attrs(**{k: _plain(v) for k, v in values.items()})
     except ValidationError as exc:
         # With a bad keyword elsewhere, a "missing" verdict would only be noise.
-        _report_validation(ex, op, exc, values, arg_of, span, scope, report_missing and ok)
+        _report_validation(ev, op, exc, values, arg_of, span, scope, report_missing and ok)
         return None
     if not ok:
         return None
-    bindings = {name: arg.value.id for name, arg in arg_of.items()
-                if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params}
+    bindings = {
+        name: arg.value.id
+        for name, arg in arg_of.items()
+        if isinstance(arg.value, ast.Name) and arg.value.id in scope.network_params
+    }
     for param in bindings.values():
-        ex.param_direct[param] += 1
+        scope.param_attributes[param] += 1
     return attrs, frozen, bindings
 
 
-def _report_validation(ex: Expander, op: Op, exc: ValidationError, values: dict, arg_of: dict,
-                       span: Span, scope: Scope, report_missing: bool) -> None:
+def _report_validation(
+    ev: Evaluator,
+    op: Op,
+    exc: ValidationError,
+    values: dict,
+    arg_of: dict,
+    span: Span,
+    scope: Scope,
+    report_missing: bool,
+) -> None:
     by_field: dict[str, list[dict]] = {}
     for err in exc.errors():
         by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
@@ -99,19 +117,23 @@ def _report_validation(ex: Expander, op: Op, exc: ValidationError, values: dict,
             if not report_missing:
                 continue
             wanted = ", ".join(op.positional) or name
-            ex.report("E0204", f"`{op.name}` needs `{name}`", span, help=f"write `{op.name}({wanted})`")
+            ev.report("E0204", f"`{op.name}` needs `{name}`", span, help=f"write `{op.name}({wanted})`")
             continue
         value = values.get(name)
         where = arg_of[name].value.span if name in arg_of else span
         if isinstance(value, Symbol) and not any(e["type"] == "literal_error" for e in errors):
-            ex._unknown_name(value, where, scope)
+            ev.unknown_name(value, where, scope)
             continue
-        ex.report("E0201", _explain(name, value, errors), where, help=_value_help(value, errors))
+        ev.report("E0201", _explain(name, value, errors), where, help=_value_help(value, errors))
 
 
 def _explain(name: str, value: object, errors: list[dict]) -> str:
-    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
-              "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than": ("less than", "lt"),
+        "less_than_equal": ("at most", "le"),
+    }
     for err in errors:
         if err["type"] in bounds:
             words, key = bounds[err["type"]]

@@ -1,21 +1,23 @@
-"""Expression evaluation: numbers, tuples, names, shapes of values, builtins.
+"""Expression evaluation: numbers, tuples, names, constants, shapes of values, builtins.
 
-Tensor-producing expressions (chains, merges) are delegated to the expander
-through `Evaluator.tensor_call` and `Evaluator.chain`; this module only knows
-plain values.  Every error is reported and answered with `POISON`, so one
-mistake does not cascade into many.
+The evaluator knows plain values.  The expressions that make graph nodes (chains,
+`add(a, b)`) it hands to the `TensorExpressions` it was given (the expander); the
+names it reads come from the scope, or from the program's constants, each
+evaluated once on first use.  Every error is reported and answered with
+`POISON`, so one mistake does not cascade into many.  Each expression is one
+step of the expansion's budget (`MAX_STEPS`).
 """
 
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from cnnc.diagnostics import Diagnostic, Span, did_you_mean
+from cnnc.diagnostics import CnncError, Diagnostic, Span, did_you_mean
+from cnnc.expand.reporter import Reporter
+from cnnc.expand.scope import Scope, unbound_error
 from cnnc.expand.values import (
     BUILTINS,
-    MAX_MAGNITUDE,
-    MAX_RANGE,
     POISON,
     SHAPE_ATTRIBUTES,
     Poison,
@@ -24,52 +26,101 @@ from cnnc.expand.values import (
     shape_attribute,
     type_name,
 )
+from cnnc.limits import MAX_EXPONENT, MAX_MAGNITUDE, MAX_RANGE, MAX_STEPS, MAX_STRING
 from cnnc.syntax import ast
 
-if TYPE_CHECKING:
-    from cnnc.expand.expander import Scope
-
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-          "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-            ">=": operator.ge}
-MAX_STRING = 1 << 16
+_ARITH = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
+_COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, Symbol)
 
 
+class TensorExpressions(Protocol):
+    """The expressions whose value is a tensor: they add nodes, so the expander evaluates them."""
+
+    def chain(self, expr: ast.Chain, scope: Scope) -> object: ...
+
+    def tensor_call(self, call: ast.Call, scope: Scope) -> object: ...
+
+
 class Evaluator:
-    """Evaluates expressions in a scope; subclassed by the expander."""
+    """Evaluates expressions in a scope, within the expansion's step budget."""
 
-    def __init__(self) -> None:
-        self.diagnostics: list[Diagnostic] = []
-        self._reported: set[tuple] = set()
+    def __init__(self, reporter: Reporter, consts: dict[str, ast.Const], tensors: TensorExpressions) -> None:
+        self.reporter = reporter
+        self.report = reporter.report  # the evaluator's own errors, often enough to name it once
+        self.tensors = tensors
+        self.steps = 0
+        self.const_values: dict[str, object] = {}  # the constants evaluated so far
+        self._consts = consts
+        self._const_busy: set[str] = set()
+        self._assigning: str | None = None  # the name whose value is being evaluated, for cycles
 
-    # --- reporting ---
-    def report(self, code: str, message: str, span: Span | None, **extra) -> Poison:
-        key = (code, message, span)
-        if key not in self._reported:  # a loop body repeats its mistakes; say each once
-            self._reported.add(key)
-            self.diagnostics.append(Diagnostic("error", code, message, span, **extra))
-        return POISON
+    def tick(self, span: Span) -> None:
+        """Count one step; past the budget the spec takes too long to expand."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise CnncError(
+                Diagnostic(
+                    "error",
+                    "E0601",
+                    "the spec takes too long to expand",
+                    span,
+                    notes=[f"cnnc stops after {MAX_STEPS:,} evaluation steps"],
+                )
+            )
 
-    def warn(self, code: str, message: str, span: Span | None, **extra) -> None:
-        self.diagnostics.append(Diagnostic("warning", code, message, span, **extra))
+    def unknown_name(self, name: str, span: Span, scope: Scope) -> Poison:
+        return self.reporter.unknown_name(name, span, scope.visible_names())
 
-    # --- hooks the expander provides ---
-    def lookup(self, name: ast.Name, scope: Scope) -> object:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # --- names ---
+    def lookup(self, name: ast.Name, scope: Scope) -> object:
+        """The value bound to a name; a bare word that names nothing is a `Symbol` (`same`)."""
+        if name.id in scope.vars:
+            if name.id in scope.network_params:
+                scope.param_reads[name.id] += 1
+            return scope.vars[name.id]
+        later = scope.bound_later(name.id)
+        if later is not None:
+            code, message, extra = unbound_error(name, *later, self._assigning)
+            return self.report(code, message, name.span, **extra)
+        if name.id in self._consts:
+            return self.constant(name.id, name.span)
+        return Symbol(name.id)
 
-    def chain(self, expr: ast.Chain, scope: Scope) -> object:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def constant(self, name: str, span: Span) -> object:
+        if name not in self.const_values:
+            if name in self._const_busy:
+                return self.report("E0401", f"constant `{name}` is defined in terms of itself", span)
+            self._const_busy.add(name)
+            const = self._consts[name]
+            self.const_values[name] = self.eval(const.value, Scope("block", "", consts=self.const_values))
+            self._const_busy.discard(name)
+        return self.const_values[name]
 
-    def tensor_call(self, call: ast.Call, scope: Scope) -> object:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def tick(self, span: Span) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def assigned_value(self, name: str, expr: ast.Expr, scope: Scope) -> object:
+        """The value of `name = expr`: a read of a name bound further down may be a cycle through `name`."""
+        self._assigning = name
+        value = self.eval(expr, scope)
+        self._assigning = None
+        return value
 
     # --- evaluation ---
     def eval(self, expr: ast.Expr, scope: Scope) -> object:
@@ -89,8 +140,12 @@ class Evaluator:
 
     def _eval_InRef(self, expr: ast.InRef, scope) -> object:
         if scope.block_input is None:
-            return self.report("E0102", "`in` is only defined inside a block", expr.span,
-                               help="a network names its inputs with `input x: 32x32x3`")
+            return self.report(
+                "E0102",
+                "`in` is only defined inside a block",
+                expr.span,
+                help="a network names its inputs with `input x: 32x32x3`",
+            )
         value = scope.block_input
         return value.at(expr.span) if isinstance(value, Tensor) else value
 
@@ -103,9 +158,13 @@ class Evaluator:
         value = shape_attribute(obj, expr.name)
         if value is None:
             rank = len(obj.shape) - 1
-            return self.report("E0102", f"a rank-{rank} value has no `.{expr.name}`", expr.span,
-                               help=did_you_mean(expr.name, SHAPE_ATTRIBUTES),
-                               notes=[f"its shape is {'x'.join(map(str, obj.shape))}"])
+            return self.report(
+                "E0102",
+                f"a rank-{rank} value has no `.{expr.name}`",
+                expr.span,
+                help=did_you_mean(expr.name, SHAPE_ATTRIBUTES),
+                notes=[f"its shape is {'x'.join(map(str, obj.shape))}"],
+            )
         return value
 
     def _eval_Index(self, expr: ast.Index, scope) -> object:
@@ -127,7 +186,7 @@ class Evaluator:
         return POISON if any(isinstance(i, Poison) for i in items) else tuple(items)
 
     def _eval_Chain(self, expr: ast.Chain, scope) -> object:
-        return self.chain(expr, scope)
+        return self.tensors.chain(expr, scope)
 
     def _eval_Ternary(self, expr: ast.Ternary, scope) -> object:
         cond = self.condition(expr.cond, scope)
@@ -140,7 +199,7 @@ class Evaluator:
         if isinstance(value, Poison) or isinstance(value, bool):
             return value
         if isinstance(value, Symbol):
-            return self._unknown_name(value, expr.span, scope)
+            return self.unknown_name(value, expr.span, scope)
         return self.report("E0207", f"a condition must be true or false, got a {type_name(value)}", expr.span)
 
     def _eval_UnaryOp(self, expr: ast.UnaryOp, scope) -> object:
@@ -165,7 +224,7 @@ class Evaluator:
             return POISON
         for value, side in ((left, expr.left), (right, expr.right)):
             if isinstance(value, Symbol):
-                return self._unknown_name(value, side.span, scope)
+                return self.unknown_name(value, side.span, scope)
         if expr.op in _COMPARE:
             return self._compare(expr, left, right)
         return self._arith(expr, left, right, scope)
@@ -174,8 +233,7 @@ class Evaluator:
         if expr.op in ("==", "!="):
             return _COMPARE[expr.op](left, right)
         if not (is_number(left) and is_number(right)):
-            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}",
-                               expr.span)
+            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}", expr.span)
         return _COMPARE[expr.op](left, right)
 
     def _arith(self, expr: ast.BinOp, left, right, scope) -> object:
@@ -184,43 +242,43 @@ class Evaluator:
                 return self.report("E0601", "string is too long", expr.span)
             return left + right
         if isinstance(left, (tuple, list)) and isinstance(right, (tuple, list)) and expr.op == "+":
-            return type(left)(list(left) + list(right)) if len(left) + len(right) <= MAX_STRING else \
-                self.report("E0601", "list is too long", expr.span)
+            return (
+                type(left)(list(left) + list(right))
+                if len(left) + len(right) <= MAX_STRING
+                else self.report("E0601", "list is too long", expr.span)
+            )
         for value, side in ((left, expr.left), (right, expr.right)):
             if not is_number(value):
                 return self._operand_error(expr.op, value, side.span, scope)
         if expr.op in ("/", "//", "%") and right == 0:
             return self.report("E0206", "division by zero", expr.right.span)
-        if expr.op == "**" and (abs(right) > 256 or (left == 0 and right < 0)):
+        if expr.op == "**" and (abs(right) > MAX_EXPONENT or (left == 0 and right < 0)):
             return self.report("E0601", f"exponent {right} is out of range", expr.right.span)
         try:
             result = _ARITH[expr.op](left, right)
         except (OverflowError, ZeroDivisionError, ValueError):
             return self.report("E0601", "number out of range", expr.span)
         if isinstance(result, complex) or abs(result) > MAX_MAGNITUDE:
-            return self.report("E0601", "number out of range", expr.span,
-                               notes=["cnnc's numbers stay below 2^62 in magnitude"])
+            return self.report(
+                "E0601", "number out of range", expr.span, notes=["cnnc's numbers stay below 2^62 in magnitude"]
+            )
         return result
 
     def _operand_error(self, op: str, value: object, span: Span, scope) -> Poison:
         if isinstance(value, Symbol):
-            return self._unknown_name(value, span, scope)
+            return self.unknown_name(value, span, scope)
         return self.report("E0207", f"cannot apply `{op}` to a {type_name(value)}", span)
-
-    def _unknown_name(self, name: str, span: Span, scope) -> Poison:
-        return self.report("E0102", f"unknown name `{name}`", span,
-                           help=did_you_mean(name, scope.visible_names()))
 
     def _eval_Call(self, expr: ast.Call, scope) -> object:
         if expr.func not in BUILTINS:
-            return self.tensor_call(expr, scope)
+            return self.tensors.tensor_call(expr, scope)
         args, kwargs = [], {}
         for arg in expr.args:
             value = self.eval(arg.value, scope)
             if isinstance(value, Poison):
                 return POISON
             if isinstance(value, Symbol):
-                return self._unknown_name(value, arg.value.span, scope)
+                return self.unknown_name(value, arg.value.span, scope)
             if arg.name is None:
                 args.append(value)
             else:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnc.diagnostics import CnncError, Diagnostic, Label, SourceCache, Span
+from cnnc.limits import MAX_IMPORTS
 from cnnc.syntax import ast
 from cnnc.syntax.parser import parse
 
 STDLIB = Path(__file__).resolve().parent.parent / "stdlib"
-MAX_IMPORTS = 256
 
 
 @dataclass
@@ -82,9 +82,15 @@ def _merge_imports(program: Program, module: ast.Module, folder: Path, seen: set
             imported = _load_file(target, program, seen)
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable as UTF-8 text"
-            program.diagnostics.append(Diagnostic(
-                "error", "E0404", f"cannot import `{imp.path}`: {reason.lower()}", imp.span,
-                notes=[f"looked for {target}"]))
+            program.diagnostics.append(
+                Diagnostic(
+                    "error",
+                    "E0404",
+                    f"cannot import `{imp.path}`: {reason.lower()}",
+                    imp.span,
+                    notes=[f"looked for {target}"],
+                )
+            )
             continue
         if imported is not None:
             _merge_imports(program, imported, target.parent, seen)
@@ -100,9 +106,15 @@ def _merge(program: Program, module: ast.Module | None, shadowable: bool) -> Non
         previous = table.get(item.name)
         if previous is not None and not previous.span.file.startswith(std) and not shadowable:
             kind = "constant" if isinstance(item, ast.Const) else "block"
-            program.diagnostics.append(Diagnostic(
-                "error", "E0405", f"{kind} `{item.name}` is defined twice", _name_span(item),
-                labels=[Label(_name_span(previous), "first defined here")]))
+            program.diagnostics.append(
+                Diagnostic(
+                    "error",
+                    "E0405",
+                    f"{kind} `{item.name}` is defined twice",
+                    _name_span(item),
+                    labels=[Label(_name_span(previous), "first defined here")],
+                )
+            )
             continue
         table[item.name] = item
 

@@ -1,16 +1,17 @@
-"""Binding parameters: a network's (with --set overrides) and a block call's."""
+"""Binding parameters: a network's (with --set overrides) and a block call's.
+
+Arguments are evaluated in the caller's scope, defaults in a scope of the parameters
+bound before them, and each value is checked against the declared type.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cnnc.diagnostics import Span, did_you_mean
+from cnnc.expand.evaluate import Evaluator
+from cnnc.expand.scope import Scope
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor, type_name
 from cnnc.ir.graph import NetworkParam
 from cnnc.syntax import ast
-
-if TYPE_CHECKING:
-    from cnnc.expand.expander import Expander, Scope
 
 TYPES = ("int", "float", "bool", "str", "shape", "tuple", "list", "tensor", "any")
 
@@ -34,57 +35,71 @@ def check_type(value: object, typ: str | None) -> object | None:
     return None
 
 
-def _check_declared_type(ex: Expander, param: ast.Param) -> bool:
+def _check_declared_type(ev: Evaluator, param: ast.Param) -> bool:
     if param.type is not None and param.type not in TYPES:
-        ex.report("E0213", f"unknown type `{param.type}`", param.span, help=did_you_mean(param.type, TYPES))
+        ev.report("E0213", f"unknown type `{param.type}`", param.span, help=did_you_mean(param.type, TYPES))
         return False
     return True
 
 
-def _coerce(ex: Expander, param: ast.Param, value: object, span: Span, scope: Scope) -> object:
+def _coerce(ev: Evaluator, param: ast.Param, value: object, span: Span, scope: Scope) -> object:
     if isinstance(value, Poison):
         return POISON
     if isinstance(value, Symbol) and param.type not in (None, "any", "str"):
-        return ex._unknown_name(value, span, scope)
+        return ev.unknown_name(value, span, scope)
     converted = check_type(value, param.type)
     if converted is None:
-        return ex.report("E0201", f"`{param.name}` expects {param.type}, got {type_name(value)} {value!r}", span)
+        return ev.report("E0201", f"`{param.name}` expects {param.type}, got {type_name(value)} {value!r}", span)
     return converted
 
 
-def bind_network_params(ex: Expander, network: ast.Definition, overrides: dict[str, object],
-                        scope: Scope) -> list[NetworkParam]:
+def bind_network_params(
+    ev: Evaluator, network: ast.Definition, overrides: dict[str, object], scope: Scope
+) -> list[NetworkParam]:
     """The network's parameters: defaults, replaced by `--set name=value`."""
     known = {p.name for p in network.params}
     for name in overrides:
         if name not in known:
-            ex.report("E0205", f"network `{network.name}` has no parameter `{name}`", network.name_span,
-                      help=did_you_mean(name, known) or f"its parameters: {', '.join(sorted(known)) or 'none'}")
+            ev.report(
+                "E0205",
+                f"network `{network.name}` has no parameter `{name}`",
+                network.name_span,
+                help=did_you_mean(name, known) or f"its parameters: {', '.join(sorted(known)) or 'none'}",
+            )
     params = []
     for param in network.params:
-        if not _check_declared_type(ex, param):
+        if not _check_declared_type(ev, param):
             continue
-        default = ex.eval(param.default, scope) if param.default is not None else None
+        default = ev.eval(param.default, scope) if param.default is not None else None
         if param.name in overrides:
-            value = _coerce(ex, param, overrides[param.name], param.span, scope)
+            value = _coerce(ev, param, overrides[param.name], param.span, scope)
         elif param.default is not None:
-            value = _coerce(ex, param, default, param.default.span, scope)
+            value = _coerce(ev, param, default, param.default.span, scope)
         else:
-            ex.report("E0204", f"network parameter `{param.name}` has no default", param.span,
-                      help=f"give it one (`{param.name}: {param.type or 'int'} = ...`) or pass --set {param.name}=...")
+            ev.report(
+                "E0204",
+                f"network parameter `{param.name}` has no default",
+                param.span,
+                help=f"give it one (`{param.name}: {param.type or 'int'} = ...`) or pass --set {param.name}=...",
+            )
             value = POISON
         scope.vars[param.name] = value  # later defaults may read earlier parameters
         params.append(NetworkParam(param.name, param.type or "any", default, value, structural=True))
     return params
 
 
-def bind_arguments(ex: Expander, block: ast.Definition, args: list[ast.Arg], span: Span,
-                   scope: Scope) -> tuple[dict[str, object], bool] | None:
+def bind_arguments(
+    ev: Evaluator, block: ast.Definition, args: list[ast.Arg], span: Span, scope: Scope
+) -> tuple[dict[str, object], bool] | None:
     """A block call's arguments by name, defaults filled in; None after an error."""
     positional = [a for a in args if a.name is None]
     if len(positional) > len(block.params):
-        ex.report("E0202", f"block `{block.name}` takes {len(block.params)} arguments, got {len(positional)}",
-                  positional[len(block.params)].span, labels=[])
+        ev.report(
+            "E0202",
+            f"block `{block.name}` takes {len(block.params)} arguments, got {len(positional)}",
+            positional[len(block.params)].span,
+            labels=[],
+        )
         return None
     given: dict[str, ast.Arg] = dict(zip((p.name for p in block.params), positional))
     frozen = False
@@ -94,34 +109,40 @@ def bind_arguments(ex: Expander, block: ast.Definition, args: list[ast.Arg], spa
         if arg.name is None:
             continue
         if arg.name == "frozen" and "frozen" not in names:
-            value = ex.eval(arg.value, scope)
+            value = ev.eval(arg.value, scope)
             frozen = bool(value) if isinstance(value, bool) else False
             continue
         if arg.name not in names:
-            ex.report("E0203", f"block `{block.name}` has no parameter `{arg.name}`", arg.span,
-                      help=did_you_mean(arg.name, names))
+            ev.report(
+                "E0203",
+                f"block `{block.name}` has no parameter `{arg.name}`",
+                arg.span,
+                help=did_you_mean(arg.name, names),
+            )
             ok = False
         elif arg.name in given:
-            ex.report("E0208", f"`{arg.name}` is given twice", arg.span)
+            ev.report("E0208", f"`{arg.name}` is given twice", arg.span)
             ok = False
         else:
             given[arg.name] = arg
     bound: dict[str, object] = {}
     for param in block.params:
-        if not _check_declared_type(ex, param):
+        if not _check_declared_type(ev, param):
             ok = False
             continue
         if param.name in given:
             arg = given[param.name]
-            bound[param.name] = _coerce(ex, param, ex.eval(arg.value, scope), arg.value.span, scope)
+            bound[param.name] = _coerce(ev, param, ev.eval(arg.value, scope), arg.value.span, scope)
         elif param.default is not None:
-            from cnnc.expand.expander import Scope as _Scope
-
-            defaults = _Scope("block", "", vars=dict(bound), consts=ex.const_values)
-            bound[param.name] = _coerce(ex, param, ex.eval(param.default, defaults), param.default.span, scope)
+            defaults = Scope("block", "", vars=dict(bound), consts=ev.const_values)
+            bound[param.name] = _coerce(ev, param, ev.eval(param.default, defaults), param.default.span, scope)
         else:
-            ex.report("E0204", f"block `{block.name}` needs `{param.name}`", span,
-                      help=f"pass it: `{block.name}({', '.join(names)})`")
+            ev.report(
+                "E0204",
+                f"block `{block.name}` needs `{param.name}`",
+                span,
+                help=f"pass it: `{block.name}({', '.join(names)})`",
+            )
             ok = False
     if not ok or any(isinstance(v, Poison) for v in bound.values()):
         return None

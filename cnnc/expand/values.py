@@ -8,11 +8,6 @@ from dataclasses import dataclass
 from cnnc.diagnostics import Span
 from cnnc.ir.shape_math import Shape
 
-# Numbers beyond this are a typo or an attack, never a network.
-MAX_MAGNITUDE = 1 << 62
-# `sum`, `min` and `max` walk a range in C, where no step budget can stop them.
-MAX_RANGE = 1 << 20
-
 
 @dataclass(frozen=True)
 class Tensor:
@@ -52,8 +47,15 @@ def type_name(value: object) -> str:
         return "bool"
     if isinstance(value, Symbol):
         return f"name `{value}`"
-    return {int: "int", float: "float", str: "string", tuple: "tuple", list: "list", range: "range",
-            Tensor: "tensor"}.get(type(value), type(value).__name__)
+    return {
+        int: "int",
+        float: "float",
+        str: "string",
+        tuple: "tuple",
+        list: "list",
+        range: "range",
+        Tensor: "tensor",
+    }.get(type(value), type(value).__name__)
 
 
 def shape_attribute(tensor: Tensor, name: str) -> object | None:

@@ -6,6 +6,10 @@ order and a cycle cannot be built.  Pass results live on the node under
 plain names (`shape`, `params`, `macs`, `activation_size`,
 `receptive_field`).  Weight sharing: a node whose `shares` names another
 node uses that node's weights, and its own parameters count zero.
+
+The spec's structure (block calls, loops, value names: `cnnc.ir.calls`) is
+kept beside the nodes in `Graph.structure`; `Node.call` is the innermost
+block call a node was made in.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from cnnc.diagnostics import Span
 from cnnc.ir.attrs import Attrs
+from cnnc.ir.calls import Call, Iteration, Structure
 from cnnc.ir.ops import Op, Params
 from cnnc.ir.shape_math import Shape
 
@@ -29,6 +34,8 @@ class Node:
     frozen: bool = False
     shares: str | None = None  # id of the node whose weights this one uses
     bindings: dict[str, str] = field(default_factory=dict)  # attribute -> network parameter it came from
+    call: Call | None = None  # the innermost block call that made it; None: the network's body
+    loops: tuple[Iteration, ...] = ()  # the loops around it in that call's body, outermost first
     # pass results
     shape: Shape | None = None
     params: Params = field(default_factory=Params)
@@ -67,6 +74,7 @@ class Graph:
     output_spans: dict[str, Span] = field(default_factory=dict)
     params: dict[str, NetworkParam] = field(default_factory=dict)
     span: Span | None = None
+    structure: Structure = field(default_factory=Structure)
     _nodes: dict[str, Node] = field(default_factory=dict)
     _inputs: dict[str, list[str]] = field(default_factory=dict)
     _consumers: dict[str, list[str]] = field(default_factory=dict)

@@ -10,12 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-Shape = tuple[int, ...]
+from cnnc.limits import MAX_DIM, MAX_ELEMENTS
 
-# Nothing a spec can describe should be larger than this (per dimension and in
-# total elements): refusing early keeps a typo from turning into a 1 TB tensor.
-MAX_DIM = 1 << 24
-MAX_ELEMENTS = 1 << 36
+Shape = tuple[int, ...]
 
 
 @dataclass

@@ -10,16 +10,21 @@ from cnnc.diagnostics import Diagnostic
 from cnnc.ir.graph import Graph
 
 
-def run(graph: Graph, value_names: dict[str, str] | None = None) -> list[Diagnostic]:
+def run(graph: Graph) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     outputs = set(graph.outputs.values())
-    names = value_names or {}
     for node in graph.topological():
         if node.id in outputs or graph.consumers(node.id):
             continue
         what = "input" if node.op.name == "input" else "value"
-        label = names.get(node.id, node.id)
-        found.append(Diagnostic(
-            "warning", "W0501", f"{what} `{label}` is never used", node.span,
-            help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`"))
+        label = graph.structure.value_name(node.id) or node.id  # the user's name for it, if any
+        found.append(
+            Diagnostic(
+                "warning",
+                "W0501",
+                f"{what} `{label}` is never used",
+                node.span,
+                help=f"use it, or make it an output with `-> output {label.replace('.', '_')}`",
+            )
+        )
     return found

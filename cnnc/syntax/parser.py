@@ -9,11 +9,10 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
-from cnnc.expand.values import MAX_MAGNITUDE
+from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
 from cnnc.syntax import ast
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
-MAX_SOURCE_BYTES = 4 << 20  # specs are hand-written; anything bigger is a mistake
 
 
 def _span(file: str, meta) -> Span:
@@ -31,8 +30,11 @@ def _unquote(text: str, span: Span) -> str:
     try:
         return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
     except UnicodeDecodeError as exc:  # `"\x"`, `"\N{nope}"`: not the file's encoding, the string's
-        raise CnncError(Diagnostic("error", "E0001", f"bad escape in string: {exc.reason}", span,
-                                   help="write a backslash as `\\\\`")) from None
+        raise CnncError(
+            Diagnostic(
+                "error", "E0001", f"bad escape in string: {exc.reason}", span, help="write a backslash as `\\\\`"
+            )
+        ) from None
 
 
 @v_args(meta=True)
@@ -138,8 +140,9 @@ class _ToAst(Transformer_NonRecursive):
 
     def call_step(self, meta, c):
         name, args, repeat, alias = c
-        return ast.CallStep(str(name), args, repeat, str(alias) if alias else None, self.s(meta),
-                            _token_span(self.file, name))
+        return ast.CallStep(
+            str(name), args, repeat, str(alias) if alias else None, self.s(meta), _token_span(self.file, name)
+        )
 
     def output_step(self, meta, c):
         return ast.OutputStep(str(c[0]), self.s(meta))
@@ -148,8 +151,15 @@ class _ToAst(Transformer_NonRecursive):
     def integer(self, text: str, meta) -> int:
         # Python refuses to convert more than 4,300 digits; cnnc's numbers stay below 2^62 anyway.
         if len(text.lstrip("0")) > 19 or int(text) > MAX_MAGNITUDE:
-            raise CnncError(Diagnostic("error", "E0601", "number out of range", self.s(meta),
-                                       notes=["cnnc's numbers stay below 2^62 in magnitude"]))
+            raise CnncError(
+                Diagnostic(
+                    "error",
+                    "E0601",
+                    "number out of range",
+                    self.s(meta),
+                    notes=["cnnc's numbers stay below 2^62 in magnitude"],
+                )
+            )
         return int(text)
 
     def number(self, meta, c):
@@ -238,8 +248,14 @@ def _parser() -> Lark:
 
 
 _FRIENDLY = {
-    "NAME": "a name", "INT": "a number", "NUMBER": "a number", "SHAPE": "a shape like 32x32x3",
-    "STRING": "a string", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`",
+    "NAME": "a name",
+    "INT": "a number",
+    "NUMBER": "a number",
+    "SHAPE": "a shape like 32x32x3",
+    "STRING": "a string",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*` or `/`",
     "$END": "the end of the file",
 }
 
@@ -261,8 +277,13 @@ def _syntax_error(exc: UnexpectedInput, file: str, parser: Lark) -> Diagnostic:
         return Diagnostic("error", "E0001", f"unexpected character `{char}`", Span(file, line, col, line, col + 1))
     expected = sorted({_describe(parser, t) for t in getattr(exc, "expected", set()) or set()})
     if isinstance(exc, UnexpectedEOF):
-        return Diagnostic("error", "E0001", "unexpected end of file", Span(file, line, col, line, col + 1),
-                          notes=[f"expected {_join(expected)}"] if expected else [])
+        return Diagnostic(
+            "error",
+            "E0001",
+            "unexpected end of file",
+            Span(file, line, col, line, col + 1),
+            notes=[f"expected {_join(expected)}"] if expected else [],
+        )
     token: Token = exc.token  # type: ignore[attr-defined]
     found = "end of file" if token.type == "$END" else f"`{token}`"
     width = max(1, len(str(token))) if token.type != "$END" else 1
@@ -294,8 +315,11 @@ def _syntax_help(text: str, kind: str, expected: list[str]) -> str | None:
 def parse(text: str, file: str = "<spec>") -> ast.Module:
     """Parse one spec; raises `CnncError` with a syntax diagnostic."""
     if len(text.encode("utf-8", "replace")) > MAX_SOURCE_BYTES:
-        raise CnncError(Diagnostic("error", "E0601", f"the spec is larger than {MAX_SOURCE_BYTES >> 20} MiB",
-                                   Span(file, 1, 1, 1, 2)))
+        raise CnncError(
+            Diagnostic(
+                "error", "E0601", f"the spec is larger than {MAX_SOURCE_BYTES >> 20} MiB", Span(file, 1, 1, 1, 2)
+            )
+        )
     parser = _parser()
     try:
         tree = parser.parse(text)

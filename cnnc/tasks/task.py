@@ -121,12 +121,43 @@ def write_config(code: CodeWriter, options: list[config.Option], values: dict[st
 
 def write_imports(code: CodeWriter, task: str, framework: str, head: str, modules: list[str],
                   names: list[str] = ()) -> None:
-    """The script's imports as ruff's isort orders them: the standard library, then `import x` lines, then
-    `from x import y` lines sorted by module (the framework, the copied runtime and model.py are one section):
-    the task's options, its runtime file for `framework` as `task`, its `head` record, the shared runtime as
-    `rt`, the model."""
+    """The script's imports as ruff's isort orders them in the compiled folder: the standard library, the
+    framework (`modules`, then `names`), then the folder's own modules (first party there): the task's
+    options, its runtime file for `framework` as `task`, its `head` record, the shared runtime as `rt`,
+    and the model."""
     own = f"{PACKAGE}.{task}"
-    names = [*names, f"from {own} import options", f"from {own}.runtime import {framework} as task",
+    local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    code.lines += ["", "import sys", "", *modules, *sorted(names, key=lambda line: line.split()[1].lower()), ""]
+    code.lines += ["", "import sys", "", *modules, *names, "", *local, ""]
+
+
+def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json") -> None:
+    """build_trainer() (the data through the task's reader, then `build`: the model, optimizer and the task's
+    objective) and main(), the sequence of calls a person would change; `before_fit`: the task's extra steps."""
+    code.lines += [
+        "def build_trainer(cfg, env):",
+        '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
+        "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
+        *build,
+        "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
+        "",
+        "",
+        "def main(argv: list[str] | None = None) -> int:",
+        "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
+        "    env = rt.setup(cfg)  # the device or strategy, the processes, seeds",
+        "    trainer = build_trainer(cfg, env)",
+        "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
+        "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
+        "        return 0",
+        *before_fit,
+        "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
+        "    rt.check_ranks_agree(trainer.model, env)",
+        "    if status == 0:",
+        f"        rt.test(trainer, cfg)  # the best weights on the test split: {writes}",
+        "    return status",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    sys.exit(rt.run(main))",
+    ]

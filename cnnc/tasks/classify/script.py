@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cnnc.backends.pysource import CodeWriter, call, literal
 from cnnc.tasks.classify.runtime.common import Head
-from cnnc.tasks.task import write_config, write_header, write_imports, write_layers
+from cnnc.tasks.task import write_config, write_header, write_imports, write_layers, write_main
 
 _LOSS_NOTES = {
     ("softmax", False): "it ends in softmax: the loss is NLL on the log of its probabilities",
@@ -99,25 +99,9 @@ _WRITES = {"torch": "Writes to --out (run/): last.pt (to resume), best.pt (best 
                     "metrics.json.",
            "keras": "Writes to --out (run/): last.npz (to resume), best.weights.h5 (best weights), log.csv, "
                     "curves.png, metrics.json."}
-_MAIN = [
-    "def main(argv: list[str] | None = None) -> int:",
-    "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
-    "    env = rt.setup(cfg)  # the device or strategy, the processes, seeds",
-    "    trainer = build_trainer(cfg, env)",
-    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-    "        return 0",
+_FEATURES = [
     "    if cfg.feature_extract:  # transfer learning: the head on cached features of the frozen base",
     "        task.train_head_on_features(trainer, env.log)",
-    "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
-    "    rt.check_ranks_agree(trainer.model, env)",
-    "    if status == 0:",
-    "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json",
-    "    return status",
-    "",
-    "",
-    'if __name__ == "__main__":',
-    "    sys.exit(rt.run(main))",
 ]
 
 
@@ -133,9 +117,5 @@ def render_script(head: Head, framework: str, values: dict, analysis, options: l
     write_layers(code, graph)
     write_config(code, options, values)
     code.lines += ["", "", *(torch_task(head) if framework == "torch" else keras_task(head)), "", ""]
-    code.lines += ["def build_trainer(cfg, env):",
-                   '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-                   "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
-                   *_BUILD[framework], "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)",
-                   "", "", *_MAIN]
+    write_main(code, _BUILD[framework], _FEATURES)
     return code.source()

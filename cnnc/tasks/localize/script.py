@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cnnc.backends.pysource import CodeWriter, call, literal
 from cnnc.tasks.localize.runtime.common import LocalizeHead
-from cnnc.tasks.task import write_config, write_header, write_imports, write_layers
+from cnnc.tasks.task import write_config, write_header, write_imports, write_layers, write_main
 
 _TORCH_LOGISTIC = {
     "linear": ["    pc = F.binary_cross_entropy_with_logits(out[:, 0], present, reduction=\"none\")",
@@ -113,29 +113,8 @@ def render_script(head: LocalizeHead, framework: str, values: dict, analysis, op
     write_layers(code, graph)
     write_config(code, options, values)
     code.lines += ["", "", *(torch_task(head) if framework == "torch" else keras_task(head)), "", ""]
-    code.lines += ["def build_trainer(cfg, env):",
-                   '    """The data, the model, its optimizer and the task, in the trainer that fit drives."""',
-                   "    data, pipeline = rt.load_data(cfg, INPUTS, env, task.Reader())  # split, scaling, augmentation",
-                   "    HEAD.check_classes(data.class_names)", *_BUILD[framework],
-                   "    return rt.Trainer(model, objective, optimizer, data, pipeline, cfg, env)", "", "", *_MAIN]
+    build = ["    HEAD.check_classes(data.class_names)", *_BUILD[framework]]
+    write_main(code, build, writes="metrics.json, predictions.png")
     return code.source()
 
 
-_MAIN = [  # main(): the sequence of calls a person would change
-    "def main(argv: list[str] | None = None) -> int:",
-    "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
-    "    env = rt.setup(cfg)  # the device or strategy, the processes, seeds",
-    "    trainer = build_trainer(cfg, env)",
-    "    if cfg.ensemble or cfg.eval_only:  # evaluate weights files, no training",
-    "        rt.test(trainer, cfg, cfg.ensemble or ([cfg.weights] if cfg.weights else None))",
-    "        return 0",
-    "    status = rt.fit(trainer, cfg, trainer.data, env.log)  # epochs, checkpoints, early stopping, curves",
-    "    rt.check_ranks_agree(trainer.model, env)",
-    "    if status == 0:",
-    "        rt.test(trainer, cfg)  # the best weights on the test split: metrics.json, predictions.png",
-    "    return status",
-    "",
-    "",
-    'if __name__ == "__main__":',
-    "    sys.exit(rt.run(main))",
-]

@@ -35,6 +35,7 @@ class Option:
 
 
 def opt(name: str, default: Any, help: str, group: str, **kw) -> Option:
+    """An option record, its type taken from its default (a task's options.py makes its own with this)."""
     if "type" not in kw and default is not None and not isinstance(default, list):
         kw["type"] = type(default)
     return Option(name, default, help, group, **kw)
@@ -109,6 +110,9 @@ OPTIONS: tuple[Option, ...] = (
     opt("device", "auto", "auto, cpu, cuda, cuda:1, mps", "scale", frameworks=("torch",)),
     opt("amp", "auto", "mixed precision: auto (on for CUDA), on, off", "scale", choices=("auto", "on", "off")),
     opt("threads", 0, "intra-op CPU threads (0: the framework's choice)", "scale"),
+    opt("init", "keras", "keras: the layers' own initialisers (Glorot); torch: PyTorch's default initialisation of "
+        "convolutions and dense layers, so that the same options train alike in both frameworks", "optimisation",
+        frameworks=("keras",), choices=("keras", "torch")),
     opt("strategy", "auto", "tf.distribute strategy: auto (mirrored over several GPUs), none, mirrored, "
          "multi_worker, cpu2 (mirrored over 2 logical CPU devices, for testing)", "scale", frameworks=("keras",),
          choices=("auto", "none", "mirrored", "multi_worker", "cpu2")),

@@ -260,12 +260,12 @@ def split_for(reader: Reader, targets: np.ndarray, fractions: tuple[float, float
     return own(targets, fractions, seed) if own else stratified_split(reader.strata(targets), fractions, seed)
 
 
-def stratified_split(labels: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
+def stratified_split(strata: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
     """Train, validation and test indices: per stratum a seeded permutation, shares rounded per stratum."""
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
-    for label in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == label))
+    for stratum in np.unique(strata):
+        idx = rng.permutation(np.flatnonzero(strata == stratum))
         n_test = int(round(len(idx) * fractions[2]))
         n_val = int(round(len(idx) * fractions[1]))
         if n_test + n_val >= len(idx) and fractions[0] > 0:  # keep at least one training example

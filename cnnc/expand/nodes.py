@@ -1,0 +1,104 @@
+"""Adding layers to the graph: unique ids, validated attributes, shapes inferred on the way in.
+
+Shapes are inferred as each node is added, because what follows may depend on them
+(`in.c`).  Every id handed out (layers and block calls) stays distinct also after
+`cnnc.ir.names.code_name`, so each backend can name layers by it.
+"""
+
+from __future__ import annotations
+
+from cnnc.diagnostics import CnncError, Diagnostic, Label, Span
+from cnnc.expand.attributes import build_attrs
+from cnnc.expand.evaluate import Evaluator
+from cnnc.expand.scope import Scope
+from cnnc.expand.values import POISON, Poison, Tensor
+from cnnc.ir.attrs import InputAttrs
+from cnnc.ir.graph import Graph, Node
+from cnnc.ir.names import code_name
+from cnnc.ir.ops import OPS, Op
+from cnnc.ir.shape_math import ShapeError, fmt
+from cnnc.limits import MAX_NODES
+from cnnc.passes.shape import infer_shape
+from cnnc.syntax import ast
+
+
+class Nodes:
+    """Makes the graph's nodes, in order."""
+
+    def __init__(self, graph: Graph, evaluator: Evaluator) -> None:
+        self.graph = graph
+        self.evaluator = evaluator
+        self.created: list[str] = []  # node ids in the order they were made
+        self.code_names: set[str] = set()  # code_name of every id handed out
+
+    def add_input(self, name: str, shape: tuple[int, ...], span: Span) -> object:
+        """The network input `name`: a tensor, or POISON after an error."""
+        tensor = self._add(Node(name, OPS["input"], InputAttrs(shape=shape, name=name), span), [], span)
+        if isinstance(tensor, Tensor):
+            self.code_names.add(code_name(name))
+            self.graph.inputs[name] = name
+        return tensor
+
+    def add_op(
+        self, op: Op, inputs: list[Tensor], args: list[ast.Arg], step: ast.CallStep | ast.Call, scope: Scope
+    ) -> object:
+        """A layer applying `op` with `args` to `inputs`: a tensor, or POISON after an error."""
+        span = step.span
+        if len(inputs) < op.min_inputs or (op.max_inputs is not None and len(inputs) > op.max_inputs):
+            want = "one input" if op.max_inputs == 1 else f"at least {op.min_inputs} inputs"
+            return self.evaluator.report("E0209", f"`{op.name}` takes {want}, got {len(inputs)}", span)
+        built = build_attrs(self.evaluator, op, args, span, scope)
+        if built is None:
+            return POISON
+        attrs, frozen, bindings = built
+        frozen = frozen or scope.frozen or getattr(attrs, "weights", None) is not None
+        alias = step.alias if isinstance(step, ast.CallStep) else None
+        node = Node(
+            self.fresh_id(scope, alias or op.name, alias is not None),
+            op,
+            attrs,
+            span,
+            frozen=frozen and op.has_weights,
+            bindings=bindings,
+            call=scope.call,
+            loops=scope.iterations,
+        )
+        return self._add(node, inputs, span)
+
+    def _add(self, node: Node, inputs: list[Tensor], span: Span) -> object:
+        try:
+            node.shape = infer_shape(node, [t.shape for t in inputs])
+        except ShapeError as exc:
+            return self._shape_error(exc, inputs, span)
+        if len(self.graph) >= MAX_NODES:
+            raise CnncError(Diagnostic("error", "E0601", f"the network has more than {MAX_NODES:,} layers", span))
+        self.graph.add(node, [t.node for t in inputs])
+        self.created.append(node.id)
+        return Tensor(node.id, node.shape, span)
+
+    def _shape_error(self, exc: ShapeError, inputs: list[Tensor], span: Span) -> Poison:
+        labels = []
+        if exc.operand is not None and exc.operand < len(inputs):
+            first, culprit = inputs[0], inputs[exc.operand]
+            labels = [
+                Label(first.span, f"this is {fmt(first.shape)}"),
+                Label(culprit.span, f"this is {fmt(culprit.shape)}"),
+            ]
+        return self.evaluator.report(exc.code, exc.message, span, labels=labels, notes=list(exc.notes), help=exc.help)
+
+    def fresh_id(self, scope: Scope, base: str, explicit: bool) -> str:
+        """A node or call id not yet used, distinct from all others also as code (`c.b` vs `c_b`)."""
+        # Explicit names are used as written, then name_2, name_3; automatic ones count
+        # from 1 (conv1, conv2), with an underscore after a digit (relu6_1, not relu61).
+        sep = "_" if explicit or base[-1].isdigit() else ""
+        while True:
+            scope.counters[base] += 1
+            n = scope.counters[base]
+            node_id = scope.prefix + (base if explicit and n == 1 else f"{base}{sep}{n}")
+            if (
+                node_id not in self.graph
+                and node_id not in self.graph.inputs
+                and code_name(node_id) not in self.code_names
+            ):
+                self.code_names.add(code_name(node_id))
+                return node_id
