@@ -69,8 +69,9 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
-    # In a compiled folder cnnc_tasks/ and model.py sit beside train.py: first party, as ruff finds them there.
-    first_party = 'lint.isort.known-first-party = ["cnnc_tasks", "model"]'
+    # In a compiled folder cnnc_tasks/, model.py and train.py sit side by side: first party, as ruff finds them
+    # there (verify.py and recognize.py import train.py's CONFIG and HEAD).
+    first_party = 'lint.isort.known-first-party = ["cnnc_tasks", "model", "train"]'
     command = [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                "--config", first_party]
     return subprocess.run(command, capture_output=True, text=True)

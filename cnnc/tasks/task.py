@@ -129,7 +129,9 @@ def write_imports(code: CodeWriter, task: str, framework: str, head: str, module
     local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
              f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
              "from model import INPUTS, build_model"]
-    code.lines += ["", "import sys", "", *modules, *names, "", *local, ""]
+    local.sort(key=lambda line: line.split()[1].lower())  # by module, as isort does (a task named after "runtime")
+    framework_section = [*modules, *names, ""] if modules or names else []  # no empty section (Keras, no ops)
+    code.lines += ["", "import sys", "", *framework_section, *local, ""]
 
 
 def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json") -> None:
