@@ -1,5 +1,8 @@
 """The verification losses in torch and in Keras give the numpy reference's value for the same embeddings
-and identities (the differential test of issue 14), and their gradients stay finite."""
+and identities (the differential test of issue 14), and their gradients stay finite.
+
+The frameworks are imported inside the tests, not at collection: TensorFlow loaded before torch's compiler
+stack (triton) makes torch 2.14 crash in other test modules of the same process."""
 
 from __future__ import annotations
 
@@ -8,11 +11,17 @@ import pytest
 
 from cnnc.tasks.verify.runtime import mining
 
-torch = pytest.importorskip("torch")
-keras = pytest.importorskip("keras")
 
-from cnnc.tasks.verify.runtime import keras as vk  # noqa: E402
-from cnnc.tasks.verify.runtime import torch as vt  # noqa: E402
+@pytest.fixture(scope="module")
+def frameworks():
+    """(torch, the torch side, the Keras side) of the verification runtime."""
+    import torch
+
+    from cnnc.tasks.verify.runtime import keras as vk
+    from cnnc.tasks.verify.runtime import torch as vt
+
+    return torch, vt, vk
+
 
 RNG = np.random.default_rng(0)
 EMB = RNG.normal(size=(12, 6)).astype(np.float32)
@@ -23,7 +32,8 @@ IDS = np.r_[np.repeat(np.arange(4), 2), [4, 4, 4, 5]]  # identity 5: one image, 
 @pytest.mark.parametrize("squared", [True, False])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("how", mining.MINING)
-def test_triplet_loss_is_one_value_in_numpy_torch_and_keras(how, reduction, squared, normalize):
+def test_triplet_loss_is_one_value_in_numpy_torch_and_keras(frameworks, how, reduction, squared, normalize):
+    torch, vt, vk = frameworks
     emb = mining.l2_normalize(EMB).astype(np.float32) if normalize else EMB
     want = mining.triplet_loss(emb, IDS, 0.3, how, squared, reduction)
     got_torch = vt.triplet_loss(torch.tensor(emb), torch.tensor(IDS), 0.3, how, squared, reduction)
@@ -34,7 +44,8 @@ def test_triplet_loss_is_one_value_in_numpy_torch_and_keras(how, reduction, squa
 
 
 @pytest.mark.parametrize("kind", mining.PAIR_FEATURES)
-def test_pair_loss_is_one_value_in_numpy_torch_and_keras(kind):
+def test_pair_loss_is_one_value_in_numpy_torch_and_keras(frameworks, kind):
+    torch, vt, vk = frameworks
     w, b = RNG.normal(size=6).astype(np.float32), 0.4
     want = mining.pair_loss(EMB, IDS, w, b, kind)
     head = vt.PairHead(6, kind)
@@ -49,21 +60,24 @@ def test_pair_loss_is_one_value_in_numpy_torch_and_keras(kind):
     assert float(np.asarray(vk.pair_loss(IDS, layer(EMB)))) == pytest.approx(want, rel=1e-5)
 
 
-def test_l2_normalize_is_one_value_in_numpy_torch_and_keras():
+def test_l2_normalize_is_one_value_in_numpy_torch_and_keras(frameworks):
+    torch, vt, vk = frameworks
     want = mining.l2_normalize(EMB)
     assert np.allclose(vt.l2_normalize(torch.tensor(EMB)).numpy(), want, atol=1e-6)
     assert np.allclose(np.asarray(vk.l2_normalize(EMB)), want, atol=1e-6)
 
 
 @pytest.mark.parametrize("how", mining.MINING)
-def test_gradients_are_finite_where_embeddings_coincide(how):
+def test_gradients_are_finite_where_embeddings_coincide(frameworks, how):
+    torch, vt, _ = frameworks
     emb = torch.tensor(np.r_[EMB[:1], EMB[:1], EMB[2:]], requires_grad=True)  # two identical rows
     vt.triplet_loss(emb, torch.tensor(IDS), 0.3, how, squared=False).backward()
     assert torch.isfinite(emb.grad).all() and emb.grad.abs().sum() > 0
 
 
-def test_batch_hard_gradient_reaches_only_the_chosen_triplets():
+def test_batch_hard_gradient_reaches_only_the_chosen_triplets(frameworks):
     """The loss of one anchor moves only its anchor, its farthest positive and its nearest negative."""
+    torch, vt, _ = frameworks
     emb = np.array([[0.0], [1.0], [3.0], [4.0], [10.0]], dtype=np.float32)
     ids = torch.tensor([0, 0, 0, 1, 1])
     x = torch.tensor(emb, requires_grad=True)
