@@ -170,7 +170,7 @@ def test_bad_task_option_is_a_usage_error(spec_file):
 
 
 def test_registry_names_its_tasks():
-    assert sorted(TASKS) == ["classify", "localize"]
+    assert sorted(TASKS) == ["classify", "localize", "verify"]
     assert TASKS["classify"].frameworks == ("torch", "keras")
 
 
