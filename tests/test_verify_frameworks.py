@@ -1,8 +1,7 @@
 """The verification losses in torch and in Keras give the numpy reference's value for the same embeddings
 and identities (the differential test of issue 14), and their gradients stay finite.
 
-The frameworks are imported inside the tests, not at collection: TensorFlow loaded before torch's compiler
-stack (triton) makes torch 2.14 crash in other test modules of the same process."""
+The frameworks are imported by a fixture, not at collection, so collecting the quick suite loads neither."""
 
 from __future__ import annotations
 
