@@ -132,3 +132,17 @@ def test_processes_share_each_global_batch_by_whole_identities():
 def test_pk_batches_need_two_identities_with_positives():
     with pytest.raises(ValueError, match="1 such identities"):
         sampling.pk_batches(np.array([0, 0, 1, 2]), p=2, k=2, seed=0, epoch=0)
+
+
+def test_the_task_says_when_no_batch_can_hold_a_positive():
+    from types import SimpleNamespace
+
+    from cnnc.tasks.runtime.config import ConfigError
+    from cnnc.tasks.verify.runtime.common import Evaluation, VerifyHead
+
+    cfg = SimpleNamespace(identities_per_batch=8, images_per_identity=4, seed=0)
+    task = Evaluation(VerifyHead(inputs=("x",), output="f", dim=4), cfg)
+    batches = task.train_batches(IDS, epoch=0, rank=0, world=1)
+    assert [len(b) for b in batches] == [4 + 3 + 4 + 2]  # P = the 4 identities with positives, K = 4 or all
+    with pytest.raises(ConfigError, match="two identities with two images or more"):
+        task.train_batches(np.array([0, 0, 1, 2, 3]), epoch=0, rank=0, world=1)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ...runtime.config import ConfigError
 from ...runtime.data import Source
 from ...runtime.loop import write_text
 from . import evaluate, identities, mining, plots
+from .sampling import pk_batches
 
 VAL_LOSS_SAMPLE = 256  # the validation loss is the training loss on this many seeded examples (batch-all is N^3)
 
@@ -77,6 +79,16 @@ class Evaluation:
 
     def pair_parameters(self) -> tuple[np.ndarray, float] | None:
         return None
+
+    def train_batches(self, identities: np.ndarray, epoch: int, rank: int, world: int) -> list[np.ndarray]:
+        """The shared runtime's hook for the training batches: P identities x K images (sampling.py)."""
+        cfg = self.cfg
+        try:
+            return pk_batches(
+                identities, cfg.identities_per_batch, cfg.images_per_identity, cfg.seed, epoch, rank, world
+            )
+        except ValueError as exc:  # too few identities with two images, or P, K too small: the user's setting
+            raise ConfigError(str(exc)) from None
 
     def measure(self) -> evaluate.Measure:
         pair = self.pair_parameters() if self.cfg.formulation == "pair" else None

@@ -17,7 +17,6 @@ from .common import Evaluation, VerifyHead
 from .common import Reader as Reader  # train.py reads the data through the task's framework file
 from .common import save_normalizer as save_normalizer
 from .mining import PAIR_FEATURES
-from .sampling import pk_batches
 
 
 class TorchOps:
@@ -161,10 +160,6 @@ class Verify(Evaluation):
 
     def predictions(self, out) -> torch.Tensor:
         return out.float()
-
-    def train_batches(self, identities, epoch: int, rank: int, world: int):
-        cfg = self.cfg
-        return pk_batches(identities, cfg.identities_per_batch, cfg.images_per_identity, cfg.seed, epoch, rank, world)
 
     def pair_parameters(self):
         if self.model.pair is None:
