@@ -3,7 +3,8 @@
 cnnc never runs ruff itself (it is not a runtime dependency): the one code writer,
 `cnnc.backends.pysource`, lays the source out as ruff's formatter would.  This test
 holds it to that over the whole spec library, both targets, model.py alone and with
-the classify harness's train.py, the localize harness's train.py for a linear and a sigmoid head, plus
+the classify harness's train.py, the localize harness's train.py for a linear and a sigmoid head, the verify
+harness's train.py, verify.py and recognize.py for a siamese and an embedding network, plus
 each backend's own op specs.  Everything is
 generated in-process into one folder and ruff runs once per command over it, with the
 project's settings (line length 120).
@@ -34,7 +35,7 @@ NOT_CLASSIFIERS = {"edges": "E0702", "siamese": "E0701", "unet": "E0702", "yolo"
 
 def _write(out: Path, files: dict[str, str]) -> None:
     out.mkdir(parents=True)
-    for name in ("model.py", "train.py"):
+    for name in ("model.py", "train.py", "verify.py", "recognize.py"):
         if name in files:
             (out / name).write_text(files[name], encoding="utf-8")
 
@@ -58,6 +59,9 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
             spec = out / f"localize_{name}.cnn"
             spec.write_text(text, encoding="utf-8")
             _write(out / f"localize_{name}_{target}", generate(analyze(spec), CompileOptions(target, "localize")))
+    for target in ("torch", "keras"):  # the verify task's scripts, for a siamese and an embedding network
+        for spec in (ROOT / "specs" / "siamese.cnn", ROOT / "examples" / "verify" / "digits_embedding.cnn"):
+            _write(out / f"verify_{spec.stem}_{target}", generate(analyze(spec), CompileOptions(target, "verify")))
     for target, paths in OWN.items():
         for path in paths:
             _write(out / f"own_{path.stem}_{target}", generate(analyze(path), CompileOptions(target)))
@@ -65,8 +69,9 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:
-    # In a compiled folder cnnc_tasks/ and model.py sit beside train.py: first party, as ruff finds them there.
-    first_party = 'lint.isort.known-first-party = ["cnnc_tasks", "model"]'
+    # In a compiled folder cnnc_tasks/, model.py and train.py sit side by side: first party, as ruff finds them
+    # there (verify.py and recognize.py import train.py's CONFIG and HEAD).
+    first_party = 'lint.isort.known-first-party = ["cnnc_tasks", "model", "train"]'
     command = [sys.executable, "-m", "ruff", *args, "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                "--config", first_party]
     return subprocess.run(command, capture_output=True, text=True)
@@ -84,8 +89,11 @@ def test_every_library_spec_and_target_was_compiled(compiled):
     scripts = sorted(out.glob("*/train.py"))
     classifiers = len(LIBRARY) - len(NOT_CLASSIFIERS)
     localizers = 2 * 2  # a linear and a sigmoid head, both targets
-    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + localizers + len(OWN["torch"]) + len(OWN["keras"])
-    assert len(scripts) == 2 * classifiers + localizers
+    verifiers = 2 * 2  # a siamese and an embedding network, both targets
+    own = len(OWN["torch"]) + len(OWN["keras"])
+    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + localizers + verifiers + own
+    assert len(scripts) == 2 * classifiers + localizers + verifiers
+    assert len(sorted(out.glob("verify_*/verify.py")) + sorted(out.glob("verify_*/recognize.py"))) == 2 * verifiers
 
 
 def test_classify_rejects_non_classifiers_with_a_diagnostic(compiled):

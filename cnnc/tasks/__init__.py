@@ -20,10 +20,12 @@ like `localize/` and one entry in `TASKS` below.
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify, detect, localize, segment
+from cnnc.tasks import classify, detect, localize, segment, verify
 from cnnc.tasks.task import Task, runtime_files, task_config
 
-TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK, detect.TASK, segment.TASK)}
+TASKS: dict[str, Task] = {
+    task.name: task for task in (classify.TASK, localize.TASK, detect.TASK, segment.TASK, verify.TASK)
+}
 
 
 def generate(analysis, options) -> dict[str, str]:
@@ -39,5 +41,7 @@ def generate(analysis, options) -> dict[str, str]:
         raise UsageError(str(exc)) from None
     plan = task.plan(analysis.graph)
     files = {"train.py": task.render(plan, options.target, values, analysis)}
+    if task.scripts is not None:  # the task's other scripts (verify: verify.py, recognize.py)
+        files.update(task.scripts(plan, options.target))
     files.update(runtime_files(task, options.target))
     return files

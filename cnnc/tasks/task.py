@@ -40,6 +40,7 @@ class Task:
     plan: Callable[[Any], Any]  # graph -> what the script must know (or CnncError)
     render: Callable[[Any, str, dict[str, Any], Any], str]  # plan, framework, config, analysis -> train.py
     frameworks: tuple[str, ...] = ("torch", "keras")
+    scripts: Callable[[Any, str], dict[str, str]] | None = None  # plan, framework -> more scripts (verify.py)
 
     def option_list(self, framework: str) -> list[config.Option]:
         return config.options_for(framework, *config.task_options(self.options))

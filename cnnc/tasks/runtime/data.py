@@ -62,6 +62,7 @@ class Reader(Protocol):
     def class_names(self, arrays: dict[str, np.ndarray], targets: np.ndarray, path: Path) -> list[str]: ...
     def strata(self, targets: np.ndarray) -> np.ndarray: ...  # an integer per example: the split balances them
     def follow(self, target: np.ndarray, geometry) -> np.ndarray: ...  # one target after augment.Geometry
+    # optional: split(targets, fractions, seed) -> [train, val, test] indices, in place of the stratified split
 
 
 @dataclass
@@ -180,7 +181,7 @@ def _load_files(root: Path, found: Source, shape, fractions, seed, reader: Reade
         paths = [p for p, k in zip(paths, keep, strict=True) if k]
         targets = targets[keep]
         notes.append(f"left out {len(bad)} unreadable file(s):\n{listing}")
-    parts = stratified_split(reader.strata(targets), fractions, seed)
+    parts = split_for(reader, targets, fractions, seed)
     splits = [Split(name, targets[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
     return Data(*splits, class_names=list(found.class_names), shape=tuple(shape), source=str(root), notes=notes)
 
@@ -209,7 +210,7 @@ def _load_npz(path: Path, shape, fractions, seed, reader: Reader) -> Data:
                             f"it has {', '.join(sorted(arrays)) or 'none'}")
         x = _conform(arrays[key], shape, path, notes)
         every = reader.arrays(arrays, "", len(x), path)
-        parts = stratified_split(reader.strata(every), fractions, seed)
+        parts = split_for(reader, every, fractions, seed)
         splits = [Split(n, every[idx], images=x[idx]) for n, idx in zip(_NAMES, parts, strict=True)]
     names = reader.class_names(arrays, every, path)
     return Data(*splits, class_names=names, shape=tuple(shape), source=str(path), notes=notes)
@@ -251,6 +252,13 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the split, scaling
+
+def split_for(reader: Reader, targets: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list:
+    """The reader's own split where it has one (verification splits by identity, never by image), else the
+    stratified split on its strata."""
+    own = getattr(reader, "split", None)
+    return own(targets, fractions, seed) if own else stratified_split(reader.strata(targets), fractions, seed)
+
 
 def stratified_split(strata: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list[np.ndarray]:
     """Train, validation and test indices: per stratum a seeded permutation, shares rounded per stratum."""
@@ -371,6 +379,13 @@ def batch_indices(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool,
     if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
         batches.pop()
     return batches
+
+
+def task_order(task, split: Split):
+    """The task's training batches as `order(epoch, rank, world)`, where it chooses them (`task.train_batches`
+    of the split's targets: verification's P identities x K images); None: the shuffled batches above."""
+    own = getattr(task, "train_batches", None)
+    return (lambda epoch, rank, world: own(split.targets, epoch, rank, world)) if own else None
 
 
 def prepare(cfg, shape: tuple[int, ...], reader: Reader) -> tuple[Data, Pipeline]:

@@ -256,7 +256,7 @@ class Trainer:
     def _batches(self, split, train: bool, ten_crop: float = 0.0) -> Batches:
         workers = workers_for(self.cfg, split, self.pipeline, train, bool(ten_crop))
         return Batches(split, self.pipeline, self.cfg, train, self.task.fit_targets if train else None, ten_crop,
-                       workers)
+                       workers, data_lib.task_order(self.task, split) if train else None)
 
     def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
         self.optimizer.learning_rate = lr

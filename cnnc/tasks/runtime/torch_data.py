@@ -22,11 +22,13 @@ from .data import DataError
 class _EpochBatches(Sampler):
     """Yields (epoch, indices) of this process's batches; the epoch travels with them to the workers."""
 
-    def __init__(self, n, batch_size, seed, shuffle, env, drop_last):
+    def __init__(self, n, batch_size, seed, shuffle, env, drop_last, order=None):
         self.args = (n, batch_size, seed)
-        self.shuffle, self.env, self.drop_last, self.epoch = shuffle, env, drop_last, 0
+        self.shuffle, self.env, self.drop_last, self.epoch, self.order = shuffle, env, drop_last, 0, order
 
     def batches(self) -> list[np.ndarray]:
+        if self.order is not None and self.shuffle:  # the task's training batches (verification: P x K)
+            return self.order(self.epoch, self.env.rank, self.env.world)
         n, batch_size, seed = self.args
         world = self.env.world if self.shuffle else 1  # evaluation: every rank sees everything
         return data_lib.batch_indices(n, batch_size, seed, self.epoch, self.shuffle, self.env.rank, world,
@@ -73,13 +75,14 @@ class _Batches(Dataset):
         return len(self.split)
 
 
-def loader(split, pipeline, cfg, env, train: bool, ten_crop: float = 0.0) -> DataLoader:
+def loader(split, pipeline, cfg, env, train: bool, ten_crop: float = 0.0, order=None) -> DataLoader:
+    """`order(epoch, rank, world)`: this process's training batches where the task chooses them."""
     workers = cfg.workers
     if workers < 0:  # auto: decoding or augmenting goes to background workers
         busy = not split.in_memory or (train and pipeline.augment.active) or bool(ten_crop)
         workers = min(4, max(1, (os.cpu_count() or 2) // max(env.world, 1) - 1)) if busy else 0
     sampler = _EpochBatches(len(split), cfg.batch_size, cfg.seed, train, env,
-                            drop_last=train and len(split) > cfg.batch_size)
+                            drop_last=train and len(split) > cfg.batch_size, order=order)
     # its own generator: starting workers must not draw from the global one, which seeds dropout
     return DataLoader(_Batches(split, pipeline, train, ten_crop), sampler=sampler, batch_size=None,
                       num_workers=workers, persistent_workers=workers > 0, generator=torch.Generator(),

@@ -231,6 +231,7 @@ def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimize
 
 # ---------------------------------------------------------------- training
 
+
 class Trainer:
     """One model, its optimizer and loaders: what `loop.fit` drives (see loop.Trainer)."""
 
@@ -243,7 +244,8 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             ids = [env.device.index] if env.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.train_loader = loader(data.train, pipeline, cfg, env, train=True)
+        self.train_loader = loader(data.train, pipeline, cfg, env, train=True,
+                                   order=data_lib.task_order(task, data.train))
         self.scaler = torch.amp.GradScaler(enabled=env.amp_dtype == torch.float16)
         self.is_main = env.is_main
         out = Path(cfg.out)
