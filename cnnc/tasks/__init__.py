@@ -20,10 +20,10 @@ like `localize/` and one entry in `TASKS` below.
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify, localize
+from cnnc.tasks import classify, landmarks, localize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
-TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK)}
+TASKS: dict[str, Task] = {task.name: task for task in (classify.TASK, localize.TASK, landmarks.TASK)}
 
 
 def generate(analysis, options) -> dict[str, str]:
