@@ -52,15 +52,20 @@ class LandmarkHead:
         """The data's points against the spec's output (every split has the same row width)."""
         points = (targets.shape[1] - 5) // 2
         if points != self.points:
-            raise ConfigError(f"the data has {points} points per image but the spec's output `{self.output}` has "
-                              f"{self.width} units ({self.points} points{' and a box' if self.box else ''}); "
-                              f"compile with --set num_points={points}")
+            raise ConfigError(
+                f"the data has {points} points per image but the spec's output `{self.output}` has "
+                f"{self.width} units ({self.points} points{' and a box' if self.box else ''}); "
+                f"compile with --set num_points={points}"
+            )
         if self.box and len(targets) and targets[:, -1].min() < 0.5:
-            raise ConfigError(f"the spec's output `{self.output}` regresses a box, but "
-                              f"{int((targets[:, -1] < 0.5).sum())} example(s) of the data have none")
+            raise ConfigError(
+                f"the spec's output `{self.output}` regresses a box, but "
+                f"{int((targets[:, -1] < 0.5).sum())} example(s) of the data have none"
+            )
 
 
 # ---------------------------------------------------------------- targets
+
 
 def target_row(points, box=None) -> list[float]:
     flat = [float(v) for v in np.asarray(points, np.float64).reshape(-1)]
@@ -71,8 +76,10 @@ def point_problem(points) -> str | None:
     """Why points (N x 2, fractions of the image) are not all inside the image, or None."""
     for i, (x, y) in enumerate(np.asarray(points, np.float64).reshape(-1, 2), 1):
         if not (-_TOLERANCE <= x <= 1 + _TOLERANCE and -_TOLERANCE <= y <= 1 + _TOLERANCE):
-            return (f"point {i} ({x:.4g}, {y:.4g}) is outside the image (points are (x, y) as fractions of the "
-                    f"image, within 0..1)")
+            return (
+                f"point {i} ({x:.4g}, {y:.4g}) is outside the image (points are (x, y) as fractions of the "
+                f"image, within 0..1)"
+            )
     return None
 
 
@@ -114,20 +121,31 @@ class Reader:
 
     def arrays(self, arrays: dict, suffix: str, count: int, path: Path) -> np.ndarray:
         if f"points{suffix}" not in arrays:
-            raise DataError(f"{path} needs `x{suffix}` and `points{suffix}` (examples x N x 2: x, y as fractions "
-                            f"of the image), optionally `boxes{suffix}`; it has {', '.join(sorted(arrays))}")
+            raise DataError(
+                f"{path} needs `x{suffix}` and `points{suffix}` (examples x N x 2: x, y as fractions "
+                f"of the image), optionally `boxes{suffix}`; it has {', '.join(sorted(arrays))}"
+            )
         points = np.asarray(arrays[f"points{suffix}"], np.float64)
         points = points.reshape(len(points), -1, 2) if points.ndim == 2 and points.shape[1] % 2 == 0 else points
         boxes = np.asarray(arrays[f"boxes{suffix}"], np.float64) if f"boxes{suffix}" in arrays else None
-        if len(points) != count or points.ndim != 3 or points.shape[2] != 2 or (
-                boxes is not None and boxes.shape != (count, 4)):
-            raise DataError(f"{path}: {count} examples, but points{suffix} is {'x'.join(map(str, points.shape))} "
-                            f"(want {count}xNx2)" + ("" if boxes is None else f" and boxes{suffix} "
-                                                     f"{'x'.join(map(str, boxes.shape))} (want {count}x4)"))
-        rows = [checked_row(p, None if boxes is None else boxes[i], points.shape[1], f"{path}: example {i}")
-                for i, p in enumerate(points)]
-        self.flip_pairs = checked_pairs(arrays.get("flip_pairs", np.zeros((0, 2))).tolist(), points.shape[1],
-                                        f"{path}: flip_pairs")
+        if (
+            len(points) != count
+            or points.ndim != 3
+            or points.shape[2] != 2
+            or (boxes is not None and boxes.shape != (count, 4))
+        ):
+            raise DataError(
+                f"{path}: {count} examples, but points{suffix} is {'x'.join(map(str, points.shape))} "
+                f"(want {count}xNx2)"
+                + ("" if boxes is None else f" and boxes{suffix} {'x'.join(map(str, boxes.shape))} (want {count}x4)")
+            )
+        rows = [
+            checked_row(p, None if boxes is None else boxes[i], points.shape[1], f"{path}: example {i}")
+            for i, p in enumerate(points)
+        ]
+        self.flip_pairs = checked_pairs(
+            arrays.get("flip_pairs", np.zeros((0, 2))).tolist(), points.shape[1], f"{path}: flip_pairs"
+        )
         return np.asarray(rows, dtype=np.float32).reshape(count, 2 * points.shape[1] + 5)
 
     def class_names(self, arrays: dict, targets: np.ndarray, path: Path) -> list[str]:
@@ -141,15 +159,15 @@ class Reader:
         horizontal or vertical flip) also swaps the left/right pairs, so point i stays the same part."""
         h, w = geometry.size
         n = (len(target) - 5) // 2
-        pixels = target[:2 * n].reshape(n, 2)[:, ::-1].astype(np.float64) * [h, w] - 0.5  # (row, col)
+        pixels = target[: 2 * n].reshape(n, 2)[:, ::-1].astype(np.float64) * [h, w] - 0.5  # (row, col)
         moved = ((geometry.points(pixels) + 0.5) / [h, w])[:, ::-1]
         if np.linalg.det(geometry.matrix[:2, :2]) < 0:
             for i, j in self.flip_pairs:
                 moved[[i, j]] = moved[[j, i]]
         out = np.array(target, dtype=target.dtype)
-        out[:2 * n] = moved.reshape(-1)
+        out[: 2 * n] = moved.reshape(-1)
         if target[-1] > 0.5:
-            out[2 * n:2 * n + 4] = _moved_box(target[2 * n:2 * n + 4], geometry)
+            out[2 * n : 2 * n + 4] = _moved_box(target[2 * n : 2 * n + 4], geometry)
         return out
 
 
@@ -157,8 +175,18 @@ def _moved_box(box, geometry) -> tuple[float, ...]:
     """The box around the moved corners of a (bx, by, bh, bw) box, clipped to the image."""
     h, w = geometry.size
     bx, by, bh, bw = (float(v) for v in box)
-    corners = np.array([[by - bh / 2, bx - bw / 2], [by - bh / 2, bx + bw / 2], [by + bh / 2, bx - bw / 2],
-                        [by + bh / 2, bx + bw / 2]]) * [h, w] - 0.5
+    corners = (
+        np.array(
+            [
+                [by - bh / 2, bx - bw / 2],
+                [by - bh / 2, bx + bw / 2],
+                [by + bh / 2, bx - bw / 2],
+                [by + bh / 2, bx + bw / 2],
+            ]
+        )
+        * [h, w]
+        - 0.5
+    )
     moved = (geometry.points(corners) + 0.5) / [h, w]
     top, left = np.clip(moved.min(axis=0), 0, 1)
     bottom, right = np.clip(moved.max(axis=0), 0, 1)
@@ -201,7 +229,7 @@ def read_csv(path: Path) -> tuple[list, list]:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     header = [c.strip() for c in table[0]] if table else []
     boxed = header[-4:] == ["bx", "by", "bh", "bw"]
-    names = header[1:len(header) - (4 if boxed else 0)]
+    names = header[1 : len(header) - (4 if boxed else 0)]
     n = len(names) // 2
     if not header or header[0] != "file" or n < 1 or names != [f"l{i}{a}" for i in range(1, n + 1) for a in "xy"]:
         raise DataError(f"{path}:1: the header must be file,l1x,l1y,...,lNx,lNy (optionally then bx,by,bh,bw)")
@@ -211,13 +239,18 @@ def read_csv(path: Path) -> tuple[list, list]:
             continue
         fields = row[1:]
         if len(fields) != len(header) - 1:
-            raise DataError(f"{path}:{line}: {len(fields)} values after the file, the header names "
-                            f"{len(header) - 1} ({n} points, two each{', and the box' if boxed else ''})")
+            raise DataError(
+                f"{path}:{line}: {len(fields)} values after the file, the header names "
+                f"{len(header) - 1} ({n} points, two each{', and the box' if boxed else ''})"
+            )
         box = _numbers(fields[-4:], f"{path}:{line}") if boxed else None
-        rows.append((line, row[0].strip(), _numbers(fields[:2 * n], f"{path}:{line}"), box))
+        rows.append((line, row[0].strip(), _numbers(fields[: 2 * n], f"{path}:{line}"), box))
     pairs_file = path.parent / FLIP_FILE
-    pairs = [line.replace(",", " ").split() for line in pairs_file.read_text().splitlines() if line.strip()] \
-        if pairs_file.is_file() else []
+    pairs = (
+        [line.replace(",", " ").split() for line in pairs_file.read_text().splitlines() if line.strip()]
+        if pairs_file.is_file()
+        else []
+    )
     return rows, pairs
 
 
@@ -237,18 +270,21 @@ def read_json(path: Path) -> tuple[list, list]:
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     lines = [n for n, line in enumerate(text.splitlines(), 1) for _ in range(line.count('"file"'))]
-    rows = [(lines[i] if i < len(lines) else 0, str(entry.get("file", "")), entry.get("points") or [],
-             entry.get("box")) for i, entry in enumerate(blob.get("images", []))]
+    rows = [
+        (lines[i] if i < len(lines) else 0, str(entry.get("file", "")), entry.get("points") or [], entry.get("box"))
+        for i, entry in enumerate(blob.get("images", []))
+    ]
     return rows, blob.get("flip_pairs", [])
 
 
 # ---------------------------------------------------------------- the loss, metrics
 
+
 def loss(out: np.ndarray, targets: np.ndarray) -> float:
     """The training loss of train.py in float64 numpy (the reference both frameworks are tested against): the
     mean squared error of the output against the first as many target columns."""
     out, targets = np.asarray(out, np.float64), np.asarray(targets, np.float64)
-    return float(np.mean((out - targets[:, :out.shape[1]]) ** 2))
+    return float(np.mean((out - targets[:, : out.shape[1]]) ** 2))
 
 
 def normalisers(targets: np.ndarray, size: tuple[int, int], nme: str, pair: tuple[int, int]) -> np.ndarray:
@@ -256,7 +292,7 @@ def normalisers(targets: np.ndarray, size: tuple[int, int], nme: str, pair: tupl
     data gives none), or the distance between true points `pair` (`points`)."""
     h, w = size
     n = (targets.shape[1] - 5) // 2
-    points = targets[:, :2 * n].reshape(len(targets), n, 2) * [w, h]
+    points = targets[:, : 2 * n].reshape(len(targets), n, 2) * [w, h]
     if nme == "points":
         return np.linalg.norm(points[:, pair[0]] - points[:, pair[1]], axis=1)
     spans = points.max(axis=1) - points.min(axis=1)  # (width, height) of the points' box
@@ -265,18 +301,23 @@ def normalisers(targets: np.ndarray, size: tuple[int, int], nme: str, pair: tupl
     return np.sqrt(spans[:, 0] * spans[:, 1])
 
 
-def summary(out: np.ndarray, targets: np.ndarray, size: tuple[int, int], nme: str = "box",
-            pair: tuple[int, int] = (0, 1)) -> dict[str, float]:
+def summary(
+    out: np.ndarray, targets: np.ndarray, size: tuple[int, int], nme: str = "box", pair: tuple[int, int] = (0, 1)
+) -> dict[str, float]:
     """The per-epoch numbers: the loss, NME, PCK@0.05 and PCK@0.1 (see the module's docstring)."""
     if not len(targets):
         return {"loss": float("nan")}
     out, targets = np.asarray(out, np.float64), np.asarray(targets, np.float64)
     n = (targets.shape[1] - 5) // 2
     h, w = size
-    errors = np.linalg.norm((out[:, :2 * n] - targets[:, :2 * n]).reshape(len(out), n, 2) * [w, h], axis=2)
+    errors = np.linalg.norm((out[:, : 2 * n] - targets[:, : 2 * n]).reshape(len(out), n, 2) * [w, h], axis=2)
     d = np.maximum(normalisers(targets, size, nme, pair), 1e-9)[:, None]
-    return {"loss": loss(out, targets), "nme": mean((errors / d).mean(axis=1)), "pck05": mean(errors <= 0.05 * d),
-            "pck10": mean(errors <= 0.1 * d)}
+    return {
+        "loss": loss(out, targets),
+        "nme": mean((errors / d).mean(axis=1)),
+        "pck05": mean(errors <= 0.05 * d),
+        "pck10": mean(errors <= 0.1 * d),
+    }
 
 
 _NAMES = {"nme": "NME", "pck05": "PCK@0.05", "pck10": "PCK@0.1"}
@@ -307,14 +348,23 @@ class Evaluation:
         return summary(predictions, split.targets, self.head.size, self.cfg.nme, self.pair)
 
     def evaluate(self, predictions: np.ndarray, split, data) -> dict:
-        normaliser = ("sqrt of the box area" if self.cfg.nme == "box" else
-                      f"distance between points {self.pair[0] + 1} and {self.pair[1] + 1}")
-        return {**self.summary(predictions, split), "examples": int(len(split)), "points": self.head.points,
-                "normaliser": normaliser}
+        normaliser = (
+            "sqrt of the box area"
+            if self.cfg.nme == "box"
+            else f"distance between points {self.pair[0] + 1} and {self.pair[1] + 1}"
+        )
+        return {
+            **self.summary(predictions, split),
+            "examples": int(len(split)),
+            "points": self.head.points,
+            "normaliser": normaliser,
+        }
 
     def report(self, result: dict, title: str) -> str:
-        head = (f"{title}: {result['examples']} examples of {result['points']} points, loss {result['loss']:.6f}; "
-                f"NME and PCK normalised by the {result['normaliser']}")
+        head = (
+            f"{title}: {result['examples']} examples of {result['points']} points, loss {result['loss']:.6f}; "
+            f"NME and PCK normalised by the {result['normaliser']}"
+        )
         return head + "\n  " + format_numbers(result, list(_NAMES), _NAMES)
 
     def show(self, trainer, predictions: np.ndarray, split) -> None:
@@ -337,8 +387,9 @@ def draw(path: Path, images: np.ndarray, out: np.ndarray, targets: np.ndarray) -
 
     n = (targets.shape[1] - 5) // 2
     columns = min(4, len(images))
-    fig, axes = plt.subplots(-(-len(images) // columns), columns, figsize=(3 * columns, 3.2 * -(-len(images) //
-                                                                                             columns)), squeeze=False)
+    fig, axes = plt.subplots(
+        -(-len(images) // columns), columns, figsize=(3 * columns, 3.2 * -(-len(images) // columns)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -348,7 +399,7 @@ def draw(path: Path, images: np.ndarray, out: np.ndarray, targets: np.ndarray) -
         h, w = image.shape[:2]
         ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
         for row, colour, mark in ((targets[i], "lime", "o"), (out[i], "red", "x")):
-            xy = np.asarray(row[:2 * n], np.float64).reshape(n, 2) * [w, h] - 0.5
+            xy = np.asarray(row[: 2 * n], np.float64).reshape(n, 2) * [w, h] - 0.5
             ax.scatter(xy[:, 0], xy[:, 1], c=colour, marker=mark, s=30)
             for k, (x, y) in enumerate(xy, 1):
                 ax.annotate(str(k), (x, y), color=colour, fontsize=7, xytext=(3, 3), textcoords="offset points")
