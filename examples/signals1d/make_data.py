@@ -1,7 +1,7 @@
 """Generated 2-channel signals for examples/signals1d: four wave shapes to tell apart.
 
 Each example is 128 samples x 2 channels.  Its class is the shape of the wave, the same in both channels:
-sine, square, sawtooth or triangle, at a random frequency (2 to 8 cycles), phase and amplitude (0.5 to
+sine, square, sawtooth or spikes (a narrow pulse per period), at a random frequency (2 to 8 cycles), phase and amplitude (0.5 to
 2) per channel, plus a random offset and Gaussian noise (std 0.1 of the unit wave).  The data is
 generated, not measured.
 
@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 
 LENGTH = 128
-CLASSES = ("sine", "square", "sawtooth", "triangle")
+CLASSES = ("sine", "square", "sawtooth", "spikes")
 HERE = Path(__file__).parent
 
 
 def wave(kind: int, phase: np.ndarray) -> np.ndarray:
     """One period-1 wave of class `kind` at phases (cycles), values in -1..1."""
     frac = phase % 1.0
-    return [np.sin(2 * np.pi * phase), np.where(frac < 0.5, 1.0, -1.0), 2 * frac - 1,
-            1 - 4 * np.abs(frac - 0.5)][kind]
+    spikes = 2 * np.exp(-(((frac - 0.5) / 0.06) ** 2)) - 1  # a narrow pulse per period on a low baseline
+    return [np.sin(2 * np.pi * phase), np.where(frac < 0.5, 1.0, -1.0), 2 * frac - 1, spikes][kind]
 
 
 def example(kind: int, rng: np.random.Generator) -> np.ndarray:
