@@ -65,8 +65,21 @@ def test_training_writes_the_report_curves_and_drawn_points(workdir, folders, ta
 def test_interrupted_run_resumes_to_the_same_weights(workdir, folders, target):
     """Augmentation (points moved with the image, the wings swapped by mirrors) and dropout on: the resumed
     run redraws what the straight one drew."""
-    args = ["--data", str(workdir / "small.npz"), *ARGS, "--flip", "0.5", "--shift", "0.1", "--zoom", "0.1",
-            "--workers", "2", "--draw", "0"]
+    args = [
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--flip",
+        "0.5",
+        "--shift",
+        "0.1",
+        "--zoom",
+        "0.1",
+        "--workers",
+        "2",
+        "--draw",
+        "0",
+    ]
     straight, parts = workdir / f"straight_{target}", workdir / f"parts_{target}"
     assert run_script(folders[target], *args, "--out", str(straight)).returncode == 0
     first = run_script(folders[target], *args, "--out", str(parts), "--stop-after", "2")
@@ -80,24 +93,58 @@ def test_interrupted_run_resumes_to_the_same_weights(workdir, folders, target):
 
 def test_torchrun_two_processes_end_with_identical_weights(workdir, folders):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29541"]
-    proc = run_script(folders["torch"], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "2",
-                      "--out", str(workdir / "ddp"), launcher=launcher)
+    proc = run_script(
+        folders["torch"],
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--epochs",
+        "2",
+        "--out",
+        str(workdir / "ddp"),
+        launcher=launcher,
+    )
     assert proc.returncode == 0, proc.stdout
     assert "ranks agree: identical weights" in proc.stdout
 
 
 def test_keras_mirrored_strategy_over_two_cpu_devices(workdir, folders):
-    proc = run_script(folders["keras"], "--data", str(workdir / "small.npz"), *ARGS, "--epochs", "2",
-                      "--strategy", "cpu2", "--out", str(workdir / "mirrored"))
+    proc = run_script(
+        folders["keras"],
+        "--data",
+        str(workdir / "small.npz"),
+        *ARGS,
+        "--epochs",
+        "2",
+        "--strategy",
+        "cpu2",
+        "--out",
+        str(workdir / "mirrored"),
+    )
     assert proc.returncode == 0, proc.stdout
     assert "strategy: MirroredStrategy, 2 replicas" in proc.stdout
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_an_image_folder_with_labels_csv_trains(workdir, folders, target):
-    proc = run_script(folders[target], "--data", str(workdir / "folder"), *ARGS, "--epochs", "1", "--flip", "0.5",
-                      "--nme", "points", "--nme-points", "2,3", "--split", "0.6,0.2,0.2",
-                      "--out", str(workdir / f"csv_{target}"))
+    proc = run_script(
+        folders[target],
+        "--data",
+        str(workdir / "folder"),
+        *ARGS,
+        "--epochs",
+        "1",
+        "--flip",
+        "0.5",
+        "--nme",
+        "points",
+        "--nme-points",
+        "2,3",
+        "--split",
+        "0.6,0.2,0.2",
+        "--out",
+        str(workdir / f"csv_{target}"),
+    )
     assert proc.returncode == 0, proc.stdout
     assert f"data: {workdir / 'folder'}: 30 examples of 32x32x1; split 18/6/6" in proc.stdout
     assert "normalised by the distance between points 2 and 3" in proc.stdout
@@ -119,8 +166,20 @@ def test_a_bad_label_file_stops_with_its_line(workdir, folders):
 
 # The options of examples/landmarks/README.md with 15 epochs instead of 40: the bar is below what 40 epochs
 # reach (README) and what 15 reach.
-EXAMPLE_OPTIONS = ["--optimizer", "adam", "--lr", "0.001", "--schedule", "cosine", "--flip", "0.5", "--threads", "1",
-                   "--progress", "none"]
+EXAMPLE_OPTIONS = [
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.001",
+    "--schedule",
+    "cosine",
+    "--flip",
+    "0.5",
+    "--threads",
+    "1",
+    "--progress",
+    "none",
+]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -130,10 +189,32 @@ def test_the_example_finds_the_kites_vertices(tmp_path, target):
 
     data = make_data.main(tmp_path / "kites.npz")
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cnnc", "train", str(EXAMPLE / "kites.cnn"), "--task",
-                           "landmarks", "--target", target, "--data", str(data), "--build", str(tmp_path / "build"),
-                           "--epochs", "15", *EXAMPLE_OPTIONS, *(["--init", "torch"] if target == "keras" else [])],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnc",
+            "train",
+            str(EXAMPLE / "kites.cnn"),
+            "--task",
+            "landmarks",
+            "--target",
+            target,
+            "--data",
+            str(data),
+            "--build",
+            str(tmp_path / "build"),
+            "--epochs",
+            "15",
+            *EXAMPLE_OPTIONS,
+            *(["--init", "torch"] if target == "keras" else []),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
     seconds = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout
     result = json.loads((tmp_path / "build" / "run" / "metrics.json").read_text())
@@ -144,8 +225,27 @@ def test_the_example_finds_the_kites_vertices(tmp_path, target):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_compiled_folder_is_lint_clean(folders, target):
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length", "120",
-                           "--select", "E,F,W,I,B,UP", "--target-version", "py311", "train.py", "model.py",
-                           "cnnc_tasks"],
-                          cwd=folders[target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--isolated",
+            "--line-length",
+            "120",
+            "--select",
+            "E,F,W,I,B,UP",
+            "--target-version",
+            "py311",
+            "train.py",
+            "model.py",
+            "cnnc_tasks",
+        ],
+        cwd=folders[target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout

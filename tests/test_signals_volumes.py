@@ -15,8 +15,9 @@ def _bright_voxel(shape, at):
     return x
 
 
-@pytest.mark.parametrize("option, moved_to", [("flip", (2, 3, 6)), ("flip_vertical", (2, 1, 1)),
-                                              ("flip_depth", (5, 3, 1))])
+@pytest.mark.parametrize(
+    "option, moved_to", [("flip", (2, 3, 6)), ("flip_vertical", (2, 1, 1)), ("flip_depth", (5, 3, 1))]
+)
 def test_each_mirror_flips_its_own_axis_of_a_volume(option, moved_to):
     x = _bright_voxel((8, 5, 8), (2, 3, 1))  # depth 8, height 5, width 8
     out, geometry = augment.Augment(**{option: 1.0}).apply(x, np.random.default_rng(0))
@@ -52,6 +53,8 @@ def test_amplitude_scales_every_value_by_one_factor():
 
 def test_options_that_need_another_rank_are_refused():
     assert augment.Augment(flip_vertical=0.5, flip_depth=0.5, zoom=0.1).problems((128, 2)) == [
-        "--flip-vertical needs 2D images or 3D volumes", "--flip-depth needs 3D volumes"]
+        "--flip-vertical needs 2D images or 3D volumes",
+        "--flip-depth needs 3D volumes",
+    ]
     assert augment.Augment(flip_depth=0.5).problems((32, 32, 3)) == ["--flip-depth needs 3D volumes"]
     assert augment.Augment(flip=1, flip_vertical=1, flip_depth=1, zoom=0.1, shift=0.1).problems((8, 8, 8, 1)) == []

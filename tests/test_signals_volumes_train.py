@@ -18,17 +18,27 @@ TARGETS = ["torch", "keras"]
 # The options of the examples' READMEs, with 8 epochs instead of 20: the bars are below what 20 epochs reach
 # (README) and what 8 reach.
 CASES = {
-    "signals1d": ("waves.cnn", "waves.npz", 0.85, ["--normalize", "standardize", "--shift", "0.1", "--amplitude",
-                                                    "0.2", "--noise", "0.05"]),
-    "volumes3d": ("shapes.cnn", "solids.npz", 0.8, ["--flip", "0.5", "--flip-vertical", "0.5", "--flip-depth",
-                                                    "0.5", "--shift", "0.1"]),
+    "signals1d": (
+        "waves.cnn",
+        "waves.npz",
+        0.85,
+        ["--normalize", "standardize", "--shift", "0.1", "--amplitude", "0.2", "--noise", "0.05"],
+    ),
+    "volumes3d": (
+        "shapes.cnn",
+        "solids.npz",
+        0.8,
+        ["--flip", "0.5", "--flip-vertical", "0.5", "--flip-depth", "0.5", "--shift", "0.1"],
+    ),
 }
 
 
 def _make(example: str, path):
     folder = ROOT / "examples" / example
-    code = f"import sys; sys.path.insert(0, {str(folder)!r}); import make_data; make_data.main(__import__('pathlib')" \
-           f".Path({str(path)!r}))"
+    code = (
+        f"import sys; sys.path.insert(0, {str(folder)!r}); import make_data; make_data.main(__import__('pathlib')"
+        f".Path({str(path)!r}))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     return path
 
@@ -38,11 +48,39 @@ def _make(example: str, path):
 def test_the_example_trains_to_its_bar(tmp_path, example, target):
     spec, data, bar, options = CASES[example]
     npz = _make(example, tmp_path / data)
-    proc = subprocess.run([sys.executable, "-m", "cnnc", "train", str(ROOT / "examples" / example / spec), "--target",
-                           target, "--data", str(npz), "--build", str(tmp_path / "build"), "--epochs", "8",
-                           "--optimizer", "adam", "--lr", "0.003", "--schedule", "cosine", "--threads", "1",
-                           "--progress", "none", *options],
-                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cnnc",
+            "train",
+            str(ROOT / "examples" / example / spec),
+            "--target",
+            target,
+            "--data",
+            str(npz),
+            "--build",
+            str(tmp_path / "build"),
+            "--epochs",
+            "8",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.003",
+            "--schedule",
+            "cosine",
+            "--threads",
+            "1",
+            "--progress",
+            "none",
+            *options,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout
     result = json.loads((tmp_path / "build" / "run" / "metrics.json").read_text())
     assert result["acc"] >= bar, result
@@ -62,9 +100,30 @@ def test_an_augmented_volume_run_resumes_to_the_same_weights(tmp_path, target):
     keep = np.arange(0, len(blob["y"]), 8)
     np.savez(tmp_path / "small.npz", x=blob["x"][keep], y=blob["y"][keep], class_names=blob["class_names"])
     folder = compile_task(VOLUME, target, tmp_path / f"vol_{target}")
-    args = ["--data", str(tmp_path / "small.npz"), "--epochs", "3", "--optimizer", "adam", "--lr", "0.003",
-            "--flip", "0.5", "--flip-vertical", "0.5", "--flip-depth", "0.5", "--zoom", "0.1", "--amplitude", "0.1",
-            "--noise", "0.05", "--workers", "2"]
+    args = [
+        "--data",
+        str(tmp_path / "small.npz"),
+        "--epochs",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--flip",
+        "0.5",
+        "--flip-vertical",
+        "0.5",
+        "--flip-depth",
+        "0.5",
+        "--zoom",
+        "0.1",
+        "--amplitude",
+        "0.1",
+        "--noise",
+        "0.05",
+        "--workers",
+        "2",
+    ]
     straight, parts = tmp_path / "straight", tmp_path / "parts"
     assert run_script(folder, *args, "--out", str(straight)).returncode == 0
     first = run_script(folder, *args, "--out", str(parts), "--stop-after", "2")

@@ -1,9 +1,9 @@
 """Generated 2-channel signals for examples/signals1d: four wave shapes to tell apart.
 
 Each example is 128 samples x 2 channels.  Its class is the shape of the wave, the same in both channels:
-sine, square, sawtooth or spikes (a narrow pulse per period), at a random frequency (2 to 8 cycles), phase and amplitude (0.5 to
-2) per channel, plus a random offset and Gaussian noise (std 0.1 of the unit wave).  The data is
-generated, not measured.
+sine, square, sawtooth or spikes (a narrow pulse per period), at a random frequency (2 to 8 cycles),
+phase and amplitude (0.5 to 2) per channel, plus a random offset and Gaussian noise (std 0.1 of the unit
+wave).  The data is generated, not measured.
 
     python examples/signals1d/make_data.py     # writes examples/signals1d/waves.npz
 """
