@@ -11,6 +11,13 @@ ImageDataGenerator fill_mode="nearest"), then colour (brightness, contrast,
 per-channel shift, AlexNet's PCA colour), then noise.  Pixels are in [0, 1]
 units here (before centering), so strengths mean the same for every dataset.
 
+Signals (L x C) and volumes (D x H x W x C) take what makes sense for them:
+mirrors per axis (`flip`: the last spatial axis, width or time;
+`flip_vertical`: height; `flip_depth`: a volume's depth), the random crop,
+zoom (one stretch along every axis about the centre), whole-position shifts,
+amplitude scaling, brightness, contrast and noise; rotation and shear need a
+2D image.
+
 `Augment.apply` also returns the geometry it applied (`Geometry`: one affine
 map from input positions to output positions), so a task's targets follow the
 image: boxes and points through `Geometry.points`, masks through
@@ -24,7 +31,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-_IMAGE_ONLY = ("rotate", "shear", "zoom")  # need a 2D image
+_IMAGE_ONLY = ("rotate", "shear")  # need a 2D image
+_AXES = {"flip_vertical": (2, "2D images or 3D volumes"), "flip_depth": (3, "3D volumes")}  # the rank they need
 _COLOR_ONLY = ("pca_color",)  # needs three channels
 
 
@@ -32,11 +40,13 @@ _COLOR_ONLY = ("pca_color",)  # needs three channels
 class Augment:
     flip: float = 0.0
     flip_vertical: float = 0.0
+    flip_depth: float = 0.0
     crop: int = 0
     rotate: float = 0.0
     shear: float = 0.0
     zoom: float = 0.0
     shift: float = 0.0
+    amplitude: float = 0.0
     color_shift: float = 0.0
     pca_color: float = 0.0
     brightness: float = 0.0
@@ -60,6 +70,8 @@ class Augment:
         out = []
         if len(shape) != 3:
             out += [f"--{n.replace('_', '-')} needs 2D images" for n in _IMAGE_ONLY if getattr(self, n)]
+        out += [f"--{n.replace('_', '-')} needs {what}" for n, (rank, what) in _AXES.items()
+                if getattr(self, n) and len(shape) - 1 < rank]
         if shape[-1] != 3:
             out += [f"--{n.replace('_', '-')} needs RGB images" for n in _COLOR_ONLY if getattr(self, n)]
         return out
@@ -87,6 +99,9 @@ class Augment:
             x = np.flip(x, axis=spatial - 1)  # the last spatial axis: width, or time
             geometry.flip(spatial - 1)
         if self.flip_vertical and rng.random() < self.flip_vertical:
+            x = np.flip(x, axis=spatial - 2)  # height: the first axis of an image, the second of a volume
+            geometry.flip(spatial - 2)
+        if self.flip_depth and rng.random() < self.flip_depth:
             x = np.flip(x, axis=0)
             geometry.flip(0)
         if self.crop:
@@ -96,13 +111,20 @@ class Augment:
             matrix = self._affine(x.shape[:2], rng)
             x = warp_affine(x, matrix)
             geometry.warp(matrix)
-        elif self.shift:
+            return x
+        if self.zoom:  # signals and volumes: the same stretch along every axis, about the centre
+            factor = rng.uniform(1 - self.zoom, 1 + self.zoom)
+            x = zoom_axes(x, factor)
+            geometry.zoom(factor)
+        if self.shift:
             offsets = [int(round(rng.uniform(-self.shift, self.shift) * n)) for n in x.shape[:-1]]
             x = shift(x, offsets)
             geometry.translate(offsets)
         return x
 
     def _photometric(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.amplitude:
+            x *= np.float32(rng.uniform(1 - self.amplitude, 1 + self.amplitude))
         if self.brightness:
             x += np.float32(rng.uniform(-self.brightness, self.brightness))
         if self.contrast:
@@ -147,6 +169,22 @@ def warp_affine(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     top = x[r0, c0] * (1 - fc) + x[r0, c1] * fc
     bottom = x[r1, c0] * (1 - fc) + x[r1, c1] * fc
     return (top * (1 - fr) + bottom * fr).astype(np.float32)
+
+
+def zoom_axes(x: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch every spatial axis by `factor` about the centre (linear, edge values repeated): content at
+    position p moves to c + factor * (p - c), as Geometry.zoom says."""
+    for axis in range(x.ndim - 1):
+        n = x.shape[axis]
+        centre = (n - 1) / 2
+        source = np.clip(centre + (np.arange(n) - centre) / factor, 0, n - 1)
+        low = np.floor(source).astype(np.int64)
+        high = np.minimum(low + 1, n - 1)
+        along = [1] * x.ndim
+        along[axis] = n
+        weight = (source - low).reshape(along).astype(np.float32)
+        x = np.take(x, low, axis=axis) * (1 - weight) + np.take(x, high, axis=axis) * weight
+    return x.astype(np.float32)
 
 
 def random_crop(x: np.ndarray, pad: int, rng: np.random.Generator, with_starts: bool = False):
@@ -201,6 +239,13 @@ class Geometry:
     def translate(self, offsets: list[float]) -> None:
         step = np.eye(len(self.size) + 1)
         step[:-1, -1] = offsets
+        self._then(step)
+
+    def zoom(self, factor: float) -> None:
+        """zoom_axes: every axis stretched by `factor` about its centre."""
+        step = np.eye(len(self.size) + 1)
+        for axis, n in enumerate(self.size):
+            step[axis, axis], step[axis, -1] = factor, (n - 1) / 2 * (1 - factor)
         self._then(step)
 
     def warp(self, output_to_input: np.ndarray) -> None:
