@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from harness_util import ROOT, final_weights, run_script
+from harness_util import ROOT, example_module, final_weights, run_script
 
 from cnnc.cli import main
 
@@ -39,8 +39,7 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("detect")
 
     root = tmp_path_factory.mktemp("detect")
     make_data.main(["--out", str(root / "digits.npz"), "--scale", "0.6", "--yolo", str(root / "yolo")])

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from harness_util import ROOT, compile_task, final_weights, run_script
+from harness_util import ROOT, compile_task, example_module, final_weights, run_script
 
 pytestmark = pytest.mark.slow
 TARGETS = ["torch", "keras"]
@@ -28,8 +28,7 @@ SPEC = """network Kites(num_points: int = 4) {
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("landmarks")
 
     root = tmp_path_factory.mktemp("landmarks")
     arrays = make_data.make(count=220, seed=1)
@@ -184,8 +183,7 @@ EXAMPLE_OPTIONS = [
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_example_finds_the_kites_vertices(tmp_path, target):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("landmarks")
 
     data = make_data.main(tmp_path / "kites.npz")
     start = time.perf_counter()

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from conftest import SPECS
-from harness_util import ROOT, compile_task, final_weights, run_script
+from harness_util import ROOT, compile_task, example_module, final_weights, run_script
 from PIL import Image
 
 from cnnc.cli import main
@@ -309,8 +309,7 @@ EXAMPLE_OPTIONS = [
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_example_segments_real_digits(tmp_path, target):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("segment")
 
     data = make_data.main(["--out", str(tmp_path / "canvas.npz")])
     start = time.perf_counter()

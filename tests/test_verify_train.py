@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from harness_util import ROOT, compile_task, final_weights, run_script
+from harness_util import ROOT, compile_task, example_module, final_weights, run_script
 from PIL import Image
 
 from cnnc.cli import main
@@ -283,8 +283,7 @@ EXAMPLE_OPTIONS = [
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_example_verifies_digits_never_seen_in_training(tmp_path, target):
-    sys.path.insert(0, str(EXAMPLE))
-    import make_data
+    make_data = example_module("verify")
 
     data = tmp_path / "digits.npz"
     np.savez(data, **make_data.make())
