@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
+from cnnc.tasks.checks import input_problem, the_output
 from cnnc.tasks.detect.runtime.common import DetectHead
 
 _CLASS_PARAMS = ("num_classes", "classes")
@@ -24,28 +25,11 @@ _ACTIVATIONS = ("softmax", "sigmoid", "relu", "relu6", "tanh", "leaky_relu", "el
 def plan(graph: Graph) -> DetectHead:
     """The detection head, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
-    if len(graph.inputs) != 1 or len(graph.node(next(iter(graph.inputs.values()))).shape) != 3:
-        problems.append(
-            Diagnostic(
-                "error",
-                "E0721",
-                "task `detect` needs one image input (height x width x channels)",
-                graph.span,
-                help="declare one input such as `input x: 416x416x3`",
-            )
-        )
-    name, nid = next(iter(graph.outputs.items()))
-    end, span = graph.node(nid), graph.output_spans.get(name)
-    if len(graph.outputs) != 1:
-        problems.append(
-            Diagnostic(
-                "error",
-                "E0722",
-                f"task `detect` trains one output, the network has {len(graph.outputs)}",
-                span,
-                help="keep only the grid output",
-            )
-        )
+    problems.append(
+        input_problem(graph, "detect", "E0721", "one image input (height x width x channels)", "input x: 416x416x3")
+    )
+    name, end, span, several = the_output(graph, "detect", "E0722", "the grid output")
+    problems.append(several)
     split = None
     if len(end.shape) != 3:
         got = "x".join(map(str, end.shape))
@@ -76,9 +60,10 @@ def plan(graph: Graph) -> DetectHead:
                 help=f"remove the `{end.op.name}` before the output",
             )
         )
+    problems = [p for p in problems if p is not None]  # the shared checks give None when they pass
     if problems:
         raise CnncError(problems)
-    return _head(graph, name, nid, *split)
+    return _head(graph, name, end.id, *split)
 
 
 _GRID_NOTE = "per cell: A anchors x (t_x, t_y, t_w, t_h, t_o, c_1..c_C), as YOLOv2"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
+from cnnc.tasks.checks import input_problem, the_output
 from cnnc.tasks.landmarks.runtime.common import LandmarkHead
 
 _POINT_PARAMS = ("num_points", "num_landmarks", "points", "landmarks")
@@ -22,29 +23,11 @@ _HELP = "end with `-> flatten -> dense(2 * num_points) -> output y` (or `dense(2
 def plan(graph: Graph) -> LandmarkHead:
     """The landmark head, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
-    inputs = [graph.node(nid).shape for nid in graph.inputs.values()]
-    if len(inputs) != 1 or len(inputs[0]) != 3:
-        problems.append(
-            Diagnostic(
-                "error",
-                "E0731",
-                "task `landmarks` needs one image input (height x width x channels)",
-                graph.span,
-                help="declare one input such as `input x: 64x64x1`",
-            )
-        )
-    name, nid = next(iter(graph.outputs.items()))
-    end, span = graph.node(nid), graph.output_spans.get(name)
-    if len(graph.outputs) != 1:
-        problems.append(
-            Diagnostic(
-                "error",
-                "E0732",
-                f"task `landmarks` trains one output, the network has {len(graph.outputs)}",
-                span,
-                help="keep only the output [l1x, l1y, ..., lNx, lNy]",
-            )
-        )
+    problems.append(
+        input_problem(graph, "landmarks", "E0731", "one image input (height x width x channels)", "input x: 64x64x1")
+    )
+    name, end, span, several = the_output(graph, "landmarks", "E0732", "the output [l1x, l1y, ..., lNx, lNy]")
+    problems.append(several)
     points, width_problem = _points(graph, name, end.shape, span)
     if width_problem:
         problems.append(width_problem)
@@ -58,9 +41,10 @@ def plan(graph: Graph) -> LandmarkHead:
                 help="end in `dense(2 * num_points)` (linear) or in `sigmoid`",
             )
         )
+    problems = [p for p in problems if p is not None]  # the shared checks give None when they pass
     if problems:
         raise CnncError(problems)
-    return _head(graph, name, end, points, inputs[0])
+    return _head(graph, name, end, points, graph.node(next(iter(graph.inputs.values()))).shape)
 
 
 def _points(graph: Graph, name: str, shape: tuple, span) -> tuple[int, Diagnostic | None]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
+from cnnc.tasks.checks import input_problem, the_output
 from cnnc.tasks.localize.runtime.common import LocalizeHead
 
 _CLASS_PARAMS = ("num_classes", "classes")
@@ -23,15 +24,11 @@ _CLASS_PARAMS = ("num_classes", "classes")
 def plan(graph: Graph) -> LocalizeHead:
     """The localization head, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
-    if len(graph.inputs) != 1 or len(graph.node(next(iter(graph.inputs.values()))).shape) != 3:
-        problems.append(Diagnostic("error", "E0711", "task `localize` needs one image input (height x width x "
-                                   "channels)", graph.span, help="declare one input such as `input x: 64x64x1`"))
-    name, nid = next(iter(graph.outputs.items()))
-    shape, span = graph.node(nid).shape, graph.output_spans.get(name)
-    if len(graph.outputs) != 1:
-        problems.append(Diagnostic("error", "E0712", f"task `localize` trains one output, the network has "
-                                   f"{len(graph.outputs)}", span, help="keep only the output [pc, bx, by, bh, bw, "
-                                   "c1..cK]"))
+    image = "one image input (height x width x channels)"
+    problems.append(input_problem(graph, "localize", "E0711", image, "input x: 64x64x1"))
+    name, end, span, several = the_output(graph, "localize", "E0712", "the output [pc, bx, by, bh, bw, c1..cK]")
+    problems.append(several)
+    shape, nid = end.shape, end.id
     if len(shape) != 1 or shape[0] < 6:
         problems.append(_width_problem(name, shape, span))
     else:
@@ -41,6 +38,7 @@ def plan(graph: Graph) -> LocalizeHead:
         problems.append(Diagnostic("error", "E0714", "a softmax over [pc, bx, by, bh, bw, c1..cK] ties the box to "
                                    "the classes", span, help="end in `dense(5 + num_classes)` (linear; the "
                                    "logistic loss applies the softmax to the classes alone) or in `sigmoid`"))
+    problems = [p for p in problems if p is not None]  # the shared checks give None when they pass
     if problems:
         raise CnncError(problems)
     return _head(graph, name, nid)

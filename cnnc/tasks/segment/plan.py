@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph
+from cnnc.tasks.checks import input_problem, the_output
 from cnnc.tasks.segment.runtime.common import SegmentHead
 from cnnc.tasks.task import head_layer
 
@@ -23,36 +24,21 @@ def plan(graph: Graph) -> SegmentHead:
     """The segmentation head, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []
     inputs = [graph.node(nid).shape for nid in graph.inputs.values()]
-    image = len(inputs) == 1 and len(inputs[0]) in (3, 4)
-    if not image:
-        problems.append(
-            _error(
-                "E0741",
-                "task `segment` needs one image or volume input (H x W x C or D x H x W x C)",
-                graph.span,
-                help="declare one input such as `input x: 64x64x1`",
-            )
-        )
-    name, nid = next(iter(graph.outputs.items()))
-    end, span = graph.node(nid), graph.output_spans.get(name)
-    if len(graph.outputs) != 1:
-        problems.append(
-            _error(
-                "E0742",
-                f"task `segment` trains one output, the network has {len(graph.outputs)}",
-                span,
-                help="keep only the class map",
-            )
-        )
+    what = "one image or volume input (H x W x C or D x H x W x C)"
+    problems.append(input_problem(graph, "segment", "E0741", what, "input x: 64x64x1", ranks=(3, 4)))
+    image = problems[-1] is None
+    name, end, span, several = the_output(graph, "segment", "E0742", "the class map")
+    problems.append(several)
     shape_problems = _map_problems(name, end.shape, inputs[0], span) if image else []
     activation = _activation(end)
     one = end.shape[-1] == 1
     bad = activation is None or (activation == "softmax" and one) or (activation == "sigmoid" and not one)
     if bad and not shape_problems:  # a vector's last op says nothing more about a map
         shape_problems.append(_activation_problem(name, end, span))
+    problems = [p for p in problems if p is not None]  # the shared checks give None when they pass
     if problems + shape_problems:
         raise CnncError(problems + shape_problems)
-    return _head(graph, name, nid, inputs[0], activation)
+    return _head(graph, name, end.id, inputs[0], activation)
 
 
 def _error(code: str, message: str, span, notes: tuple[str, ...] = (), help: str = _HELP) -> Diagnostic:
