@@ -194,7 +194,7 @@ def align_by_order(own: dict, source: dict, path: str, head: str | None) -> dict
     if len(mine) != len(theirs):
         raise ConfigError(f"{path} does not fit the model: {len(theirs)} tensors, the model has {len(mine)}")
     out = {}
-    for key, (name, value) in zip(mine, theirs):
+    for key, (name, value) in zip(mine, theirs, strict=True):  # equal lengths, checked above
         if tuple(value.shape) != tuple(own[key].shape):
             if head is not None and key.startswith(head + "."):
                 continue

@@ -128,7 +128,7 @@ class Verifier(nn.Module):
             else None
         )
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def _embeddings(self, x: torch.Tensor) -> torch.Tensor:  # private: a spec may name a layer `embed`
         if self.siamese:
             half = (len(x) + 1) // 2
             emb = torch.cat(self.net(x[:half], x[half:]), dim=0)
@@ -141,7 +141,7 @@ class Verifier(nn.Module):
         return super().train(mode)
 
     def forward(self, x: torch.Tensor):
-        emb = self.embed(x)
+        emb = self._embeddings(x)
         return (emb, self.pair(emb)) if self.pair is not None and self.training else emb
 
 
