@@ -28,6 +28,7 @@ CASES = [
     ("DenseNet121", "keras_densenet121.cnn", 64, False),
     ("DenseNet169", "keras_densenet169.cnn", 64, True),
     ("DenseNet201", "keras_densenet201.cnn", 64, True),
+    ("MobileNet", "mobilenet.cnn", 64, False),
 ]
 
 
