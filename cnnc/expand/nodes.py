@@ -23,7 +23,6 @@ from cnnc.limits import MAX_NODES
 from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
-
 # `-> block(...) as _`: the call adds nothing to its layers' paths (README, Names).
 ANONYMOUS = "_"
 
