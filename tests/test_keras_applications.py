@@ -29,6 +29,7 @@ CASES = [
     ("DenseNet169", "keras_densenet169.cnn", 64, True),
     ("DenseNet201", "keras_densenet201.cnn", 64, True),
     ("MobileNet", "mobilenet.cnn", 64, False),
+    ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
 ]
 
 

@@ -90,13 +90,14 @@ class Nodes:
             return POISON
         attrs, frozen, bindings = built
         frozen = frozen or scope.frozen or getattr(attrs, "weights", None) is not None
+        templated = isinstance(step, ast.CallStep) and step.template is not None
         alias = step_name(self.evaluator, step, scope) if isinstance(step, ast.CallStep) else None
         if isinstance(alias, Poison):
             return POISON
         if alias == ANONYMOUS:
             return anonymous_layer(self.evaluator, step)
         node = Node(
-            self.fresh_id(scope, alias or op.name, alias is not None, templated=step.template is not None),
+            self.fresh_id(scope, alias or op.name, alias is not None, templated=templated),
             op,
             attrs,
             span,
