@@ -30,6 +30,7 @@ CASES = [
     ("DenseNet201", "keras_densenet201.cnn", 64, True),
     ("MobileNet", "mobilenet.cnn", 64, False),
     ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
+    ("Xception", "xception.cnn", 71, True),
 ]
 
 
