@@ -31,6 +31,7 @@ CASES = [
     ("MobileNet", "mobilenet.cnn", 64, False),
     ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
     ("Xception", "xception.cnn", 71, True),
+    ("InceptionV3", "inception_v3.cnn", 75, True),
 ]
 
 
