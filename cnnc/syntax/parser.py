@@ -169,7 +169,7 @@ class _ToAst(Transformer_NonRecursive):
             column = alias.column + match.start(1)
             text = "\n" * (alias.line - 1) + " " * (column - 1) + match.group(1)
             if not match.group(1).strip():
-                span = Span(self.file, alias.line, column - 1, alias.line, column + 1)
+                span = Span(self.file, alias.line, column - 1, alias.line, column + len(match.group(1)) + 1)
                 raise CnncError(
                     Diagnostic(
                         "error", "E0235", "empty `{}` in a name", span, help="write an expression inside: `block_{i}`"
