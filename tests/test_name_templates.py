@@ -82,6 +82,13 @@ def test_an_empty_template_part_is_refused(spec_file):
     assert (diag.code, diag.span.line, diag.span.column) == ("E0235", 3, 27)  # the braces
 
 
+def test_a_number_out_of_range_in_a_template_is_a_diagnostic(spec_file):
+    """Found by tests/test_fuzz.py: the template's own parse once leaked lark's VisitError."""
+    text = "network N() {\n  input x: 8x8x3\n  x -> conv(8, 3) as c{9223372036854775808} -> output y\n}\n"
+    diag = _error(spec_file, text)
+    assert (diag.code, diag.span.line, diag.span.column) == ("E0601", 3, 24)
+
+
 def test_a_template_must_give_a_name(spec_file):
     diag = _error(spec_file, 'network N() {\n  input x: 8x8x3\n  x -> conv(8, 3) as c{"a.b"} -> output y\n}\n')
     assert (diag.code, diag.message) == ("E0236", "`ca.b` is not a name")

@@ -294,7 +294,10 @@ def _parse_expr(text: str, file: str) -> ast.Expr:
         tree = _parser().parse(text, start="expr")
     except UnexpectedInput as exc:
         raise CnncError(_syntax_error(exc, file, _parser())) from None
-    return _ToAst(file).transform(tree)
+    try:
+        return _ToAst(file).transform(tree)
+    except VisitError as exc:  # a number out of range: the diagnostic, not lark's wrapper
+        raise exc.orig_exc from None
 
 
 _FRIENDLY = {
