@@ -70,3 +70,20 @@ def test_reference_weights_load_by_name_and_outputs_agree(application, spec, siz
     x = np.random.default_rng(0).standard_normal((2, size, size, 3)).astype("float32")
     expected = reference.predict_on_batch(x)
     assert np.abs(ours.predict_on_batch(x) - expected).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_inception_v3_modules_carry_keras_names_and_values():
+    """Feature extraction and DeepDream read InceptionV3's modules by name (`mixed7`): the same
+    names give the same values once the weights are loaded."""
+    keras.backend.clear_session()
+    reference = keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3))
+    analysis = analyze(ROOT / "specs" / "inception_v3.cnn", input_shapes={None: (75, 75, 3)})
+    ours = keras_backend.build(analysis.graph)
+    load_by_name(reference, ours)
+    names = [f"mixed{i}" for i in range(11)] + ["mixed9_0", "concatenate", "mixed9_1", "concatenate_1"]
+    taps = [keras.Model(m.inputs, [m.get_layer(n).output for n in names]) for m in (reference, ours)]
+    x = np.random.default_rng(1).standard_normal((2, 75, 75, 3)).astype("float32")
+    expected, got = (tap.predict_on_batch(x) for tap in taps)
+    for name, e, g in zip(names, expected, got):
+        assert e.shape == g.shape and np.abs(e - g).max() < 1e-4, name

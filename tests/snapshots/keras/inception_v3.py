@@ -12,413 +12,413 @@ OUTPUTS = {"y": (1000,)}
 
 def build_inception_v3(num_classes: int = 1000) -> keras.Model:
     x = keras.Input(shape=(299, 299, 3), name="x")
-    h = layers.Conv2D(32, 3, strides=2, use_bias=False, name="conv2d")(x)  # 149x149x32, line 18
-    # 149x149x32, line 19
+    h = layers.Conv2D(32, 3, strides=2, use_bias=False, name="conv2d")(x)  # 149x149x32, line 20
+    # 149x149x32, line 21
     h = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization")(h)
-    h = layers.ReLU(name="activation")(h)  # 149x149x32, line 20
-    h = layers.Conv2D(32, 3, use_bias=False, name="conv2d_1")(h)  # 147x147x32, line 18
-    # 147x147x32, line 19
+    h = layers.ReLU(name="activation")(h)  # 149x149x32, line 22
+    h = layers.Conv2D(32, 3, use_bias=False, name="conv2d_1")(h)  # 147x147x32, line 20
+    # 147x147x32, line 21
     h = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_1")(h)
-    h = layers.ReLU(name="activation_1")(h)  # 147x147x32, line 20
-    h = layers.Conv2D(64, 3, padding="same", use_bias=False, name="conv2d_2")(h)  # 147x147x64, line 18
-    # 147x147x64, line 19
+    h = layers.ReLU(name="activation_1")(h)  # 147x147x32, line 22
+    h = layers.Conv2D(64, 3, padding="same", use_bias=False, name="conv2d_2")(h)  # 147x147x64, line 20
+    # 147x147x64, line 21
     h = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_2")(h)
-    h = layers.ReLU(name="activation_2")(h)  # 147x147x64, line 20
-    h = layers.MaxPooling2D(3, strides=2, name="maxpool1")(h)  # 73x73x64, line 77
-    h = layers.Conv2D(80, 1, use_bias=False, name="conv2d_3")(h)  # 73x73x80, line 18
-    # 73x73x80, line 19
+    h = layers.ReLU(name="activation_2")(h)  # 147x147x64, line 22
+    h = layers.MaxPooling2D(3, strides=2, name="maxpool1")(h)  # 73x73x64, line 83
+    h = layers.Conv2D(80, 1, use_bias=False, name="conv2d_3")(h)  # 73x73x80, line 20
+    # 73x73x80, line 21
     h = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_3")(h)
-    h = layers.ReLU(name="activation_3")(h)  # 73x73x80, line 20
-    h = layers.Conv2D(192, 3, use_bias=False, name="conv2d_4")(h)  # 71x71x192, line 18
-    # 71x71x192, line 19
+    h = layers.ReLU(name="activation_3")(h)  # 73x73x80, line 22
+    h = layers.Conv2D(192, 3, use_bias=False, name="conv2d_4")(h)  # 71x71x192, line 20
+    # 71x71x192, line 21
     h = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_4")(h)
-    h = layers.ReLU(name="activation_4")(h)  # 71x71x192, line 20
-    h = layers.MaxPooling2D(3, strides=2, name="maxpool2")(h)  # 35x35x192, line 79
-    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_5")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    h = layers.ReLU(name="activation_4")(h)  # 71x71x192, line 22
+    h = layers.MaxPooling2D(3, strides=2, name="maxpool2")(h)  # 35x35x192, line 85
+    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_5")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_5")(b1)
-    b1 = layers.ReLU(name="activation_5")(b1)  # 35x35x64, line 20
-    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_6")(h)  # 35x35x48, line 18
-    # 35x35x48, line 19
+    b1 = layers.ReLU(name="activation_5")(b1)  # 35x35x64, line 22
+    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_6")(h)  # 35x35x48, line 20
+    # 35x35x48, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_6")(b5)
-    b5 = layers.ReLU(name="activation_6")(b5)  # 35x35x48, line 20
-    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_7")(b5)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_6")(b5)  # 35x35x48, line 22
+    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_7")(b5)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_7")(b5)
-    b5 = layers.ReLU(name="activation_7")(b5)  # 35x35x64, line 20
-    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_8")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_7")(b5)  # 35x35x64, line 22
+    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_8")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_8")(b3)
-    b3 = layers.ReLU(name="activation_8")(b3)  # 35x35x64, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_9")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_8")(b3)  # 35x35x64, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_9")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_9")(b3)
-    b3 = layers.ReLU(name="activation_9")(b3)  # 35x35x96, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_10")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_9")(b3)  # 35x35x96, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_10")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_10")(b3)
-    b3 = layers.ReLU(name="activation_10")(b3)  # 35x35x96, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool1")(h)  # 35x35x192, line 29
-    bp = layers.Conv2D(32, 1, padding="same", use_bias=False, name="conv2d_11")(bp)  # 35x35x32, line 18
-    # 35x35x32, line 19
+    b3 = layers.ReLU(name="activation_10")(b3)  # 35x35x96, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool1")(h)  # 35x35x192, line 31
+    bp = layers.Conv2D(32, 1, padding="same", use_bias=False, name="conv2d_11")(bp)  # 35x35x32, line 20
+    # 35x35x32, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_11")(bp)
-    bp = layers.ReLU(name="activation_11")(bp)  # 35x35x32, line 20
-    h = layers.Concatenate(name="concat1")([b1, b5, b3, bp])  # 35x35x256, line 30
-    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_12")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    bp = layers.ReLU(name="activation_11")(bp)  # 35x35x32, line 22
+    h = layers.Concatenate(name="mixed0")([b1, b5, b3, bp])  # 35x35x256, line 32
+    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_12")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_12")(b1)
-    b1 = layers.ReLU(name="activation_12")(b1)  # 35x35x64, line 20
-    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_13")(h)  # 35x35x48, line 18
-    # 35x35x48, line 19
+    b1 = layers.ReLU(name="activation_12")(b1)  # 35x35x64, line 22
+    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_13")(h)  # 35x35x48, line 20
+    # 35x35x48, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_13")(b5)
-    b5 = layers.ReLU(name="activation_13")(b5)  # 35x35x48, line 20
-    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_14")(b5)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_13")(b5)  # 35x35x48, line 22
+    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_14")(b5)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_14")(b5)
-    b5 = layers.ReLU(name="activation_14")(b5)  # 35x35x64, line 20
-    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_15")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_14")(b5)  # 35x35x64, line 22
+    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_15")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_15")(b3)
-    b3 = layers.ReLU(name="activation_15")(b3)  # 35x35x64, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_16")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_15")(b3)  # 35x35x64, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_16")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_16")(b3)
-    b3 = layers.ReLU(name="activation_16")(b3)  # 35x35x96, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_17")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_16")(b3)  # 35x35x96, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_17")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_17")(b3)
-    b3 = layers.ReLU(name="activation_17")(b3)  # 35x35x96, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool2")(h)  # 35x35x256, line 29
-    bp = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_18")(bp)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b3 = layers.ReLU(name="activation_17")(b3)  # 35x35x96, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool2")(h)  # 35x35x256, line 31
+    bp = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_18")(bp)  # 35x35x64, line 20
+    # 35x35x64, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_18")(bp)
-    bp = layers.ReLU(name="activation_18")(bp)  # 35x35x64, line 20
-    h = layers.Concatenate(name="concat2")([b1, b5, b3, bp])  # 35x35x288, line 30
-    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_19")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    bp = layers.ReLU(name="activation_18")(bp)  # 35x35x64, line 22
+    h = layers.Concatenate(name="mixed1")([b1, b5, b3, bp])  # 35x35x288, line 32
+    b1 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_19")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_19")(b1)
-    b1 = layers.ReLU(name="activation_19")(b1)  # 35x35x64, line 20
-    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_20")(h)  # 35x35x48, line 18
-    # 35x35x48, line 19
+    b1 = layers.ReLU(name="activation_19")(b1)  # 35x35x64, line 22
+    b5 = layers.Conv2D(48, 1, padding="same", use_bias=False, name="conv2d_20")(h)  # 35x35x48, line 20
+    # 35x35x48, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_20")(b5)
-    b5 = layers.ReLU(name="activation_20")(b5)  # 35x35x48, line 20
-    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_21")(b5)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_20")(b5)  # 35x35x48, line 22
+    b5 = layers.Conv2D(64, 5, padding="same", use_bias=False, name="conv2d_21")(b5)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b5 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_21")(b5)
-    b5 = layers.ReLU(name="activation_21")(b5)  # 35x35x64, line 20
-    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_22")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b5 = layers.ReLU(name="activation_21")(b5)  # 35x35x64, line 22
+    b3 = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_22")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_22")(b3)
-    b3 = layers.ReLU(name="activation_22")(b3)  # 35x35x64, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_23")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_22")(b3)  # 35x35x64, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_23")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_23")(b3)
-    b3 = layers.ReLU(name="activation_23")(b3)  # 35x35x96, line 20
-    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_24")(b3)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    b3 = layers.ReLU(name="activation_23")(b3)  # 35x35x96, line 22
+    b3 = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_24")(b3)  # 35x35x96, line 20
+    # 35x35x96, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_24")(b3)
-    b3 = layers.ReLU(name="activation_24")(b3)  # 35x35x96, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool3")(h)  # 35x35x288, line 29
-    bp = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_25")(bp)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b3 = layers.ReLU(name="activation_24")(b3)  # 35x35x96, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool3")(h)  # 35x35x288, line 31
+    bp = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_25")(bp)  # 35x35x64, line 20
+    # 35x35x64, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_25")(bp)
-    bp = layers.ReLU(name="activation_25")(bp)  # 35x35x64, line 20
-    h = layers.Concatenate(name="concat3")([b1, b5, b3, bp])  # 35x35x288, line 30
-    b3 = layers.Conv2D(384, 3, strides=2, use_bias=False, name="conv2d_26")(h)  # 17x17x384, line 18
-    # 17x17x384, line 19
+    bp = layers.ReLU(name="activation_25")(bp)  # 35x35x64, line 22
+    h = layers.Concatenate(name="mixed2")([b1, b5, b3, bp])  # 35x35x288, line 32
+    b3 = layers.Conv2D(384, 3, strides=2, use_bias=False, name="conv2d_26")(h)  # 17x17x384, line 20
+    # 17x17x384, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_26")(b3)
-    b3 = layers.ReLU(name="activation_26")(b3)  # 17x17x384, line 20
-    bd = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_27")(h)  # 35x35x64, line 18
-    # 35x35x64, line 19
+    b3 = layers.ReLU(name="activation_26")(b3)  # 17x17x384, line 22
+    bd = layers.Conv2D(64, 1, padding="same", use_bias=False, name="conv2d_27")(h)  # 35x35x64, line 20
+    # 35x35x64, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_27")(bd)
-    bd = layers.ReLU(name="activation_27")(bd)  # 35x35x64, line 20
-    bd = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_28")(bd)  # 35x35x96, line 18
-    # 35x35x96, line 19
+    bd = layers.ReLU(name="activation_27")(bd)  # 35x35x64, line 22
+    bd = layers.Conv2D(96, 3, padding="same", use_bias=False, name="conv2d_28")(bd)  # 35x35x96, line 20
+    # 35x35x96, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_28")(bd)
-    bd = layers.ReLU(name="activation_28")(bd)  # 35x35x96, line 20
-    bd = layers.Conv2D(96, 3, strides=2, use_bias=False, name="conv2d_29")(bd)  # 17x17x96, line 18
-    # 17x17x96, line 19
+    bd = layers.ReLU(name="activation_28")(bd)  # 35x35x96, line 22
+    bd = layers.Conv2D(96, 3, strides=2, use_bias=False, name="conv2d_29")(bd)  # 17x17x96, line 20
+    # 17x17x96, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_29")(bd)
-    bd = layers.ReLU(name="activation_29")(bd)  # 17x17x96, line 20
-    bp = layers.MaxPooling2D(3, strides=2, name="maxpool3")(h)  # 17x17x288, line 38
-    h = layers.Concatenate(name="concat4")([b3, bd, bp])  # 17x17x768, line 39
-    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_30")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_29")(bd)  # 17x17x96, line 22
+    bp = layers.MaxPooling2D(3, strides=2, name="maxpool3")(h)  # 17x17x288, line 40
+    h = layers.Concatenate(name="mixed3")([b3, bd, bp])  # 17x17x768, line 41
+    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_30")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_30")(b1)
-    b1 = layers.ReLU(name="activation_30")(b1)  # 17x17x192, line 20
-    b7 = layers.Conv2D(128, 1, padding="same", use_bias=False, name="conv2d_31")(h)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    b1 = layers.ReLU(name="activation_30")(b1)  # 17x17x192, line 22
+    b7 = layers.Conv2D(128, 1, padding="same", use_bias=False, name="conv2d_31")(h)  # 17x17x128, line 20
+    # 17x17x128, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_31")(b7)
-    b7 = layers.ReLU(name="activation_31")(b7)  # 17x17x128, line 20
-    b7 = layers.Conv2D(128, (1, 7), padding="same", use_bias=False, name="conv2d_32")(b7)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    b7 = layers.ReLU(name="activation_31")(b7)  # 17x17x128, line 22
+    b7 = layers.Conv2D(128, (1, 7), padding="same", use_bias=False, name="conv2d_32")(b7)  # 17x17x128, line 20
+    # 17x17x128, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_32")(b7)
-    b7 = layers.ReLU(name="activation_32")(b7)  # 17x17x128, line 20
-    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_33")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_32")(b7)  # 17x17x128, line 22
+    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_33")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_33")(b7)
-    b7 = layers.ReLU(name="activation_33")(b7)  # 17x17x192, line 20
-    bd = layers.Conv2D(128, 1, padding="same", use_bias=False, name="conv2d_34")(h)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    b7 = layers.ReLU(name="activation_33")(b7)  # 17x17x192, line 22
+    bd = layers.Conv2D(128, 1, padding="same", use_bias=False, name="conv2d_34")(h)  # 17x17x128, line 20
+    # 17x17x128, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_34")(bd)
-    bd = layers.ReLU(name="activation_34")(bd)  # 17x17x128, line 20
-    bd = layers.Conv2D(128, (7, 1), padding="same", use_bias=False, name="conv2d_35")(bd)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    bd = layers.ReLU(name="activation_34")(bd)  # 17x17x128, line 22
+    bd = layers.Conv2D(128, (7, 1), padding="same", use_bias=False, name="conv2d_35")(bd)  # 17x17x128, line 20
+    # 17x17x128, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_35")(bd)
-    bd = layers.ReLU(name="activation_35")(bd)  # 17x17x128, line 20
-    bd = layers.Conv2D(128, (1, 7), padding="same", use_bias=False, name="conv2d_36")(bd)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    bd = layers.ReLU(name="activation_35")(bd)  # 17x17x128, line 22
+    bd = layers.Conv2D(128, (1, 7), padding="same", use_bias=False, name="conv2d_36")(bd)  # 17x17x128, line 20
+    # 17x17x128, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_36")(bd)
-    bd = layers.ReLU(name="activation_36")(bd)  # 17x17x128, line 20
-    bd = layers.Conv2D(128, (7, 1), padding="same", use_bias=False, name="conv2d_37")(bd)  # 17x17x128, line 18
-    # 17x17x128, line 19
+    bd = layers.ReLU(name="activation_36")(bd)  # 17x17x128, line 22
+    bd = layers.Conv2D(128, (7, 1), padding="same", use_bias=False, name="conv2d_37")(bd)  # 17x17x128, line 20
+    # 17x17x128, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_37")(bd)
-    bd = layers.ReLU(name="activation_37")(bd)  # 17x17x128, line 20
-    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_38")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_37")(bd)  # 17x17x128, line 22
+    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_38")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_38")(bd)
-    bd = layers.ReLU(name="activation_38")(bd)  # 17x17x192, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool4")(h)  # 17x17x768, line 50
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_39")(bp)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_38")(bd)  # 17x17x192, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool4")(h)  # 17x17x768, line 52
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_39")(bp)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_39")(bp)
-    bp = layers.ReLU(name="activation_39")(bp)  # 17x17x192, line 20
-    h = layers.Concatenate(name="concat5")([b1, b7, bd, bp])  # 17x17x768, line 51
-    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_40")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bp = layers.ReLU(name="activation_39")(bp)  # 17x17x192, line 22
+    h = layers.Concatenate(name="mixed4")([b1, b7, bd, bp])  # 17x17x768, line 53
+    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_40")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_40")(b1)
-    b1 = layers.ReLU(name="activation_40")(b1)  # 17x17x192, line 20
-    b7 = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_41")(h)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b1 = layers.ReLU(name="activation_40")(b1)  # 17x17x192, line 22
+    b7 = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_41")(h)  # 17x17x160, line 20
+    # 17x17x160, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_41")(b7)
-    b7 = layers.ReLU(name="activation_41")(b7)  # 17x17x160, line 20
-    b7 = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_42")(b7)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b7 = layers.ReLU(name="activation_41")(b7)  # 17x17x160, line 22
+    b7 = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_42")(b7)  # 17x17x160, line 20
+    # 17x17x160, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_42")(b7)
-    b7 = layers.ReLU(name="activation_42")(b7)  # 17x17x160, line 20
-    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_43")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_42")(b7)  # 17x17x160, line 22
+    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_43")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_43")(b7)
-    b7 = layers.ReLU(name="activation_43")(b7)  # 17x17x192, line 20
-    bd = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_44")(h)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b7 = layers.ReLU(name="activation_43")(b7)  # 17x17x192, line 22
+    bd = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_44")(h)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_44")(bd)
-    bd = layers.ReLU(name="activation_44")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_45")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_44")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_45")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_45")(bd)
-    bd = layers.ReLU(name="activation_45")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_46")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_45")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_46")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_46")(bd)
-    bd = layers.ReLU(name="activation_46")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_47")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_46")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_47")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_47")(bd)
-    bd = layers.ReLU(name="activation_47")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_48")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_47")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_48")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_48")(bd)
-    bd = layers.ReLU(name="activation_48")(bd)  # 17x17x192, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool5")(h)  # 17x17x768, line 50
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_49")(bp)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_48")(bd)  # 17x17x192, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool5")(h)  # 17x17x768, line 52
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_49")(bp)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_49")(bp)
-    bp = layers.ReLU(name="activation_49")(bp)  # 17x17x192, line 20
-    h = layers.Concatenate(name="concat6")([b1, b7, bd, bp])  # 17x17x768, line 51
-    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_50")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bp = layers.ReLU(name="activation_49")(bp)  # 17x17x192, line 22
+    h = layers.Concatenate(name="mixed5")([b1, b7, bd, bp])  # 17x17x768, line 53
+    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_50")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_50")(b1)
-    b1 = layers.ReLU(name="activation_50")(b1)  # 17x17x192, line 20
-    b7 = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_51")(h)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b1 = layers.ReLU(name="activation_50")(b1)  # 17x17x192, line 22
+    b7 = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_51")(h)  # 17x17x160, line 20
+    # 17x17x160, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_51")(b7)
-    b7 = layers.ReLU(name="activation_51")(b7)  # 17x17x160, line 20
-    b7 = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_52")(b7)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b7 = layers.ReLU(name="activation_51")(b7)  # 17x17x160, line 22
+    b7 = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_52")(b7)  # 17x17x160, line 20
+    # 17x17x160, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_52")(b7)
-    b7 = layers.ReLU(name="activation_52")(b7)  # 17x17x160, line 20
-    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_53")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_52")(b7)  # 17x17x160, line 22
+    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_53")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_53")(b7)
-    b7 = layers.ReLU(name="activation_53")(b7)  # 17x17x192, line 20
-    bd = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_54")(h)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    b7 = layers.ReLU(name="activation_53")(b7)  # 17x17x192, line 22
+    bd = layers.Conv2D(160, 1, padding="same", use_bias=False, name="conv2d_54")(h)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_54")(bd)
-    bd = layers.ReLU(name="activation_54")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_55")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_54")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_55")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_55")(bd)
-    bd = layers.ReLU(name="activation_55")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_56")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_55")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (1, 7), padding="same", use_bias=False, name="conv2d_56")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_56")(bd)
-    bd = layers.ReLU(name="activation_56")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_57")(bd)  # 17x17x160, line 18
-    # 17x17x160, line 19
+    bd = layers.ReLU(name="activation_56")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(160, (7, 1), padding="same", use_bias=False, name="conv2d_57")(bd)  # 17x17x160, line 20
+    # 17x17x160, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_57")(bd)
-    bd = layers.ReLU(name="activation_57")(bd)  # 17x17x160, line 20
-    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_58")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_57")(bd)  # 17x17x160, line 22
+    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_58")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_58")(bd)
-    bd = layers.ReLU(name="activation_58")(bd)  # 17x17x192, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool6")(h)  # 17x17x768, line 50
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_59")(bp)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_58")(bd)  # 17x17x192, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool6")(h)  # 17x17x768, line 52
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_59")(bp)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_59")(bp)
-    bp = layers.ReLU(name="activation_59")(bp)  # 17x17x192, line 20
-    h = layers.Concatenate(name="concat7")([b1, b7, bd, bp])  # 17x17x768, line 51
-    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_60")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bp = layers.ReLU(name="activation_59")(bp)  # 17x17x192, line 22
+    h = layers.Concatenate(name="mixed6")([b1, b7, bd, bp])  # 17x17x768, line 53
+    b1 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_60")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_60")(b1)
-    b1 = layers.ReLU(name="activation_60")(b1)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_61")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b1 = layers.ReLU(name="activation_60")(b1)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_61")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_61")(b7)
-    b7 = layers.ReLU(name="activation_61")(b7)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_62")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_61")(b7)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_62")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_62")(b7)
-    b7 = layers.ReLU(name="activation_62")(b7)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_63")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_62")(b7)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_63")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_63")(b7)
-    b7 = layers.ReLU(name="activation_63")(b7)  # 17x17x192, line 20
-    bd = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_64")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_63")(b7)  # 17x17x192, line 22
+    bd = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_64")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_64")(bd)
-    bd = layers.ReLU(name="activation_64")(bd)  # 17x17x192, line 20
-    bd = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_65")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_64")(bd)  # 17x17x192, line 22
+    bd = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_65")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_65")(bd)
-    bd = layers.ReLU(name="activation_65")(bd)  # 17x17x192, line 20
-    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_66")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_65")(bd)  # 17x17x192, line 22
+    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_66")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_66")(bd)
-    bd = layers.ReLU(name="activation_66")(bd)  # 17x17x192, line 20
-    bd = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_67")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_66")(bd)  # 17x17x192, line 22
+    bd = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_67")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_67")(bd)
-    bd = layers.ReLU(name="activation_67")(bd)  # 17x17x192, line 20
-    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_68")(bd)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_67")(bd)  # 17x17x192, line 22
+    bd = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_68")(bd)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_68")(bd)
-    bd = layers.ReLU(name="activation_68")(bd)  # 17x17x192, line 20
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool7")(h)  # 17x17x768, line 50
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_69")(bp)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bd = layers.ReLU(name="activation_68")(bd)  # 17x17x192, line 22
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool7")(h)  # 17x17x768, line 52
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_69")(bp)  # 17x17x192, line 20
+    # 17x17x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_69")(bp)
-    bp = layers.ReLU(name="activation_69")(bp)  # 17x17x192, line 20
-    h = layers.Concatenate(name="concat8")([b1, b7, bd, bp])  # 17x17x768, line 51
-    b3 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_70")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    bp = layers.ReLU(name="activation_69")(bp)  # 17x17x192, line 22
+    h = layers.Concatenate(name="mixed7")([b1, b7, bd, bp])  # 17x17x768, line 53
+    b3 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_70")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_70")(b3)
-    b3 = layers.ReLU(name="activation_70")(b3)  # 17x17x192, line 20
-    b3 = layers.Conv2D(320, 3, strides=2, use_bias=False, name="conv2d_71")(b3)  # 8x8x320, line 18
-    # 8x8x320, line 19
+    b3 = layers.ReLU(name="activation_70")(b3)  # 17x17x192, line 22
+    b3 = layers.Conv2D(320, 3, strides=2, use_bias=False, name="conv2d_71")(b3)  # 8x8x320, line 20
+    # 8x8x320, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_71")(b3)
-    b3 = layers.ReLU(name="activation_71")(b3)  # 8x8x320, line 20
-    b7 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_72")(h)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b3 = layers.ReLU(name="activation_71")(b3)  # 8x8x320, line 22
+    b7 = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_72")(h)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_72")(b7)
-    b7 = layers.ReLU(name="activation_72")(b7)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_73")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_72")(b7)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, (1, 7), padding="same", use_bias=False, name="conv2d_73")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_73")(b7)
-    b7 = layers.ReLU(name="activation_73")(b7)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_74")(b7)  # 17x17x192, line 18
-    # 17x17x192, line 19
+    b7 = layers.ReLU(name="activation_73")(b7)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, (7, 1), padding="same", use_bias=False, name="conv2d_74")(b7)  # 17x17x192, line 20
+    # 17x17x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_74")(b7)
-    b7 = layers.ReLU(name="activation_74")(b7)  # 17x17x192, line 20
-    b7 = layers.Conv2D(192, 3, strides=2, use_bias=False, name="conv2d_75")(b7)  # 8x8x192, line 18
-    # 8x8x192, line 19
+    b7 = layers.ReLU(name="activation_74")(b7)  # 17x17x192, line 22
+    b7 = layers.Conv2D(192, 3, strides=2, use_bias=False, name="conv2d_75")(b7)  # 8x8x192, line 20
+    # 8x8x192, line 21
     b7 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_75")(b7)
-    b7 = layers.ReLU(name="activation_75")(b7)  # 8x8x192, line 20
-    bp = layers.MaxPooling2D(3, strides=2, name="maxpool4")(h)  # 8x8x768, line 59
-    h = layers.Concatenate(name="concat9")([b3, b7, bp])  # 8x8x1280, line 60
-    b1 = layers.Conv2D(320, 1, padding="same", use_bias=False, name="conv2d_76")(h)  # 8x8x320, line 18
-    # 8x8x320, line 19
+    b7 = layers.ReLU(name="activation_75")(b7)  # 8x8x192, line 22
+    bp = layers.MaxPooling2D(3, strides=2, name="maxpool4")(h)  # 8x8x768, line 61
+    h = layers.Concatenate(name="mixed8")([b3, b7, bp])  # 8x8x1280, line 62
+    b1 = layers.Conv2D(320, 1, padding="same", use_bias=False, name="conv2d_76")(h)  # 8x8x320, line 20
+    # 8x8x320, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_76")(b1)
-    b1 = layers.ReLU(name="activation_76")(b1)  # 8x8x320, line 20
-    b3 = layers.Conv2D(384, 1, padding="same", use_bias=False, name="conv2d_77")(h)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b1 = layers.ReLU(name="activation_76")(b1)  # 8x8x320, line 22
+    b3 = layers.Conv2D(384, 1, padding="same", use_bias=False, name="conv2d_77")(h)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_77")(b3)
-    b3 = layers.ReLU(name="activation_77")(b3)  # 8x8x384, line 20
-    b3_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_78")(b3)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b3 = layers.ReLU(name="activation_77")(b3)  # 8x8x384, line 22
+    b3_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_78")(b3)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3_2 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_78")(b3_2)
-    b3_2 = layers.ReLU(name="activation_78")(b3_2)  # 8x8x384, line 20
-    b3 = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_79")(b3)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b3_2 = layers.ReLU(name="activation_78")(b3_2)  # 8x8x384, line 22
+    b3 = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_79")(b3)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_79")(b3)
-    b3 = layers.ReLU(name="activation_79")(b3)  # 8x8x384, line 20
-    b3 = layers.Concatenate(name="concat10")([b3_2, b3])  # 8x8x768, line 67
-    bd = layers.Conv2D(448, 1, padding="same", use_bias=False, name="conv2d_80")(h)  # 8x8x448, line 18
-    # 8x8x448, line 19
+    b3 = layers.ReLU(name="activation_79")(b3)  # 8x8x384, line 22
+    b3 = layers.Concatenate(name="mixed9_0")([b3_2, b3])  # 8x8x768, line 72
+    bd = layers.Conv2D(448, 1, padding="same", use_bias=False, name="conv2d_80")(h)  # 8x8x448, line 20
+    # 8x8x448, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_80")(bd)
-    bd = layers.ReLU(name="activation_80")(bd)  # 8x8x448, line 20
-    bd = layers.Conv2D(384, 3, padding="same", use_bias=False, name="conv2d_81")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd = layers.ReLU(name="activation_80")(bd)  # 8x8x448, line 22
+    bd = layers.Conv2D(384, 3, padding="same", use_bias=False, name="conv2d_81")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_81")(bd)
-    bd = layers.ReLU(name="activation_81")(bd)  # 8x8x384, line 20
-    bd_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_82")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd = layers.ReLU(name="activation_81")(bd)  # 8x8x384, line 22
+    bd_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_82")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd_2 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_82")(bd_2)
-    bd_2 = layers.ReLU(name="activation_82")(bd_2)  # 8x8x384, line 20
-    bd = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_83")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd_2 = layers.ReLU(name="activation_82")(bd_2)  # 8x8x384, line 22
+    bd = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_83")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_83")(bd)
-    bd = layers.ReLU(name="activation_83")(bd)  # 8x8x384, line 20
-    bd = layers.Concatenate(name="concat11")([bd_2, bd])  # 8x8x768, line 69
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool8")(h)  # 8x8x1280, line 70
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_84")(bp)  # 8x8x192, line 18
-    # 8x8x192, line 19
+    bd = layers.ReLU(name="activation_83")(bd)  # 8x8x384, line 22
+    bd = layers.Concatenate(name="concatenate")([bd_2, bd])  # 8x8x768, line 75
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool8")(h)  # 8x8x1280, line 76
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_84")(bp)  # 8x8x192, line 20
+    # 8x8x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_84")(bp)
-    bp = layers.ReLU(name="activation_84")(bp)  # 8x8x192, line 20
-    x_2 = layers.Concatenate(name="concat12")([b1, b3, bd, bp])  # 8x8x2048, line 71
-    b1 = layers.Conv2D(320, 1, padding="same", use_bias=False, name="conv2d_85")(x_2)  # 8x8x320, line 18
-    # 8x8x320, line 19
+    bp = layers.ReLU(name="activation_84")(bp)  # 8x8x192, line 22
+    x_2 = layers.Concatenate(name="mixed9")([b1, b3, bd, bp])  # 8x8x2048, line 77
+    b1 = layers.Conv2D(320, 1, padding="same", use_bias=False, name="conv2d_85")(x_2)  # 8x8x320, line 20
+    # 8x8x320, line 21
     b1 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_85")(b1)
-    b1 = layers.ReLU(name="activation_85")(b1)  # 8x8x320, line 20
-    b3 = layers.Conv2D(384, 1, padding="same", use_bias=False, name="conv2d_86")(x_2)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b1 = layers.ReLU(name="activation_85")(b1)  # 8x8x320, line 22
+    b3 = layers.Conv2D(384, 1, padding="same", use_bias=False, name="conv2d_86")(x_2)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_86")(b3)
-    b3 = layers.ReLU(name="activation_86")(b3)  # 8x8x384, line 20
-    b3_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_87")(b3)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b3 = layers.ReLU(name="activation_86")(b3)  # 8x8x384, line 22
+    b3_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_87")(b3)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3_2 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_87")(b3_2)
-    b3_2 = layers.ReLU(name="activation_87")(b3_2)  # 8x8x384, line 20
-    b3 = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_88")(b3)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    b3_2 = layers.ReLU(name="activation_87")(b3_2)  # 8x8x384, line 22
+    b3 = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_88")(b3)  # 8x8x384, line 20
+    # 8x8x384, line 21
     b3 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_88")(b3)
-    b3 = layers.ReLU(name="activation_88")(b3)  # 8x8x384, line 20
-    b3 = layers.Concatenate(name="concat13")([b3_2, b3])  # 8x8x768, line 67
-    bd = layers.Conv2D(448, 1, padding="same", use_bias=False, name="conv2d_89")(x_2)  # 8x8x448, line 18
-    # 8x8x448, line 19
+    b3 = layers.ReLU(name="activation_88")(b3)  # 8x8x384, line 22
+    b3 = layers.Concatenate(name="mixed9_1")([b3_2, b3])  # 8x8x768, line 72
+    bd = layers.Conv2D(448, 1, padding="same", use_bias=False, name="conv2d_89")(x_2)  # 8x8x448, line 20
+    # 8x8x448, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_89")(bd)
-    bd = layers.ReLU(name="activation_89")(bd)  # 8x8x448, line 20
-    bd = layers.Conv2D(384, 3, padding="same", use_bias=False, name="conv2d_90")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd = layers.ReLU(name="activation_89")(bd)  # 8x8x448, line 22
+    bd = layers.Conv2D(384, 3, padding="same", use_bias=False, name="conv2d_90")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_90")(bd)
-    bd = layers.ReLU(name="activation_90")(bd)  # 8x8x384, line 20
-    bd_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_91")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd = layers.ReLU(name="activation_90")(bd)  # 8x8x384, line 22
+    bd_2 = layers.Conv2D(384, (1, 3), padding="same", use_bias=False, name="conv2d_91")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd_2 = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_91")(bd_2)
-    bd_2 = layers.ReLU(name="activation_91")(bd_2)  # 8x8x384, line 20
-    bd = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_92")(bd)  # 8x8x384, line 18
-    # 8x8x384, line 19
+    bd_2 = layers.ReLU(name="activation_91")(bd_2)  # 8x8x384, line 22
+    bd = layers.Conv2D(384, (3, 1), padding="same", use_bias=False, name="conv2d_92")(bd)  # 8x8x384, line 20
+    # 8x8x384, line 21
     bd = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_92")(bd)
-    bd = layers.ReLU(name="activation_92")(bd)  # 8x8x384, line 20
-    bd = layers.Concatenate(name="concat14")([bd_2, bd])  # 8x8x768, line 69
-    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool9")(x_2)  # 8x8x2048, line 70
-    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_93")(bp)  # 8x8x192, line 18
-    # 8x8x192, line 19
+    bd = layers.ReLU(name="activation_92")(bd)  # 8x8x384, line 22
+    bd = layers.Concatenate(name="concatenate_1")([bd_2, bd])  # 8x8x768, line 75
+    bp = layers.AveragePooling2D(3, strides=1, padding="same", name="avgpool9")(x_2)  # 8x8x2048, line 76
+    bp = layers.Conv2D(192, 1, padding="same", use_bias=False, name="conv2d_93")(bp)  # 8x8x192, line 20
+    # 8x8x192, line 21
     bp = layers.BatchNormalization(momentum=0.99, epsilon=0.001, scale=False, name="batch_normalization_93")(bp)
-    bp = layers.ReLU(name="activation_93")(bp)  # 8x8x192, line 20
-    h = layers.Concatenate(name="concat15")([b1, b3, bd, bp])  # 8x8x2048, line 71
-    y = layers.GlobalAveragePooling2D(name="avg_pool")(h)  # 2048, line 85
-    y = layers.Dense(num_classes, name="predictions")(y)  # 1000, line 85
-    y = layers.Softmax(name="softmax1")(y)  # 1000, line 85
+    bp = layers.ReLU(name="activation_93")(bp)  # 8x8x192, line 22
+    h = layers.Concatenate(name="mixed10")([b1, b3, bd, bp])  # 8x8x2048, line 77
+    y = layers.GlobalAveragePooling2D(name="avg_pool")(h)  # 2048, line 91
+    y = layers.Dense(num_classes, name="predictions")(y)  # 1000, line 91
+    y = layers.Softmax(name="softmax1")(y)  # 1000, line 91
     return keras.Model(inputs=x, outputs=y, name="InceptionV3")
 
 

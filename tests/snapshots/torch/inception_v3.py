@@ -308,318 +308,318 @@ class InceptionV3(nn.Module):
         self.predictions = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2d(x)  # line 18 -> 32x149x149
-        x = self.batch_normalization(x)  # line 19
-        x = F.relu(x, inplace=True)  # line 20
-        x = self.conv2d_1(x)  # line 18 -> 32x147x147
-        x = self.batch_normalization_1(x)  # line 19
-        x = F.relu(x, inplace=True)  # line 20
-        x = self.conv2d_2(x)  # line 18 -> 64x147x147
-        x = self.batch_normalization_2(x)  # line 19
-        x = F.relu(x, inplace=True)  # line 20
-        x = F.max_pool2d(x, 3, stride=2)  # line 77 -> 64x73x73
-        x = self.conv2d_3(x)  # line 18 -> 80x73x73
-        x = self.batch_normalization_3(x)  # line 19
-        x = F.relu(x, inplace=True)  # line 20
-        x = self.conv2d_4(x)  # line 18 -> 192x71x71
-        x = self.batch_normalization_4(x)  # line 19
-        x = F.relu(x, inplace=True)  # line 20
-        h = F.max_pool2d(x, 3, stride=2)  # line 79 -> 192x35x35
-        h1 = self.conv2d_5(h)  # line 18 -> 64x35x35
-        h1 = self.batch_normalization_5(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_6(h)  # line 18 -> 48x35x35
-        h2 = self.batch_normalization_6(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_7(h2)  # line 18 -> 64x35x35
-        h2 = self.batch_normalization_7(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_8(h)  # line 18 -> 64x35x35
-        h3 = self.batch_normalization_8(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_9(h3)  # line 18 -> 96x35x35
-        h3 = self.batch_normalization_9(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_10(h3)  # line 18
-        h3 = self.batch_normalization_10(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 29
-        h = self.conv2d_11(h)  # line 18 -> 32x35x35
-        h = self.batch_normalization_11(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 30 -> 256x35x35
-        h1 = self.conv2d_12(h)  # line 18 -> 64x35x35
-        h1 = self.batch_normalization_12(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_13(h)  # line 18 -> 48x35x35
-        h2 = self.batch_normalization_13(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_14(h2)  # line 18 -> 64x35x35
-        h2 = self.batch_normalization_14(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_15(h)  # line 18 -> 64x35x35
-        h3 = self.batch_normalization_15(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_16(h3)  # line 18 -> 96x35x35
-        h3 = self.batch_normalization_16(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_17(h3)  # line 18
-        h3 = self.batch_normalization_17(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 29
-        h = self.conv2d_18(h)  # line 18 -> 64x35x35
-        h = self.batch_normalization_18(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 30 -> 288x35x35
-        h1 = self.conv2d_19(h)  # line 18 -> 64x35x35
-        h1 = self.batch_normalization_19(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_20(h)  # line 18 -> 48x35x35
-        h2 = self.batch_normalization_20(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_21(h2)  # line 18 -> 64x35x35
-        h2 = self.batch_normalization_21(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_22(h)  # line 18 -> 64x35x35
-        h3 = self.batch_normalization_22(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_23(h3)  # line 18 -> 96x35x35
-        h3 = self.batch_normalization_23(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_24(h3)  # line 18
-        h3 = self.batch_normalization_24(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 29
-        h = self.conv2d_25(h)  # line 18 -> 64x35x35
-        h = self.batch_normalization_25(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 30 -> 288x35x35
-        h1 = self.conv2d_26(h)  # line 18 -> 384x17x17
-        h1 = self.batch_normalization_26(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_27(h)  # line 18 -> 64x35x35
-        h2 = self.batch_normalization_27(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_28(h2)  # line 18 -> 96x35x35
-        h2 = self.batch_normalization_28(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_29(h2)  # line 18 -> 96x17x17
-        h2 = self.batch_normalization_29(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        bp = F.max_pool2d(h, 3, stride=2)  # line 38 -> 288x17x17
-        h = torch.cat((h1, h2, bp), 1)  # line 39 -> 768x17x17
-        h1 = self.conv2d_30(h)  # line 18 -> 192x17x17
-        h1 = self.batch_normalization_30(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_31(h)  # line 18 -> 128x17x17
-        h2 = self.batch_normalization_31(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_32(h2)  # line 18
-        h2 = self.batch_normalization_32(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_33(h2)  # line 18 -> 192x17x17
-        h2 = self.batch_normalization_33(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_34(h)  # line 18 -> 128x17x17
-        h3 = self.batch_normalization_34(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_35(h3)  # line 18
-        h3 = self.batch_normalization_35(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_36(h3)  # line 18
-        h3 = self.batch_normalization_36(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_37(h3)  # line 18
-        h3 = self.batch_normalization_37(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_38(h3)  # line 18 -> 192x17x17
-        h3 = self.batch_normalization_38(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 50
-        h = self.conv2d_39(h)  # line 18 -> 192x17x17
-        h = self.batch_normalization_39(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 51 -> 768x17x17
-        h1 = self.conv2d_40(h)  # line 18 -> 192x17x17
-        h1 = self.batch_normalization_40(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_41(h)  # line 18 -> 160x17x17
-        h2 = self.batch_normalization_41(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_42(h2)  # line 18
-        h2 = self.batch_normalization_42(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_43(h2)  # line 18 -> 192x17x17
-        h2 = self.batch_normalization_43(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_44(h)  # line 18 -> 160x17x17
-        h3 = self.batch_normalization_44(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_45(h3)  # line 18
-        h3 = self.batch_normalization_45(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_46(h3)  # line 18
-        h3 = self.batch_normalization_46(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_47(h3)  # line 18
-        h3 = self.batch_normalization_47(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_48(h3)  # line 18 -> 192x17x17
-        h3 = self.batch_normalization_48(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 50
-        h = self.conv2d_49(h)  # line 18 -> 192x17x17
-        h = self.batch_normalization_49(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 51 -> 768x17x17
-        h1 = self.conv2d_50(h)  # line 18 -> 192x17x17
-        h1 = self.batch_normalization_50(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_51(h)  # line 18 -> 160x17x17
-        h2 = self.batch_normalization_51(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_52(h2)  # line 18
-        h2 = self.batch_normalization_52(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_53(h2)  # line 18 -> 192x17x17
-        h2 = self.batch_normalization_53(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_54(h)  # line 18 -> 160x17x17
-        h3 = self.batch_normalization_54(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_55(h3)  # line 18
-        h3 = self.batch_normalization_55(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_56(h3)  # line 18
-        h3 = self.batch_normalization_56(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_57(h3)  # line 18
-        h3 = self.batch_normalization_57(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_58(h3)  # line 18 -> 192x17x17
-        h3 = self.batch_normalization_58(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 50
-        h = self.conv2d_59(h)  # line 18 -> 192x17x17
-        h = self.batch_normalization_59(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 51 -> 768x17x17
-        h1 = self.conv2d_60(h)  # line 18 -> 192x17x17
-        h1 = self.batch_normalization_60(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_61(h)  # line 18 -> 192x17x17
-        h2 = self.batch_normalization_61(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_62(h2)  # line 18
-        h2 = self.batch_normalization_62(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_63(h2)  # line 18
-        h2 = self.batch_normalization_63(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_64(h)  # line 18 -> 192x17x17
-        h3 = self.batch_normalization_64(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_65(h3)  # line 18
-        h3 = self.batch_normalization_65(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_66(h3)  # line 18
-        h3 = self.batch_normalization_66(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_67(h3)  # line 18
-        h3 = self.batch_normalization_67(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h3 = self.conv2d_68(h3)  # line 18
-        h3 = self.batch_normalization_68(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 50
-        h = self.conv2d_69(h)  # line 18 -> 192x17x17
-        h = self.batch_normalization_69(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h = torch.cat((h1, h2, h3, h), 1)  # line 51 -> 768x17x17
-        h1 = self.conv2d_70(h)  # line 18 -> 192x17x17
-        h1 = self.batch_normalization_70(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h1 = self.conv2d_71(h1)  # line 18 -> 320x8x8
-        h1 = self.batch_normalization_71(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_72(h)  # line 18 -> 192x17x17
-        h2 = self.batch_normalization_72(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_73(h2)  # line 18
-        h2 = self.batch_normalization_73(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_74(h2)  # line 18
-        h2 = self.batch_normalization_74(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_75(h2)  # line 18 -> 192x8x8
-        h2 = self.batch_normalization_75(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        bp = F.max_pool2d(h, 3, stride=2)  # line 59 -> 768x8x8
-        h = torch.cat((h1, h2, bp), 1)  # line 60 -> 1280x8x8
-        h1 = self.conv2d_76(h)  # line 18 -> 320x8x8
-        h1 = self.batch_normalization_76(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h2 = self.conv2d_77(h)  # line 18 -> 384x8x8
-        h2 = self.batch_normalization_77(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_78(h2)  # line 18
-        h3 = self.batch_normalization_78(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h2 = self.conv2d_79(h2)  # line 18
-        h2 = self.batch_normalization_79(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        b3 = torch.cat((h3, h2), 1)  # line 67 -> 768x8x8
-        h2 = self.conv2d_80(h)  # line 18 -> 448x8x8
-        h2 = self.batch_normalization_80(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_81(h2)  # line 18 -> 384x8x8
-        h2 = self.batch_normalization_81(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_82(h2)  # line 18
-        h3 = self.batch_normalization_82(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h2 = self.conv2d_83(h2)  # line 18
-        h2 = self.batch_normalization_83(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        bd = torch.cat((h3, h2), 1)  # line 69 -> 768x8x8
-        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 70
-        h = self.conv2d_84(h)  # line 18 -> 192x8x8
-        h = self.batch_normalization_84(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h1 = torch.cat((h1, b3, bd, h), 1)  # line 71 -> 2048x8x8
-        h = self.conv2d_85(h1)  # line 18 -> 320x8x8
-        h = self.batch_normalization_85(h)  # line 19
-        h = F.relu(h, inplace=True)  # line 20
-        h2 = self.conv2d_86(h1)  # line 18 -> 384x8x8
-        h2 = self.batch_normalization_86(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_87(h2)  # line 18
-        h3 = self.batch_normalization_87(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h2 = self.conv2d_88(h2)  # line 18
-        h2 = self.batch_normalization_88(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        b3 = torch.cat((h3, h2), 1)  # line 67 -> 768x8x8
-        h2 = self.conv2d_89(h1)  # line 18 -> 448x8x8
-        h2 = self.batch_normalization_89(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h2 = self.conv2d_90(h2)  # line 18 -> 384x8x8
-        h2 = self.batch_normalization_90(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        h3 = self.conv2d_91(h2)  # line 18
-        h3 = self.batch_normalization_91(h3)  # line 19
-        h3 = F.relu(h3, inplace=True)  # line 20
-        h2 = self.conv2d_92(h2)  # line 18
-        h2 = self.batch_normalization_92(h2)  # line 19
-        h2 = F.relu(h2, inplace=True)  # line 20
-        bd = torch.cat((h3, h2), 1)  # line 69 -> 768x8x8
-        h1 = F.avg_pool2d(h1, 3, stride=1, padding=1, count_include_pad=False)  # line 70
-        h1 = self.conv2d_93(h1)  # line 18 -> 192x8x8
-        h1 = self.batch_normalization_93(h1)  # line 19
-        h1 = F.relu(h1, inplace=True)  # line 20
-        h = torch.cat((h, b3, bd, h1), 1)  # line 71 -> 2048x8x8
-        h = h.mean((2, 3))  # line 85 -> 2048
-        h = self.predictions(h)  # line 85 -> 1000
+        x = self.conv2d(x)  # line 20 -> 32x149x149
+        x = self.batch_normalization(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_1(x)  # line 20 -> 32x147x147
+        x = self.batch_normalization_1(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_2(x)  # line 20 -> 64x147x147
+        x = self.batch_normalization_2(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = F.max_pool2d(x, 3, stride=2)  # line 83 -> 64x73x73
+        x = self.conv2d_3(x)  # line 20 -> 80x73x73
+        x = self.batch_normalization_3(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_4(x)  # line 20 -> 192x71x71
+        x = self.batch_normalization_4(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        h = F.max_pool2d(x, 3, stride=2)  # line 85 -> 192x35x35
+        h1 = self.conv2d_5(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_5(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_6(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_6(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_7(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_7(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_8(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_8(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_9(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_9(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_10(h3)  # line 20
+        h3 = self.batch_normalization_10(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_11(h)  # line 20 -> 32x35x35
+        h = self.batch_normalization_11(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 256x35x35
+        h1 = self.conv2d_12(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_12(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_13(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_13(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_14(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_14(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_15(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_15(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_16(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_16(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_17(h3)  # line 20
+        h3 = self.batch_normalization_17(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_18(h)  # line 20 -> 64x35x35
+        h = self.batch_normalization_18(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 288x35x35
+        h1 = self.conv2d_19(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_19(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_20(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_20(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_21(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_21(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_22(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_22(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_23(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_23(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_24(h3)  # line 20
+        h3 = self.batch_normalization_24(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_25(h)  # line 20 -> 64x35x35
+        h = self.batch_normalization_25(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 288x35x35
+        h1 = self.conv2d_26(h)  # line 20 -> 384x17x17
+        h1 = self.batch_normalization_26(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_27(h)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_27(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_28(h2)  # line 20 -> 96x35x35
+        h2 = self.batch_normalization_28(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_29(h2)  # line 20 -> 96x17x17
+        h2 = self.batch_normalization_29(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bp = F.max_pool2d(h, 3, stride=2)  # line 40 -> 288x17x17
+        h = torch.cat((h1, h2, bp), 1)  # line 41 -> 768x17x17
+        h1 = self.conv2d_30(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_30(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_31(h)  # line 20 -> 128x17x17
+        h2 = self.batch_normalization_31(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_32(h2)  # line 20
+        h2 = self.batch_normalization_32(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_33(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_33(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_34(h)  # line 20 -> 128x17x17
+        h3 = self.batch_normalization_34(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_35(h3)  # line 20
+        h3 = self.batch_normalization_35(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_36(h3)  # line 20
+        h3 = self.batch_normalization_36(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_37(h3)  # line 20
+        h3 = self.batch_normalization_37(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_38(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_38(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_39(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_39(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_40(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_40(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_41(h)  # line 20 -> 160x17x17
+        h2 = self.batch_normalization_41(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_42(h2)  # line 20
+        h2 = self.batch_normalization_42(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_43(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_43(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_44(h)  # line 20 -> 160x17x17
+        h3 = self.batch_normalization_44(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_45(h3)  # line 20
+        h3 = self.batch_normalization_45(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_46(h3)  # line 20
+        h3 = self.batch_normalization_46(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_47(h3)  # line 20
+        h3 = self.batch_normalization_47(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_48(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_48(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_49(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_49(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_50(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_50(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_51(h)  # line 20 -> 160x17x17
+        h2 = self.batch_normalization_51(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_52(h2)  # line 20
+        h2 = self.batch_normalization_52(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_53(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_53(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_54(h)  # line 20 -> 160x17x17
+        h3 = self.batch_normalization_54(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_55(h3)  # line 20
+        h3 = self.batch_normalization_55(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_56(h3)  # line 20
+        h3 = self.batch_normalization_56(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_57(h3)  # line 20
+        h3 = self.batch_normalization_57(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_58(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_58(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_59(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_59(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_60(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_60(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_61(h)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_61(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_62(h2)  # line 20
+        h2 = self.batch_normalization_62(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_63(h2)  # line 20
+        h2 = self.batch_normalization_63(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_64(h)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_64(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_65(h3)  # line 20
+        h3 = self.batch_normalization_65(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_66(h3)  # line 20
+        h3 = self.batch_normalization_66(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_67(h3)  # line 20
+        h3 = self.batch_normalization_67(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_68(h3)  # line 20
+        h3 = self.batch_normalization_68(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_69(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_69(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_70(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_70(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h1 = self.conv2d_71(h1)  # line 20 -> 320x8x8
+        h1 = self.batch_normalization_71(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_72(h)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_72(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_73(h2)  # line 20
+        h2 = self.batch_normalization_73(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_74(h2)  # line 20
+        h2 = self.batch_normalization_74(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_75(h2)  # line 20 -> 192x8x8
+        h2 = self.batch_normalization_75(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bp = F.max_pool2d(h, 3, stride=2)  # line 61 -> 768x8x8
+        h = torch.cat((h1, h2, bp), 1)  # line 62 -> 1280x8x8
+        h1 = self.conv2d_76(h)  # line 20 -> 320x8x8
+        h1 = self.batch_normalization_76(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_77(h)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_77(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_78(h2)  # line 20
+        h3 = self.batch_normalization_78(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_79(h2)  # line 20
+        h2 = self.batch_normalization_79(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        b3 = torch.cat((h3, h2), 1)  # line 72 -> 768x8x8
+        h2 = self.conv2d_80(h)  # line 20 -> 448x8x8
+        h2 = self.batch_normalization_80(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_81(h2)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_81(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_82(h2)  # line 20
+        h3 = self.batch_normalization_82(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_83(h2)  # line 20
+        h2 = self.batch_normalization_83(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bd = torch.cat((h3, h2), 1)  # line 75 -> 768x8x8
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 76
+        h = self.conv2d_84(h)  # line 20 -> 192x8x8
+        h = self.batch_normalization_84(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h1 = torch.cat((h1, b3, bd, h), 1)  # line 77 -> 2048x8x8
+        h = self.conv2d_85(h1)  # line 20 -> 320x8x8
+        h = self.batch_normalization_85(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h2 = self.conv2d_86(h1)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_86(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_87(h2)  # line 20
+        h3 = self.batch_normalization_87(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_88(h2)  # line 20
+        h2 = self.batch_normalization_88(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        b3 = torch.cat((h3, h2), 1)  # line 72 -> 768x8x8
+        h2 = self.conv2d_89(h1)  # line 20 -> 448x8x8
+        h2 = self.batch_normalization_89(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_90(h2)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_90(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_91(h2)  # line 20
+        h3 = self.batch_normalization_91(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_92(h2)  # line 20
+        h2 = self.batch_normalization_92(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bd = torch.cat((h3, h2), 1)  # line 75 -> 768x8x8
+        h1 = F.avg_pool2d(h1, 3, stride=1, padding=1, count_include_pad=False)  # line 76
+        h1 = self.conv2d_93(h1)  # line 20 -> 192x8x8
+        h1 = self.batch_normalization_93(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h = torch.cat((h, b3, bd, h1), 1)  # line 77 -> 2048x8x8
+        h = h.mean((2, 3))  # line 91 -> 2048
+        h = self.predictions(h)  # line 91 -> 1000
         h = torch.softmax(h, 1)
         return h
 
