@@ -5,6 +5,8 @@ symbols such as `same` or `bilinear`) and tuples.  Each op's model validates
 them; a failure names the attribute so the diagnostic can point at its argument.
 """
 
+
+
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field

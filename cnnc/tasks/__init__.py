@@ -24,7 +24,8 @@ from cnnc.tasks import classify, detect, landmarks, localize, segment, verify
 from cnnc.tasks.task import Task, runtime_files, task_config
 
 TASKS: dict[str, Task] = {
-    task.name: task for task in (classify.TASK, localize.TASK, landmarks.TASK, detect.TASK, segment.TASK, verify.TASK)
+    task.name: task
+    for task in (classify.TASK, localize.TASK, landmarks.TASK, detect.TASK, segment.TASK, verify.TASK)
 }
 
 

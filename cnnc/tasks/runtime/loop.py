@@ -67,7 +67,6 @@ class Trainer(Protocol):
 
 # ---------------------------------------------------------------- files
 
-
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` that replaces it whole when the block succeeds."""
@@ -92,12 +91,8 @@ def columns(history: list[dict]) -> list[str]:
     seen = list(dict.fromkeys(k for row in history for k in row))
     timing = [c for c in ("seconds", "images_per_s") if c in seen]
     rest = [c for c in seen if c not in ("epoch", "lr", *timing)]
-    return (
-        [c for c in ("epoch", "lr") if c in seen]
-        + [c for c in rest if c.startswith("train_")]
-        + [c for c in rest if not c.startswith("train_")]
-        + timing
-    )
+    return [c for c in ("epoch", "lr") if c in seen] + [c for c in rest if c.startswith("train_")] + \
+        [c for c in rest if not c.startswith("train_")] + timing
 
 
 def metric_names(history: list[dict]) -> list[str]:
@@ -141,7 +136,6 @@ def plot_curves(path: Path, history: list[dict]) -> None:
 
 # ---------------------------------------------------------------- what a person sees
 
-
 class Progress:
     """A bar per epoch on a terminal; one line per epoch otherwise."""
 
@@ -167,12 +161,8 @@ class Progress:
         done = int(24 * step / max(self.steps, 1))
         bar = "=" * done + (">" if done < 24 else "") + " " * (23 - done)
         text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-        print(
-            f"\repoch {self.epoch + 1}/{self.epochs} [{bar}] {step}/{self.steps} {text}",
-            end="",
-            file=self.stream,
-            flush=True,
-        )
+        print(f"\repoch {self.epoch + 1}/{self.epochs} [{bar}] {step}/{self.steps} {text}", end="",
+              file=self.stream, flush=True)
 
     def line(self, text: str) -> None:
         if self.mode == "none":
@@ -198,13 +188,11 @@ class Guard:
             if len(self._first) >= self.warmup_steps:
                 self.reference = max(float(np.mean(self._first)), 1e-8)
         elif self.max_ratio > 0 and loss > self.max_ratio * self.reference:
-            raise Diverged(
-                epoch, step, loss, f"exploded past {self.max_ratio:g} times its start ({self.reference:.4g})"
-            )
+            raise Diverged(epoch, step, loss, f"exploded past {self.max_ratio:g} times its start "
+                                              f"({self.reference:.4g})")
 
 
 # ---------------------------------------------------------------- schedule, early stopping
-
 
 class Schedule:
     """The learning rate of each epoch: warm-up, then constant, step, cosine, exponential or plateau."""
@@ -221,7 +209,7 @@ class Schedule:
         if self.kind == "step":
             return self.base * self.gamma ** (e // self.step)
         if self.kind == "exponential":
-            return self.base * self.gamma**e
+            return self.base * self.gamma ** e
         if self.kind == "cosine":
             return 0.5 * self.base * (1 + math.cos(math.pi * e / max(1, self.epochs - self.warmup)))
         if self.kind == "plateau":
@@ -248,11 +236,11 @@ def better_for(monitor: str):
 
 # ---------------------------------------------------------------- the loop
 
-
 def fit(trainer: Trainer, cfg, data, log=print) -> int:
     """Train for cfg.epochs (resuming if asked); returns an exit status."""
     out = Path(cfg.out)
-    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "schedule": None}
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [],
+                             "schedule": None}
     last = trainer.files["last"]
     if cfg.resume and last.exists():
         state.update(trainer.load_checkpoint(last))
@@ -274,20 +262,16 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
             row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(epoch, lr, progress, guard)}
         except Diverged as exc:
             kept = f"the files of epoch {state['epoch']} in {out} are kept" if state["epoch"] else "nothing saved"
-            log(
-                f"error: training stopped at {exc}; {kept}\n"
-                f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init"
-            )
+            log(f"error: training stopped at {exc}; {kept}\n"
+                f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
             return EXIT_DIVERGED
         row["seconds"] = round(time.perf_counter() - start, 3)
         if len(data.val):
             row.update({f"val_{k}": v for k, v in trainer.task.summary(trainer.predict(data.val), data.val).items()})
         if monitor not in row:
             fallback = "val_loss" if "val_loss" in row else "train_loss"
-            log(
-                f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
-                f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead"
-            )
+            log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
+                f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead")
             monitor, better = fallback, better_for(fallback)
         value = row[monitor]
         improved = value is not None and (state["best"] is None or better(value, state["best"]))
@@ -307,10 +291,8 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
         progress.line(epoch_line(row, cfg.epochs, improved))
         ran += 1
         if cfg.patience and state["wait"] >= cfg.patience:
-            log(
-                f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
-                f"at epoch {state['best_epoch']})"
-            )
+            log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
+                f"at epoch {state['best_epoch']})")
             break
         if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
             log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
