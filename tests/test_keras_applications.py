@@ -59,9 +59,26 @@ def load_by_name(reference: keras.Model, ours: keras.Model) -> int:
 
 @pytest.mark.parametrize("application, spec, size", _params())
 def test_reference_weights_load_by_name_and_outputs_agree(application, spec, size):
+    _load_and_compare(application, spec, size, {})
+
+
+# Width multipliers change every layer's width (MobileNetV2 rounds them with make_divisible).
+VARIANTS = [
+    ("MobileNet", "mobilenet.cnn", {"alpha": 0.5, "depth_multiplier": 2}),
+    ("MobileNetV2", "mobilenet_v2.cnn", {"alpha": 0.35}),
+    ("MobileNetV2", "mobilenet_v2.cnn", {"alpha": 1.4}),
+]
+
+
+@pytest.mark.parametrize("application, spec, sets", VARIANTS, ids=lambda v: str(v) if isinstance(v, dict) else v)
+def test_width_variants_load_by_name(application, spec, sets):
+    _load_and_compare(application, spec, 64, sets)
+
+
+def _load_and_compare(application: str, spec: str, size: int, sets: dict) -> None:
     keras.backend.clear_session()  # auto-named reference layers count from a fresh session
-    reference = getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3))
-    analysis = analyze(ROOT / "specs" / spec, input_shapes={None: (size, size, 3)})
+    reference = getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3), **sets)
+    analysis = analyze(ROOT / "specs" / spec, overrides=sets, input_shapes={None: (size, size, 3)})
     assert analysis.ok, analysis.diagnostics
     ours = keras_backend.build(analysis.graph)
     assert ours.count_params() == reference.count_params()
@@ -70,7 +87,6 @@ def test_reference_weights_load_by_name_and_outputs_agree(application, spec, siz
     x = np.random.default_rng(0).standard_normal((2, size, size, 3)).astype("float32")
     expected = reference.predict_on_batch(x)
     assert np.abs(ours.predict_on_batch(x) - expected).max() < 1e-5
-
 
 @pytest.mark.slow
 def test_inception_v3_modules_carry_keras_names_and_values():
