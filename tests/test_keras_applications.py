@@ -28,6 +28,10 @@ CASES = [
     ("DenseNet121", "keras_densenet121.cnn", 64, False),
     ("DenseNet169", "keras_densenet169.cnn", 64, True),
     ("DenseNet201", "keras_densenet201.cnn", 64, True),
+    ("MobileNet", "mobilenet.cnn", 64, False),
+    ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
+    ("Xception", "xception.cnn", 71, True),
+    ("InceptionV3", "inception_v3.cnn", 75, True),
 ]
 
 
@@ -55,9 +59,26 @@ def load_by_name(reference: keras.Model, ours: keras.Model) -> int:
 
 @pytest.mark.parametrize("application, spec, size", _params())
 def test_reference_weights_load_by_name_and_outputs_agree(application, spec, size):
+    _load_and_compare(application, spec, size, {})
+
+
+# Width multipliers change every layer's width (MobileNetV2 rounds them with make_divisible).
+VARIANTS = [
+    ("MobileNet", "mobilenet.cnn", {"alpha": 0.5, "depth_multiplier": 2}),
+    ("MobileNetV2", "mobilenet_v2.cnn", {"alpha": 0.35}),
+    ("MobileNetV2", "mobilenet_v2.cnn", {"alpha": 1.4}),
+]
+
+
+@pytest.mark.parametrize("application, spec, sets", VARIANTS, ids=lambda v: str(v) if isinstance(v, dict) else v)
+def test_width_variants_load_by_name(application, spec, sets):
+    _load_and_compare(application, spec, 64, sets)
+
+
+def _load_and_compare(application: str, spec: str, size: int, sets: dict) -> None:
     keras.backend.clear_session()  # auto-named reference layers count from a fresh session
-    reference = getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3))
-    analysis = analyze(ROOT / "specs" / spec, input_shapes={None: (size, size, 3)})
+    reference = getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3), **sets)
+    analysis = analyze(ROOT / "specs" / spec, overrides=sets, input_shapes={None: (size, size, 3)})
     assert analysis.ok, analysis.diagnostics
     ours = keras_backend.build(analysis.graph)
     assert ours.count_params() == reference.count_params()
@@ -66,3 +87,19 @@ def test_reference_weights_load_by_name_and_outputs_agree(application, spec, siz
     x = np.random.default_rng(0).standard_normal((2, size, size, 3)).astype("float32")
     expected = reference.predict_on_batch(x)
     assert np.abs(ours.predict_on_batch(x) - expected).max() < 1e-5
+
+@pytest.mark.slow
+def test_inception_v3_modules_carry_keras_names_and_values():
+    """Feature extraction and DeepDream read InceptionV3's modules by name (`mixed7`): the same
+    names give the same values once the weights are loaded."""
+    keras.backend.clear_session()
+    reference = keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3))
+    analysis = analyze(ROOT / "specs" / "inception_v3.cnn", input_shapes={None: (75, 75, 3)})
+    ours = keras_backend.build(analysis.graph)
+    load_by_name(reference, ours)
+    names = [f"mixed{i}" for i in range(11)] + ["mixed9_0", "concatenate", "mixed9_1", "concatenate_1"]
+    taps = [keras.Model(m.inputs, [m.get_layer(n).output for n in names]) for m in (reference, ours)]
+    x = np.random.default_rng(1).standard_normal((2, 75, 75, 3)).astype("float32")
+    expected, got = (tap.predict_on_batch(x) for tap in taps)
+    for name, e, g in zip(names, expected, got):
+        assert e.shape == g.shape and np.abs(e - g).max() < 1e-4, name

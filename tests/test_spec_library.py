@@ -325,7 +325,7 @@ def test_efficientnet_scales_resolution_and_rounding():
 
 
 def test_width_multipliers_are_parameters():
-    assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("unit13.conv_pw").attrs.filters == 256
+    assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("conv_pw_13").attrs.filters == 256
     assert _analyze("densenet121", {"growth": 12}).cost.params.trainable < 2_000_000
 
 

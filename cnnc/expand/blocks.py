@@ -12,7 +12,7 @@ from typing import Protocol
 
 from cnnc.diagnostics import Label
 from cnnc.expand.evaluate import Evaluator
-from cnnc.expand.nodes import Nodes
+from cnnc.expand.nodes import ANONYMOUS, Nodes, anonymous_layer, step_name
 from cnnc.expand.params import bind_arguments
 from cnnc.expand.scope import Scope, SharedInstance
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor
@@ -55,7 +55,13 @@ class Blocks:
             return POISON
         args, frozen = bound
         if prefix is None:
-            prefix = self.nodes.fresh_id(scope, step.alias or block.name, step.alias is not None)
+            alias = step_name(self.evaluator, step, scope)
+            if isinstance(alias, Poison):
+                return POISON
+            if alias == ANONYMOUS:
+                return self.anonymous(block, value, args, scope.frozen or frozen, scope)
+            templated = step.template is not None
+            prefix = self.nodes.fresh_id(scope, alias or block.name, alias is not None, templated=templated)
         record = Call(
             prefix,
             block.name,
@@ -76,6 +82,26 @@ class Blocks:
             call=record,
             sequential=block.sequential,
         )
+        return self._run(block, inner)
+
+    def anonymous(self, block: ast.Definition, value: object, args: dict, frozen: bool, scope: Scope) -> object:
+        """`value -> block(args) as _`: the body runs as part of the caller's, adding nothing to the
+        paths of its layers, which name themselves (`as conv2d_{n}`, as keras.applications' helpers
+        that take no name).  No call is recorded: for every backend these layers are the caller's."""
+        inner = Scope(
+            "block",
+            scope.prefix,
+            vars=args,
+            block_input=value,
+            frozen=frozen,
+            consts=self.evaluator.const_values,
+            call=scope.call,
+            iterations=scope.iterations,
+            counters=scope.counters,  # automatic names continue the caller's count
+        )
+        return self._run(block, inner)
+
+    def _run(self, block: ast.Definition, inner: Scope) -> object:
         self.stack.append(block.name)
         try:
             self.body.execute(block.body, inner)
@@ -96,7 +122,12 @@ class Blocks:
         The steps read the enclosing body's names (they cannot bind any), so the group's scope
         shares its variables; it is recorded as a call with `group=True` and no block.
         """
-        prefix = self.nodes.fresh_id(scope, step.alias, True)
+        alias = step_name(self.evaluator, step, scope)
+        if isinstance(alias, Poison):
+            return POISON
+        if alias == ANONYMOUS:
+            return anonymous_layer(self.evaluator, step)
+        prefix = self.nodes.fresh_id(scope, alias, True, templated=step.template is not None)
         record = Call(prefix, "", {}, step.span, scope.call, scope.iterations, sequential=True, group=True)
         self.graph.structure.calls.append(record)
         inner = Scope(

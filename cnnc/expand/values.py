@@ -109,6 +109,13 @@ def _round(x: float, digits: int | None = None) -> float:
     return round(x, max(-400, min(400, digits)))
 
 
+def _str(value: int | str) -> str:
+    """A whole number as text, for names built in a template: `"_" + str(n)`."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"str takes a whole number or a string, not a {type_name(value)}")
+    return str(value)
+
+
 BUILTINS = {
     "min": min,
     "max": max,
@@ -125,4 +132,5 @@ BUILTINS = {
     "make_divisible": make_divisible,
     "round_filters": round_filters,
     "round_repeats": round_repeats,
+    "str": _str,
 }

@@ -100,15 +100,24 @@ class Ternary:
 
 
 @dataclass
+class NameTemplate:
+    """`as conv_dw_{i}`: words and `{expr}` parts, joined into the step's name where it runs."""
+
+    parts: list[str | Expr]  # literal text, and expressions giving a whole number or a string
+    span: Span
+
+
+@dataclass
 class CallStep:
     """One step of a chain: an op, a block, or a shared instance."""
 
     name: str
     args: list[Arg] | None  # None: written without parentheses
     repeat: Expr | None
-    alias: str | None
+    alias: str | None  # as written: `block_{i}` for a template
     span: Span
     name_span: Span
+    template: NameTemplate | None = None  # `as block_{i}`: evaluated where the step runs
 
 
 @dataclass
@@ -124,6 +133,7 @@ class GroupStep:
     steps: list[CallStep]
     alias: str
     span: Span
+    template: NameTemplate | None = None
 
 
 Step = Union[CallStep, GroupStep, OutputStep]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
@@ -143,11 +144,39 @@ class _ToAst(Transformer_NonRecursive):
     def call_step(self, meta, c):
         name, args, repeat, alias = c
         return ast.CallStep(
-            str(name), args, repeat, str(alias) if alias else None, self.s(meta), _token_span(self.file, name)
+            str(name),
+            args,
+            repeat,
+            str(alias) if alias else None,
+            self.s(meta),
+            _token_span(self.file, name),
+            self.template(alias),
         )
 
     def group_step(self, meta, c):
-        return ast.GroupStep(list(c[:-1]), str(c[-1]), self.s(meta))
+        return ast.GroupStep(list(c[:-1]), str(c[-1]), self.s(meta), self.template(c[-1]))
+
+    def template(self, alias: Token | None) -> ast.NameTemplate | None:
+        """`conv_dw_{i + 1}_bn` -> ["conv_dw_", i + 1, "_bn"]; each `{...}` parsed as an expression."""
+        if alias is None or alias.type != "TEMPLATE":
+            return None
+        parts: list[str | ast.Expr] = []
+        for match in re.finditer(r"\{([^{}]*)\}|[^{}]+", str(alias)):
+            if match.group(1) is None:
+                parts.append(match.group(0))
+                continue
+            # padded to the token's place, so the expression's spans point into the file
+            column = alias.column + match.start(1)
+            text = "\n" * (alias.line - 1) + " " * (column - 1) + match.group(1)
+            if not match.group(1).strip():
+                span = Span(self.file, alias.line, column - 1, alias.line, column + len(match.group(1)) + 1)
+                raise CnncError(
+                    Diagnostic(
+                        "error", "E0235", "empty `{}` in a name", span, help="write an expression inside: `block_{i}`"
+                    )
+                )
+            parts.append(_parse_expr(text, self.file))
+        return ast.NameTemplate(parts, _token_span(self.file, alias))
 
     def output_step(self, meta, c):
         return ast.OutputStep(str(c[0]), self.s(meta))
@@ -249,7 +278,26 @@ def _grammar_text() -> str:
 def _parser() -> Lark:
     # cache=True keeps the LALR tables in the temp folder: a cold `cnnc check`
     # then skips the grammar analysis (about 0.2 s).
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
+    return Lark(
+        _grammar_text(),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+        start=["start", "expr"],  # `expr`: the `{...}` parts of a name template
+    )
+
+
+def _parse_expr(text: str, file: str) -> ast.Expr:
+    """One expression of a name template (its text padded to its place in the file)."""
+    try:
+        tree = _parser().parse(text, start="expr")
+    except UnexpectedInput as exc:
+        raise CnncError(_syntax_error(exc, file, _parser())) from None
+    try:
+        return _ToAst(file).transform(tree)
+    except VisitError as exc:  # a number out of range: the diagnostic, not lark's wrapper
+        raise exc.orig_exc from None
 
 
 _FRIENDLY = {
@@ -327,7 +375,7 @@ def parse(text: str, file: str = "<spec>") -> ast.Module:
         )
     parser = _parser()
     try:
-        tree = parser.parse(text)
+        tree = parser.parse(text, start="start")
     except UnexpectedInput as exc:
         raise CnncError(_syntax_error(exc, file, parser)) from None
     try:

@@ -8,976 +8,6 @@ INPUTS = {"x": (3, 299, 299)}
 OUTPUTS = {"y": (1000,)}
 
 
-class Conv2dBn(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 64."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 32x149x149
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn2(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 64."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(32, 32, 3, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 32x147x147
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn3(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 65."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x147x147
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn4(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 66."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(64, 80, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(80, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(80))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 80x73x73
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn5(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 66."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(80, 192, 3, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x71x71
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn6(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn7(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn8(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(48, 64, 5, padding=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn9(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 19."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 96x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn10(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 19."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(96, 96, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn11(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 32, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 32x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionA(nn.Module):
-    """Block `inception_a`, inception_v3.cnn line 68."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn6()
-        self.conv2d_bn2 = Conv2dBn7()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn6()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn11()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
-        h = self.conv2d_bn2(x)  # line 18 -> 48x35x35
-        b5 = self.conv2d_bn3(h)  # line 18 -> 64x35x35
-        h = self.conv2d_bn4(x)  # line 19 -> 64x35x35
-        h = self.conv2d_bn5(h)  # line 19 -> 96x35x35
-        b3 = self.conv2d_bn6(h)
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 20
-        bp = self.conv2d_bn7(x)  # line 20 -> 32x35x35
-        b1 = torch.cat((b1, b5, b3, bp), 1)  # line 21 -> 256x35x35
-        return b1
-
-
-class Conv2dBn12(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn13(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionA2(nn.Module):
-    """Block `inception_a`, inception_v3.cnn line 68."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn12()
-        self.conv2d_bn2 = Conv2dBn13()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn12()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn12()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
-        h = self.conv2d_bn2(x)  # line 18 -> 48x35x35
-        b5 = self.conv2d_bn3(h)  # line 18 -> 64x35x35
-        h = self.conv2d_bn4(x)  # line 19 -> 64x35x35
-        h = self.conv2d_bn5(h)  # line 19 -> 96x35x35
-        b3 = self.conv2d_bn6(h)
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 20
-        bp = self.conv2d_bn7(x)  # line 20 -> 64x35x35
-        b1 = torch.cat((b1, b5, b3, bp), 1)  # line 21 -> 288x35x35
-        return b1
-
-
-class Conv2dBn14(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn15(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionA3(nn.Module):
-    """Block `inception_a`, inception_v3.cnn line 68."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn14()
-        self.conv2d_bn2 = Conv2dBn15()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn14()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn14()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
-        h = self.conv2d_bn2(x)  # line 18 -> 48x35x35
-        b5 = self.conv2d_bn3(h)  # line 18 -> 64x35x35
-        h = self.conv2d_bn4(x)  # line 19 -> 64x35x35
-        h = self.conv2d_bn5(h)  # line 19 -> 96x35x35
-        b3 = self.conv2d_bn6(h)
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 20
-        bp = self.conv2d_bn7(x)  # line 20 -> 64x35x35
-        b1 = torch.cat((b1, b5, b3, bp), 1)  # line 21 -> 288x35x35
-        return b1
-
-
-class Conv2dBn16(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 26."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 384, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn17(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 27."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(96, 96, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 96x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class ReductionA(nn.Module):
-    """Block `reduction_a`, inception_v3.cnn line 69."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn16()
-        self.conv2d_bn2 = Conv2dBn14()
-        self.conv2d_bn3 = Conv2dBn9()
-        self.conv2d_bn4 = Conv2dBn17()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b3 = self.conv2d_bn1(x)  # line 26 -> 384x17x17
-        h = self.conv2d_bn2(x)  # line 27 -> 64x35x35
-        h = self.conv2d_bn3(h)  # line 27 -> 96x35x35
-        bd = self.conv2d_bn4(h)  # line 27 -> 96x17x17
-        bp = F.max_pool2d(x, 3, stride=2)  # line 28 -> 288x17x17
-        b3 = torch.cat((b3, bd, bp), 1)  # line 29 -> 768x17x17
-        return b3
-
-
-class Conv2dBn18(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 34."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(768, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn19(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(768, 128, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 128x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn20(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 128, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn21(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn22(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 36."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 128, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn23(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 37."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionB(nn.Module):
-    """Block `inception_b`, inception_v3.cnn line 70."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn19()
-        self.conv2d_bn3 = Conv2dBn20()
-        self.conv2d_bn4 = Conv2dBn21()
-        self.conv2d_bn5 = Conv2dBn19()
-        self.conv2d_bn6 = Conv2dBn22()
-        self.conv2d_bn7 = Conv2dBn20()
-        self.conv2d_bn8 = Conv2dBn22()
-        self.conv2d_bn9 = Conv2dBn23()
-        self.conv2d_bn10 = Conv2dBn18()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
-        h = self.conv2d_bn2(x)  # line 35 -> 128x17x17
-        h = self.conv2d_bn3(h)
-        b7 = self.conv2d_bn4(h)  # line 35 -> 192x17x17
-        h = self.conv2d_bn5(x)  # line 36 -> 128x17x17
-        h = self.conv2d_bn6(h)
-        h = self.conv2d_bn7(h)
-        h = self.conv2d_bn8(h)  # line 37
-        bd = self.conv2d_bn9(h)  # line 37 -> 192x17x17
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 38
-        bp = self.conv2d_bn10(x)  # line 38 -> 192x17x17
-        b1 = torch.cat((b1, b7, bd, bp), 1)  # line 39 -> 768x17x17
-        return b1
-
-
-class Conv2dBn24(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(768, 160, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 160x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn25(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn26(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn27(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 36."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn28(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 37."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionB2(nn.Module):
-    """Block `inception_b`, inception_v3.cnn line 70."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn24()
-        self.conv2d_bn3 = Conv2dBn25()
-        self.conv2d_bn4 = Conv2dBn26()
-        self.conv2d_bn5 = Conv2dBn24()
-        self.conv2d_bn6 = Conv2dBn27()
-        self.conv2d_bn7 = Conv2dBn25()
-        self.conv2d_bn8 = Conv2dBn27()
-        self.conv2d_bn9 = Conv2dBn28()
-        self.conv2d_bn10 = Conv2dBn18()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
-        h = self.conv2d_bn2(x)  # line 35 -> 160x17x17
-        h = self.conv2d_bn3(h)
-        b7 = self.conv2d_bn4(h)  # line 35 -> 192x17x17
-        h = self.conv2d_bn5(x)  # line 36 -> 160x17x17
-        h = self.conv2d_bn6(h)
-        h = self.conv2d_bn7(h)
-        h = self.conv2d_bn8(h)  # line 37
-        bd = self.conv2d_bn9(h)  # line 37 -> 192x17x17
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 38
-        bp = self.conv2d_bn10(x)  # line 38 -> 192x17x17
-        b1 = torch.cat((b1, b7, bd, bp), 1)  # line 39 -> 768x17x17
-        return b1
-
-
-class Conv2dBn29(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn30(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionB3(nn.Module):
-    """Block `inception_b`, inception_v3.cnn line 70."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn18()
-        self.conv2d_bn3 = Conv2dBn29()
-        self.conv2d_bn4 = Conv2dBn30()
-        self.conv2d_bn5 = Conv2dBn18()
-        self.conv2d_bn6 = Conv2dBn30()
-        self.conv2d_bn7 = Conv2dBn29()
-        self.conv2d_bn8 = Conv2dBn30()
-        self.conv2d_bn9 = Conv2dBn29()
-        self.conv2d_bn10 = Conv2dBn18()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
-        h = self.conv2d_bn2(x)  # line 35 -> 192x17x17
-        h = self.conv2d_bn3(h)
-        b7 = self.conv2d_bn4(h)
-        h = self.conv2d_bn5(x)  # line 36 -> 192x17x17
-        h = self.conv2d_bn6(h)
-        h = self.conv2d_bn7(h)
-        h = self.conv2d_bn8(h)  # line 37
-        bd = self.conv2d_bn9(h)
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 38
-        bp = self.conv2d_bn10(x)  # line 38 -> 192x17x17
-        b1 = torch.cat((b1, b7, bd, bp), 1)  # line 39 -> 768x17x17
-        return b1
-
-
-class Conv2dBn31(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 44."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 320, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn32(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 46."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class ReductionB(nn.Module):
-    """Block `reduction_b`, inception_v3.cnn line 71."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn31()
-        self.conv2d_bn3 = Conv2dBn18()
-        self.conv2d_bn4 = Conv2dBn29()
-        self.conv2d_bn5 = Conv2dBn30()
-        self.conv2d_bn6 = Conv2dBn32()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv2d_bn1(x)  # line 44 -> 192x17x17
-        b3 = self.conv2d_bn2(h)  # line 44 -> 320x8x8
-        h = self.conv2d_bn3(x)  # line 45 -> 192x17x17
-        h = self.conv2d_bn4(h)
-        h = self.conv2d_bn5(h)
-        b7 = self.conv2d_bn6(h)  # line 46 -> 192x8x8
-        bp = F.max_pool2d(x, 3, stride=2)  # line 47 -> 768x8x8
-        b3 = torch.cat((b3, b7, bp), 1)  # line 48 -> 1280x8x8
-        return b3
-
-
-class Conv2dBn33(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 53."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 320, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn34(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 54."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 384, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn35(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 55."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn36(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 55."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn37(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 448, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(448))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 448x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn38(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(448, 384, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn39(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 58."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionC(nn.Module):
-    """Block `inception_c`, inception_v3.cnn line 72."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn33()
-        self.conv2d_bn2 = Conv2dBn34()
-        self.conv2d_bn3 = Conv2dBn35()
-        self.conv2d_bn4 = Conv2dBn36()
-        self.conv2d_bn5 = Conv2dBn37()
-        self.conv2d_bn6 = Conv2dBn38()
-        self.conv2d_bn7 = Conv2dBn35()
-        self.conv2d_bn8 = Conv2dBn36()
-        self.conv2d_bn9 = Conv2dBn39()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 53 -> 320x8x8
-        b3 = self.conv2d_bn2(x)  # line 54 -> 384x8x8
-        h = self.conv2d_bn3(b3)  # line 55
-        b3 = self.conv2d_bn4(b3)
-        b3 = torch.cat((h, b3), 1)  # line 55 -> 768x8x8
-        h = self.conv2d_bn5(x)  # line 56 -> 448x8x8
-        bd = self.conv2d_bn6(h)  # line 56 -> 384x8x8
-        h = self.conv2d_bn7(bd)  # line 57
-        bd = self.conv2d_bn8(bd)
-        bd = torch.cat((h, bd), 1)  # line 57 -> 768x8x8
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 58
-        bp = self.conv2d_bn9(x)  # line 58 -> 192x8x8
-        b1 = torch.cat((b1, b3, bd, bp), 1)  # line 59 -> 2048x8x8
-        return b1
-
-
-class Conv2dBn40(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 53."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 320, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn41(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 54."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 384, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn42(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 448, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(448))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 448x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn43(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 58."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionC2(nn.Module):
-    """Block `inception_c`, inception_v3.cnn line 72."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn40()
-        self.conv2d_bn2 = Conv2dBn41()
-        self.conv2d_bn3 = Conv2dBn35()
-        self.conv2d_bn4 = Conv2dBn36()
-        self.conv2d_bn5 = Conv2dBn42()
-        self.conv2d_bn6 = Conv2dBn38()
-        self.conv2d_bn7 = Conv2dBn35()
-        self.conv2d_bn8 = Conv2dBn36()
-        self.conv2d_bn9 = Conv2dBn43()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 53 -> 320x8x8
-        b3 = self.conv2d_bn2(x)  # line 54 -> 384x8x8
-        h = self.conv2d_bn3(b3)  # line 55
-        b3 = self.conv2d_bn4(b3)
-        b3 = torch.cat((h, b3), 1)  # line 55 -> 768x8x8
-        h = self.conv2d_bn5(x)  # line 56 -> 448x8x8
-        bd = self.conv2d_bn6(h)  # line 56 -> 384x8x8
-        h = self.conv2d_bn7(bd)  # line 57
-        bd = self.conv2d_bn8(bd)
-        bd = torch.cat((h, bd), 1)  # line 57 -> 768x8x8
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 58
-        bp = self.conv2d_bn9(x)  # line 58 -> 192x8x8
-        b1 = torch.cat((b1, b3, bd, bp), 1)  # line 59 -> 2048x8x8
-        return b1
-
-
 class InceptionV3(nn.Module):
     """InceptionV3, generated by cnnc.
 
@@ -993,45 +23,603 @@ class InceptionV3(nn.Module):
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn()
-        self.conv2d_bn2 = Conv2dBn2()
-        self.conv2d_bn3 = Conv2dBn3()
-        self.conv2d_bn4 = Conv2dBn4()
-        self.conv2d_bn5 = Conv2dBn5()
-        self.mixed1 = InceptionA()
-        self.mixed2 = InceptionA2()
-        self.mixed3 = InceptionA3()
-        self.mixed_4 = ReductionA()
-        self.mixed5 = InceptionB()
-        self.mixed6 = InceptionB2()
-        self.mixed7 = InceptionB2()
-        self.mixed8 = InceptionB3()
-        self.mixed_9 = ReductionB()
-        self.mixed_10 = InceptionC()
-        self.mixed_11 = InceptionC2()
-        self.dense1 = nn.Linear(2048, num_classes)
+        self.conv2d = nn.Conv2d(3, 32, 3, stride=2, bias=False)
+        self.batch_normalization = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization.bias = nn.Parameter(torch.zeros(32))
+        self.conv2d_1 = nn.Conv2d(32, 32, 3, bias=False)
+        self.batch_normalization_1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_1.bias = nn.Parameter(torch.zeros(32))
+        self.conv2d_2 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
+        self.batch_normalization_2 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_2.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_3 = nn.Conv2d(64, 80, 1, bias=False)
+        self.batch_normalization_3 = nn.BatchNorm2d(80, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_3.bias = nn.Parameter(torch.zeros(80))
+        self.conv2d_4 = nn.Conv2d(80, 192, 3, bias=False)
+        self.batch_normalization_4 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_4.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_5 = nn.Conv2d(192, 64, 1, bias=False)
+        self.batch_normalization_5 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_5.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_6 = nn.Conv2d(192, 48, 1, bias=False)
+        self.batch_normalization_6 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_6.bias = nn.Parameter(torch.zeros(48))
+        self.conv2d_7 = nn.Conv2d(48, 64, 5, padding=2, bias=False)
+        self.batch_normalization_7 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_7.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_8 = nn.Conv2d(192, 64, 1, bias=False)
+        self.batch_normalization_8 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_8.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_9 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
+        self.batch_normalization_9 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_9.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_10 = nn.Conv2d(96, 96, 3, padding=1, bias=False)
+        self.batch_normalization_10 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_10.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_11 = nn.Conv2d(192, 32, 1, bias=False)
+        self.batch_normalization_11 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_11.bias = nn.Parameter(torch.zeros(32))
+        self.conv2d_12 = nn.Conv2d(256, 64, 1, bias=False)
+        self.batch_normalization_12 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_12.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_13 = nn.Conv2d(256, 48, 1, bias=False)
+        self.batch_normalization_13 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_13.bias = nn.Parameter(torch.zeros(48))
+        self.conv2d_14 = nn.Conv2d(48, 64, 5, padding=2, bias=False)
+        self.batch_normalization_14 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_14.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_15 = nn.Conv2d(256, 64, 1, bias=False)
+        self.batch_normalization_15 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_15.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_16 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
+        self.batch_normalization_16 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_16.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_17 = nn.Conv2d(96, 96, 3, padding=1, bias=False)
+        self.batch_normalization_17 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_17.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_18 = nn.Conv2d(256, 64, 1, bias=False)
+        self.batch_normalization_18 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_18.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_19 = nn.Conv2d(288, 64, 1, bias=False)
+        self.batch_normalization_19 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_19.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_20 = nn.Conv2d(288, 48, 1, bias=False)
+        self.batch_normalization_20 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_20.bias = nn.Parameter(torch.zeros(48))
+        self.conv2d_21 = nn.Conv2d(48, 64, 5, padding=2, bias=False)
+        self.batch_normalization_21 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_21.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_22 = nn.Conv2d(288, 64, 1, bias=False)
+        self.batch_normalization_22 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_22.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_23 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
+        self.batch_normalization_23 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_23.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_24 = nn.Conv2d(96, 96, 3, padding=1, bias=False)
+        self.batch_normalization_24 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_24.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_25 = nn.Conv2d(288, 64, 1, bias=False)
+        self.batch_normalization_25 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_25.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_26 = nn.Conv2d(288, 384, 3, stride=2, bias=False)
+        self.batch_normalization_26 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_26.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_27 = nn.Conv2d(288, 64, 1, bias=False)
+        self.batch_normalization_27 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_27.bias = nn.Parameter(torch.zeros(64))
+        self.conv2d_28 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
+        self.batch_normalization_28 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_28.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_29 = nn.Conv2d(96, 96, 3, stride=2, bias=False)
+        self.batch_normalization_29 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_29.bias = nn.Parameter(torch.zeros(96))
+        self.conv2d_30 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_30 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_30.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_31 = nn.Conv2d(768, 128, 1, bias=False)
+        self.batch_normalization_31 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_31.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_32 = nn.Conv2d(128, 128, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_32 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_32.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_33 = nn.Conv2d(128, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_33 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_33.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_34 = nn.Conv2d(768, 128, 1, bias=False)
+        self.batch_normalization_34 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_34.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_35 = nn.Conv2d(128, 128, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_35 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_35.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_36 = nn.Conv2d(128, 128, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_36 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_36.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_37 = nn.Conv2d(128, 128, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_37 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_37.bias = nn.Parameter(torch.zeros(128))
+        self.conv2d_38 = nn.Conv2d(128, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_38 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_38.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_39 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_39 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_39.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_40 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_40 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_40.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_41 = nn.Conv2d(768, 160, 1, bias=False)
+        self.batch_normalization_41 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_41.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_42 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_42 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_42.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_43 = nn.Conv2d(160, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_43 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_43.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_44 = nn.Conv2d(768, 160, 1, bias=False)
+        self.batch_normalization_44 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_44.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_45 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_45 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_45.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_46 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_46 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_46.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_47 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_47 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_47.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_48 = nn.Conv2d(160, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_48 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_48.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_49 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_49 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_49.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_50 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_50 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_50.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_51 = nn.Conv2d(768, 160, 1, bias=False)
+        self.batch_normalization_51 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_51.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_52 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_52 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_52.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_53 = nn.Conv2d(160, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_53 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_53.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_54 = nn.Conv2d(768, 160, 1, bias=False)
+        self.batch_normalization_54 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_54.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_55 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_55 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_55.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_56 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_56 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_56.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_57 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_57 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_57.bias = nn.Parameter(torch.zeros(160))
+        self.conv2d_58 = nn.Conv2d(160, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_58 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_58.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_59 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_59 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_59.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_60 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_60 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_60.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_61 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_61 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_61.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_62 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_62 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_62.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_63 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_63 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_63.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_64 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_64 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_64.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_65 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_65 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_65.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_66 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_66 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_66.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_67 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_67 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_67.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_68 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_68 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_68.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_69 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_69 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_69.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_70 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_70 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_70.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_71 = nn.Conv2d(192, 320, 3, stride=2, bias=False)
+        self.batch_normalization_71 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_71.bias = nn.Parameter(torch.zeros(320))
+        self.conv2d_72 = nn.Conv2d(768, 192, 1, bias=False)
+        self.batch_normalization_72 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_72.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_73 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
+        self.batch_normalization_73 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_73.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_74 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
+        self.batch_normalization_74 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_74.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_75 = nn.Conv2d(192, 192, 3, stride=2, bias=False)
+        self.batch_normalization_75 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_75.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_76 = nn.Conv2d(1280, 320, 1, bias=False)
+        self.batch_normalization_76 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_76.bias = nn.Parameter(torch.zeros(320))
+        self.conv2d_77 = nn.Conv2d(1280, 384, 1, bias=False)
+        self.batch_normalization_77 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_77.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_78 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
+        self.batch_normalization_78 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_78.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_79 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
+        self.batch_normalization_79 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_79.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_80 = nn.Conv2d(1280, 448, 1, bias=False)
+        self.batch_normalization_80 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_80.bias = nn.Parameter(torch.zeros(448))
+        self.conv2d_81 = nn.Conv2d(448, 384, 3, padding=1, bias=False)
+        self.batch_normalization_81 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_81.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_82 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
+        self.batch_normalization_82 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_82.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_83 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
+        self.batch_normalization_83 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_83.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_84 = nn.Conv2d(1280, 192, 1, bias=False)
+        self.batch_normalization_84 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_84.bias = nn.Parameter(torch.zeros(192))
+        self.conv2d_85 = nn.Conv2d(2048, 320, 1, bias=False)
+        self.batch_normalization_85 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_85.bias = nn.Parameter(torch.zeros(320))
+        self.conv2d_86 = nn.Conv2d(2048, 384, 1, bias=False)
+        self.batch_normalization_86 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_86.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_87 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
+        self.batch_normalization_87 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_87.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_88 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
+        self.batch_normalization_88 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_88.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_89 = nn.Conv2d(2048, 448, 1, bias=False)
+        self.batch_normalization_89 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_89.bias = nn.Parameter(torch.zeros(448))
+        self.conv2d_90 = nn.Conv2d(448, 384, 3, padding=1, bias=False)
+        self.batch_normalization_90 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_90.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_91 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
+        self.batch_normalization_91 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_91.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_92 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
+        self.batch_normalization_92 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_92.bias = nn.Parameter(torch.zeros(384))
+        self.conv2d_93 = nn.Conv2d(2048, 192, 1, bias=False)
+        self.batch_normalization_93 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
+        self.batch_normalization_93.bias = nn.Parameter(torch.zeros(192))
+        self.predictions = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2d_bn1(x)  # line 64 -> 32x149x149
-        x = self.conv2d_bn2(x)  # line 64 -> 32x147x147
-        x = self.conv2d_bn3(x)  # line 65 -> 64x147x147
-        x = F.max_pool2d(x, 3, stride=2)  # line 65 -> 64x73x73
-        x = self.conv2d_bn4(x)  # line 66 -> 80x73x73
-        x = self.conv2d_bn5(x)  # line 66 -> 192x71x71
-        h = F.max_pool2d(x, 3, stride=2)  # line 67 -> 192x35x35
-        h = self.mixed1(h)  # line 68 -> 256x35x35
-        h = self.mixed2(h)  # line 68 -> 288x35x35
-        h = self.mixed3(h)
-        h = self.mixed_4(h)  # line 69 -> 768x17x17
-        h = self.mixed5(h)  # line 70
-        h = self.mixed6(h)
-        h = self.mixed7(h)
-        h = self.mixed8(h)
-        h = self.mixed_9(h)  # line 71 -> 1280x8x8
-        h = self.mixed_10(h)  # line 72 -> 2048x8x8
-        h = self.mixed_11(h)
-        h = h.mean((2, 3))  # line 73 -> 2048
-        h = self.dense1(h)  # line 73 -> 1000
+        x = self.conv2d(x)  # line 20 -> 32x149x149
+        x = self.batch_normalization(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_1(x)  # line 20 -> 32x147x147
+        x = self.batch_normalization_1(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_2(x)  # line 20 -> 64x147x147
+        x = self.batch_normalization_2(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = F.max_pool2d(x, 3, stride=2)  # line 83 -> 64x73x73
+        x = self.conv2d_3(x)  # line 20 -> 80x73x73
+        x = self.batch_normalization_3(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        x = self.conv2d_4(x)  # line 20 -> 192x71x71
+        x = self.batch_normalization_4(x)  # line 21
+        x = F.relu(x, inplace=True)  # line 22
+        h = F.max_pool2d(x, 3, stride=2)  # line 85 -> 192x35x35
+        h1 = self.conv2d_5(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_5(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_6(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_6(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_7(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_7(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_8(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_8(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_9(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_9(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_10(h3)  # line 20
+        h3 = self.batch_normalization_10(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_11(h)  # line 20 -> 32x35x35
+        h = self.batch_normalization_11(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 256x35x35
+        h1 = self.conv2d_12(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_12(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_13(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_13(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_14(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_14(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_15(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_15(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_16(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_16(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_17(h3)  # line 20
+        h3 = self.batch_normalization_17(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_18(h)  # line 20 -> 64x35x35
+        h = self.batch_normalization_18(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 288x35x35
+        h1 = self.conv2d_19(h)  # line 20 -> 64x35x35
+        h1 = self.batch_normalization_19(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_20(h)  # line 20 -> 48x35x35
+        h2 = self.batch_normalization_20(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_21(h2)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_21(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_22(h)  # line 20 -> 64x35x35
+        h3 = self.batch_normalization_22(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_23(h3)  # line 20 -> 96x35x35
+        h3 = self.batch_normalization_23(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_24(h3)  # line 20
+        h3 = self.batch_normalization_24(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 31
+        h = self.conv2d_25(h)  # line 20 -> 64x35x35
+        h = self.batch_normalization_25(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 32 -> 288x35x35
+        h1 = self.conv2d_26(h)  # line 20 -> 384x17x17
+        h1 = self.batch_normalization_26(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_27(h)  # line 20 -> 64x35x35
+        h2 = self.batch_normalization_27(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_28(h2)  # line 20 -> 96x35x35
+        h2 = self.batch_normalization_28(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_29(h2)  # line 20 -> 96x17x17
+        h2 = self.batch_normalization_29(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bp = F.max_pool2d(h, 3, stride=2)  # line 40 -> 288x17x17
+        h = torch.cat((h1, h2, bp), 1)  # line 41 -> 768x17x17
+        h1 = self.conv2d_30(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_30(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_31(h)  # line 20 -> 128x17x17
+        h2 = self.batch_normalization_31(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_32(h2)  # line 20
+        h2 = self.batch_normalization_32(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_33(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_33(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_34(h)  # line 20 -> 128x17x17
+        h3 = self.batch_normalization_34(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_35(h3)  # line 20
+        h3 = self.batch_normalization_35(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_36(h3)  # line 20
+        h3 = self.batch_normalization_36(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_37(h3)  # line 20
+        h3 = self.batch_normalization_37(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_38(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_38(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_39(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_39(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_40(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_40(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_41(h)  # line 20 -> 160x17x17
+        h2 = self.batch_normalization_41(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_42(h2)  # line 20
+        h2 = self.batch_normalization_42(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_43(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_43(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_44(h)  # line 20 -> 160x17x17
+        h3 = self.batch_normalization_44(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_45(h3)  # line 20
+        h3 = self.batch_normalization_45(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_46(h3)  # line 20
+        h3 = self.batch_normalization_46(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_47(h3)  # line 20
+        h3 = self.batch_normalization_47(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_48(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_48(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_49(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_49(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_50(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_50(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_51(h)  # line 20 -> 160x17x17
+        h2 = self.batch_normalization_51(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_52(h2)  # line 20
+        h2 = self.batch_normalization_52(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_53(h2)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_53(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_54(h)  # line 20 -> 160x17x17
+        h3 = self.batch_normalization_54(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_55(h3)  # line 20
+        h3 = self.batch_normalization_55(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_56(h3)  # line 20
+        h3 = self.batch_normalization_56(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_57(h3)  # line 20
+        h3 = self.batch_normalization_57(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_58(h3)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_58(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_59(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_59(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_60(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_60(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_61(h)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_61(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_62(h2)  # line 20
+        h2 = self.batch_normalization_62(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_63(h2)  # line 20
+        h2 = self.batch_normalization_63(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_64(h)  # line 20 -> 192x17x17
+        h3 = self.batch_normalization_64(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_65(h3)  # line 20
+        h3 = self.batch_normalization_65(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_66(h3)  # line 20
+        h3 = self.batch_normalization_66(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_67(h3)  # line 20
+        h3 = self.batch_normalization_67(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h3 = self.conv2d_68(h3)  # line 20
+        h3 = self.batch_normalization_68(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 52
+        h = self.conv2d_69(h)  # line 20 -> 192x17x17
+        h = self.batch_normalization_69(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h = torch.cat((h1, h2, h3, h), 1)  # line 53 -> 768x17x17
+        h1 = self.conv2d_70(h)  # line 20 -> 192x17x17
+        h1 = self.batch_normalization_70(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h1 = self.conv2d_71(h1)  # line 20 -> 320x8x8
+        h1 = self.batch_normalization_71(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_72(h)  # line 20 -> 192x17x17
+        h2 = self.batch_normalization_72(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_73(h2)  # line 20
+        h2 = self.batch_normalization_73(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_74(h2)  # line 20
+        h2 = self.batch_normalization_74(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_75(h2)  # line 20 -> 192x8x8
+        h2 = self.batch_normalization_75(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bp = F.max_pool2d(h, 3, stride=2)  # line 61 -> 768x8x8
+        h = torch.cat((h1, h2, bp), 1)  # line 62 -> 1280x8x8
+        h1 = self.conv2d_76(h)  # line 20 -> 320x8x8
+        h1 = self.batch_normalization_76(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h2 = self.conv2d_77(h)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_77(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_78(h2)  # line 20
+        h3 = self.batch_normalization_78(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_79(h2)  # line 20
+        h2 = self.batch_normalization_79(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        b3 = torch.cat((h3, h2), 1)  # line 72 -> 768x8x8
+        h2 = self.conv2d_80(h)  # line 20 -> 448x8x8
+        h2 = self.batch_normalization_80(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_81(h2)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_81(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_82(h2)  # line 20
+        h3 = self.batch_normalization_82(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_83(h2)  # line 20
+        h2 = self.batch_normalization_83(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bd = torch.cat((h3, h2), 1)  # line 75 -> 768x8x8
+        h = F.avg_pool2d(h, 3, stride=1, padding=1, count_include_pad=False)  # line 76
+        h = self.conv2d_84(h)  # line 20 -> 192x8x8
+        h = self.batch_normalization_84(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h1 = torch.cat((h1, b3, bd, h), 1)  # line 77 -> 2048x8x8
+        h = self.conv2d_85(h1)  # line 20 -> 320x8x8
+        h = self.batch_normalization_85(h)  # line 21
+        h = F.relu(h, inplace=True)  # line 22
+        h2 = self.conv2d_86(h1)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_86(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_87(h2)  # line 20
+        h3 = self.batch_normalization_87(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_88(h2)  # line 20
+        h2 = self.batch_normalization_88(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        b3 = torch.cat((h3, h2), 1)  # line 72 -> 768x8x8
+        h2 = self.conv2d_89(h1)  # line 20 -> 448x8x8
+        h2 = self.batch_normalization_89(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h2 = self.conv2d_90(h2)  # line 20 -> 384x8x8
+        h2 = self.batch_normalization_90(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        h3 = self.conv2d_91(h2)  # line 20
+        h3 = self.batch_normalization_91(h3)  # line 21
+        h3 = F.relu(h3, inplace=True)  # line 22
+        h2 = self.conv2d_92(h2)  # line 20
+        h2 = self.batch_normalization_92(h2)  # line 21
+        h2 = F.relu(h2, inplace=True)  # line 22
+        bd = torch.cat((h3, h2), 1)  # line 75 -> 768x8x8
+        h1 = F.avg_pool2d(h1, 3, stride=1, padding=1, count_include_pad=False)  # line 76
+        h1 = self.conv2d_93(h1)  # line 20 -> 192x8x8
+        h1 = self.batch_normalization_93(h1)  # line 21
+        h1 = F.relu(h1, inplace=True)  # line 22
+        h = torch.cat((h, b3, bd, h1), 1)  # line 77 -> 2048x8x8
+        h = h.mean((2, 3))  # line 91 -> 2048
+        h = self.predictions(h)  # line 91 -> 1000
         h = torch.softmax(h, 1)
         return h
 
