@@ -23,6 +23,7 @@ CASES = [
     ("resnet18", {}, "resnet18", 64),
     ("resnet34", {}, "resnet34", 64),
     ("resnet50", {}, "resnet50", 64),
+    ("resnext50_32x4d", {}, "resnext50_32x4d", 64),
     pytest.param("resnet101", {}, "resnet101", 64, marks=pytest.mark.slow),
     pytest.param("resnet152", {}, "resnet152", 64, marks=pytest.mark.slow),
     pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
@@ -31,6 +32,8 @@ CASES = [
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
     ("efficientnet", {}, "efficientnet_b0", 64),
+    ("mobilenet_v3", {}, "mobilenet_v3_large", 64),
+    ("mobilenet_v3", {"variant": "small"}, "mobilenet_v3_small", 64),
     *(
         pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow)
         for v in range(1, 8)
