@@ -69,3 +69,17 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec, overrides
         expected, got = expected_model(x), model(x)
     assert got.shape == expected.shape == (2, 1000)
     assert (got - expected).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("variant, width", [("large", 0.75), ("small", 0.5)])
+def test_mobilenet_v3_width_is_torchvisions_width_mult(variant, width):
+    """`--set width=w` rounds every width as torchvision's width_mult does (_make_divisible to 8)."""
+    torch.manual_seed(0)
+    expected_model = getattr(torchvision.models, f"mobilenet_v3_{variant}")(weights=None, width_mult=width).eval()
+    _randomise_statistics(expected_model)
+    model = _generated("mobilenet_v3", {"variant": variant, "width": width}, 64)
+    model.load_state_dict(expected_model.state_dict(), strict=True)
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert (model(x) - expected_model(x)).abs().max().item() < 1e-5
