@@ -332,6 +332,36 @@ def test_efficientnet_scales_resolution_and_rounding():
     assert not bad.ok and [d.code for d in bad.diagnostics] == ["E0504"]  # the spec's own check of `variant`
 
 
+def test_mobilenet_v3_blocks_as_torchvision_configures_them():
+    """features: the stem, 15 blocks (large, 8 with SE) or 11 (small, 9 with SE), the head; the SE squeeze is
+    make_divisible(expanded // 4, 8), its gate a hard sigmoid (torchvision.models.mobilenetv3)."""
+    for sets, blocks, se in (({}, 15, 8), ({"variant": "small"}, 11, 9)):
+        graph = _analyze("mobilenet_v3", sets).graph
+        nodes = list(graph.topological())
+        assert len({n.id.split(".")[1] for n in nodes if n.id.startswith("features.")}) == blocks + 2
+        assert sum(n.op.name == "hard_sigmoid" for n in nodes) == se
+        assert sum(n.op.name == "sigmoid" for n in nodes) == 0
+    small = _analyze("mobilenet_v3", {"variant": "small"}).graph
+    assert small.node("features.1.block.1.fc1").attrs.filters == 8  # make_divisible(16 // 4, 8)
+    assert small.node("features.4.block.2.fc1").attrs.filters == 24  # make_divisible(96 // 4, 8)
+    assert small.node("features.5.block.2.fc1").attrs.filters == 64  # make_divisible(240 // 4, 8)
+    bad = analyze(SPECS / "mobilenet_v3.cnn", overrides={"variant": "medium"})
+    assert not bad.ok and [d.code for d in bad.diagnostics] == ["E0504"]
+
+
+def test_squeeze_excite_checks_its_gate(spec_file):
+    path = spec_file('network SE() {\n  input x: 8x8x16\n  x -> squeeze_excite(4, gate="hardsigmoid") -> output y\n}\n')
+    bad = analyze(path)
+    assert [d.code for d in bad.diagnostics] == ["E0504"] and "hard_sigmoid" in bad.diagnostics[0].message
+
+
+def test_resnext_groups_its_3x3_convs():
+    graph = _analyze("resnext50_32x4d").graph
+    first, last = graph.node("layer1.0.conv2"), graph.node("layer4.2.conv2")
+    assert (first.attrs.groups, first.shape[-1], last.attrs.groups, last.shape[-1]) == (32, 128, 32, 1024)
+    assert _analyze("resnext50_32x4d", {"width_per_group": 8}).cost.params.trainable > 25_028_904
+
+
 def test_width_multipliers_are_parameters():
     assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("conv_pw_13").attrs.filters == 256
     assert _analyze("densenet121", {"growth": 12}).cost.params.trainable < 2_000_000
