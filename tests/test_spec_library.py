@@ -65,6 +65,8 @@ TABLE = [
         source="issue: trainable, macs"),
     Row("resnet152", {}, total=60_344_232, trainable=60_192_808, macs=11_513_626_624,
         source="issue: trainable, macs"),
+    Row("resnext50_32x4d", {}, total=25_097_128, trainable=25_028_904, macs=4_230_479_872,
+        source="torchvision: trainable"),
     Row("keras_resnet50", {}, total=25_636_712, trainable=25_583_592, macs=3_857_973_248,
         source="issue: total, macs; keras: trainable"),
     Row("keras_resnet101", {}, total=44_707_176, trainable=44_601_832, macs=7_570_194_432,
@@ -93,6 +95,12 @@ TABLE = [
         source="keras: total, trainable"),
     Row("mobilenet_v2", {"alpha": 1.4}, total=6_156_712, trainable=6_108_776, macs=582_195_824,
         source="keras: total, trainable"),
+    Row("mobilenet_v3", {}, total=5_507_432, trainable=5_483_032, macs=216_589_760,
+        source="torchvision: trainable"),
+    Row("mobilenet_v3", {"variant": "small"}, total=2_554_968, trainable=2_542_856, macs=56_510_400,
+        source="torchvision: trainable"),
+    Row("mobilenet_v3", {"variant": "large", "width": 0.75}, total=3_395_992, trainable=3_377_576, macs=140_033_816,
+        source="torchvision: trainable (measured, width_mult=0.75)"),
     Row("densenet121", {}, total=8_062_504, trainable=7_978_856, macs=2_834_161_664,
         source="issue: total, macs; keras: trainable"),
     Row("densenet169", {}, total=14_307_880, trainable=14_149_480, macs=3_359_843_328,
@@ -324,6 +332,36 @@ def test_efficientnet_scales_resolution_and_rounding():
     assert not bad.ok and [d.code for d in bad.diagnostics] == ["E0504"]  # the spec's own check of `variant`
 
 
+def test_mobilenet_v3_blocks_as_torchvision_configures_them():
+    """features: the stem, 15 blocks (large, 8 with SE) or 11 (small, 9 with SE), the head; the SE squeeze is
+    make_divisible(expanded // 4, 8), its gate a hard sigmoid (torchvision.models.mobilenetv3)."""
+    for sets, blocks, se in (({}, 15, 8), ({"variant": "small"}, 11, 9)):
+        graph = _analyze("mobilenet_v3", sets).graph
+        nodes = list(graph.topological())
+        assert len({n.id.split(".")[1] for n in nodes if n.id.startswith("features.")}) == blocks + 2
+        assert sum(n.op.name == "hard_sigmoid" for n in nodes) == se
+        assert sum(n.op.name == "sigmoid" for n in nodes) == 0
+    small = _analyze("mobilenet_v3", {"variant": "small"}).graph
+    assert small.node("features.1.block.1.fc1").attrs.filters == 8  # make_divisible(16 // 4, 8)
+    assert small.node("features.4.block.2.fc1").attrs.filters == 24  # make_divisible(96 // 4, 8)
+    assert small.node("features.5.block.2.fc1").attrs.filters == 64  # make_divisible(240 // 4, 8)
+    bad = analyze(SPECS / "mobilenet_v3.cnn", overrides={"variant": "medium"})
+    assert not bad.ok and [d.code for d in bad.diagnostics] == ["E0504"]
+
+
+def test_squeeze_excite_checks_its_gate(spec_file):
+    path = spec_file('network SE() {\n  input x: 8x8x16\n  x -> squeeze_excite(4, gate="hardsigmoid") -> output y\n}\n')
+    bad = analyze(path)
+    assert [d.code for d in bad.diagnostics] == ["E0504"] and "hard_sigmoid" in bad.diagnostics[0].message
+
+
+def test_resnext_groups_its_3x3_convs():
+    graph = _analyze("resnext50_32x4d").graph
+    first, last = graph.node("layer1.0.conv2"), graph.node("layer4.2.conv2")
+    assert (first.attrs.groups, first.shape[-1], last.attrs.groups, last.shape[-1]) == (32, 128, 32, 1024)
+    assert _analyze("resnext50_32x4d", {"width_per_group": 8}).cost.params.trainable > 25_028_904
+
+
 def test_width_multipliers_are_parameters():
     assert _analyze("mobilenet", {"alpha": 0.25}).graph.node("conv_pw_13").attrs.filters == 256
     assert _analyze("densenet121", {"growth": 12}).cost.params.trainable < 2_000_000
@@ -366,7 +404,8 @@ def test_docs_table_rows(rendered_table: str):
     assert "| resnet50.cnn | ResNet50 | x 224x224x3 | y 1000 | 25,610,152 | 25,557,032 | 4,089,184,256 |" in rows
     assert ("| efficientnet.cnn `--set variant=7` | EfficientNet | x 600x600x3 | y 1000 | 66,658,680 | 66,347,960 "
             "| 37,745,884,192 |") in rows
-    assert len(rows) == len(SPEC_FILES) + 1 + 7 + 1  # googlenet without heads, EfficientNet B1-B7, SqueezeNet 1.1
+    assert len(rows) == len(SPEC_FILES) + 1 + 7 + 1 + 1  # googlenet without heads, EfficientNet B1-B7, SqueezeNet 1.1,
+    # MobileNetV3 small
 
 
 # --- cross-check with keras.applications (slow: imports TensorFlow) -----------

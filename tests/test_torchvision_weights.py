@@ -23,6 +23,7 @@ CASES = [
     ("resnet18", {}, "resnet18", 64),
     ("resnet34", {}, "resnet34", 64),
     ("resnet50", {}, "resnet50", 64),
+    ("resnext50_32x4d", {}, "resnext50_32x4d", 64),
     pytest.param("resnet101", {}, "resnet101", 64, marks=pytest.mark.slow),
     pytest.param("resnet152", {}, "resnet152", 64, marks=pytest.mark.slow),
     pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
@@ -31,6 +32,8 @@ CASES = [
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
     ("efficientnet", {}, "efficientnet_b0", 64),
+    ("mobilenet_v3", {}, "mobilenet_v3_large", 64),
+    ("mobilenet_v3", {"variant": "small"}, "mobilenet_v3_small", 64),
     *(
         pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow)
         for v in range(1, 8)
@@ -66,3 +69,17 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec, overrides
         expected, got = expected_model(x), model(x)
     assert got.shape == expected.shape == (2, 1000)
     assert (got - expected).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("variant, width", [("large", 0.75), ("small", 0.5)])
+def test_mobilenet_v3_width_is_torchvisions_width_mult(variant, width):
+    """`--set width=w` rounds every width as torchvision's width_mult does (_make_divisible to 8)."""
+    torch.manual_seed(0)
+    expected_model = getattr(torchvision.models, f"mobilenet_v3_{variant}")(weights=None, width_mult=width).eval()
+    _randomise_statistics(expected_model)
+    model = _generated("mobilenet_v3", {"variant": variant, "width": width}, 64)
+    model.load_state_dict(expected_model.state_dict(), strict=True)
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert (model(x) - expected_model(x)).abs().max().item() < 1e-5
