@@ -30,6 +30,10 @@ CASES = [
     ("alexnet", {}, "alexnet", 64),
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
+    ("densenet121", {}, "densenet121", 64),
+    pytest.param("densenet169", {}, "densenet169", 64, marks=pytest.mark.slow),
+    pytest.param("densenet201", {}, "densenet201", 64, marks=pytest.mark.slow),
+    ("torchvision_mobilenet_v2", {}, "mobilenet_v2", 64),
     ("efficientnet", {}, "efficientnet_b0", 64),
     *(
         pytest.param("efficientnet", {"variant": v}, f"efficientnet_b{v}", 64, marks=pytest.mark.slow)
