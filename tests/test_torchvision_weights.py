@@ -28,6 +28,8 @@ CASES = [
     pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
     pytest.param("vgg19", {}, "vgg19", 32, marks=pytest.mark.slow),
     ("alexnet", {}, "alexnet", 64),
+    ("googlenet", {}, ("googlenet", {"init_weights": False}), 64),
+    ("googlenet", {"aux_logits": False}, ("googlenet", {"aux_logits": False, "init_weights": False}), 64),
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
     ("densenet121", {}, "densenet121", 64),
