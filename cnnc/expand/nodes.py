@@ -8,7 +8,7 @@ Shapes are inferred as each node is added, because what follows may depend on th
 from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic, Label, Span
-from cnnc.expand.attributes import build_attrs
+from cnnc.expand.attributes import block_arguments, build_attrs
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.scope import Scope
 from cnnc.expand.values import POISON, Poison, Tensor
@@ -60,6 +60,7 @@ class Nodes:
             span,
             frozen=frozen and op.has_weights,
             bindings=bindings,
+            arguments=block_arguments(op, args, scope),
             call=scope.call,
             loops=scope.iterations,
         )

@@ -47,7 +47,7 @@ def _conv_class(rank: int, transposed: bool = False) -> str:
 
 def _conv_options(site: Site, stride: tuple, padding: int | tuple, dilation: tuple) -> dict[str, Expr | None]:
     return {
-        "stride": size_literal(stride) if any(s != 1 for s in stride) else None,
+        "stride": site.bound.get("stride") or (size_literal(stride) if any(s != 1 for s in stride) else None),
         "padding": literal(padding) if padding != 0 else None,
         "dilation": size_literal(dilation) if any(d != 1 for d in dilation) else None,
     }
@@ -63,7 +63,7 @@ def emit_conv(site: Site) -> Emit:
     groups = site.attrs.groups
     module = call(
         _conv_class(site.rank),
-        literal(site.channels),
+        site.width(),
         site.value("filters"),
         size_literal(kernel),
         **_conv_options(site, stride, native, dilation),
@@ -130,9 +130,7 @@ def emit_separable(site: Site) -> Emit:
 
 @emits("pointwise", output=FRESH)
 def emit_pointwise(site: Site) -> Emit:
-    module = call(
-        _conv_class(site.rank), literal(site.channels), site.value("filters"), "1", bias=site.option("bias", True)
-    )
+    module = call(_conv_class(site.rank), site.width(), site.value("filters"), "1", bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 

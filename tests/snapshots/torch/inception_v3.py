@@ -11,11 +11,11 @@ OUTPUTS = {"y": (1000,)}
 class Conv2dBn(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 64."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 32x149x149
@@ -25,29 +25,13 @@ class Conv2dBn(nn.Module):
 
 
 class Conv2dBn2(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 64."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(32, 32, 3, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 32x147x147
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn3(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 65."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(32, 64, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, padding=1, bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 64x147x147
@@ -56,14 +40,14 @@ class Conv2dBn3(nn.Module):
         return x
 
 
-class Conv2dBn4(nn.Module):
+class Conv2dBn3(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 66."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(64, 80, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(80, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(80))
+        self.conv1 = nn.Conv2d(in_channels, filters, 1, stride=stride, bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 80x73x73
@@ -72,113 +56,17 @@ class Conv2dBn4(nn.Module):
         return x
 
 
-class Conv2dBn5(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 66."""
+class Conv2dBn4(nn.Module):
+    """Block `conv2d_bn`, inception_v3.cnn line 18."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(80, 192, 3, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x71x71
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn6(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
+        self.conv1 = nn.Conv2d(in_channels, filters, 5, stride=stride, padding=2, bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn7(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn8(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(48, 64, 5, padding=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn9(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 19."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(64, 96, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 96x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn10(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 19."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(96, 96, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn11(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 32, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(32, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 32x35x35
         x = self.batchnorm1(x)  # line 12
         x = F.relu(x, inplace=True)
         return x
@@ -187,15 +75,15 @@ class Conv2dBn11(nn.Module):
 class InceptionA(nn.Module):
     """Block `inception_a`, inception_v3.cnn line 68."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn6()
-        self.conv2d_bn2 = Conv2dBn7()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn6()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn11()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=64, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=48, stride=1)
+        self.conv2d_bn3 = Conv2dBn4(in_channels=48, filters=64, stride=1)
+        self.conv2d_bn4 = Conv2dBn3(in_channels=in_channels, filters=64, stride=1)
+        self.conv2d_bn5 = Conv2dBn2(in_channels=64, filters=96, stride=1)
+        self.conv2d_bn6 = Conv2dBn2(in_channels=96, filters=96, stride=1)
+        self.conv2d_bn7 = Conv2dBn3(in_channels=in_channels, filters=32, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
@@ -210,50 +98,18 @@ class InceptionA(nn.Module):
         return b1
 
 
-class Conv2dBn12(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn13(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class InceptionA2(nn.Module):
     """Block `inception_a`, inception_v3.cnn line 68."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn12()
-        self.conv2d_bn2 = Conv2dBn13()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn12()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn12()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=64, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=48, stride=1)
+        self.conv2d_bn3 = Conv2dBn4(in_channels=48, filters=64, stride=1)
+        self.conv2d_bn4 = Conv2dBn3(in_channels=in_channels, filters=64, stride=1)
+        self.conv2d_bn5 = Conv2dBn2(in_channels=64, filters=96, stride=1)
+        self.conv2d_bn6 = Conv2dBn2(in_channels=96, filters=96, stride=1)
+        self.conv2d_bn7 = Conv2dBn3(in_channels=in_channels, filters=64, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
@@ -266,96 +122,6 @@ class InceptionA2(nn.Module):
         bp = self.conv2d_bn7(x)  # line 20 -> 64x35x35
         b1 = torch.cat((b1, b5, b3, bp), 1)  # line 21 -> 288x35x35
         return b1
-
-
-class Conv2dBn14(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 17."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 64, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(64, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn15(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 18."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 48, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(48, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(48))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 48x35x35
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionA3(nn.Module):
-    """Block `inception_a`, inception_v3.cnn line 68."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn14()
-        self.conv2d_bn2 = Conv2dBn15()
-        self.conv2d_bn3 = Conv2dBn8()
-        self.conv2d_bn4 = Conv2dBn14()
-        self.conv2d_bn5 = Conv2dBn9()
-        self.conv2d_bn6 = Conv2dBn10()
-        self.conv2d_bn7 = Conv2dBn14()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 17 -> 64x35x35
-        h = self.conv2d_bn2(x)  # line 18 -> 48x35x35
-        b5 = self.conv2d_bn3(h)  # line 18 -> 64x35x35
-        h = self.conv2d_bn4(x)  # line 19 -> 64x35x35
-        h = self.conv2d_bn5(h)  # line 19 -> 96x35x35
-        b3 = self.conv2d_bn6(h)
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 20
-        bp = self.conv2d_bn7(x)  # line 20 -> 64x35x35
-        b1 = torch.cat((b1, b5, b3, bp), 1)  # line 21 -> 288x35x35
-        return b1
-
-
-class Conv2dBn16(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 26."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(288, 384, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn17(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 27."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(96, 96, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(96, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(96))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 96x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
 
 
 class ReductionA(nn.Module):
@@ -363,10 +129,10 @@ class ReductionA(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn16()
-        self.conv2d_bn2 = Conv2dBn14()
-        self.conv2d_bn3 = Conv2dBn9()
-        self.conv2d_bn4 = Conv2dBn17()
+        self.conv2d_bn1 = Conv2dBn(in_channels=288, filters=384, stride=2)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=288, filters=64, stride=1)
+        self.conv2d_bn3 = Conv2dBn2(in_channels=64, filters=96, stride=1)
+        self.conv2d_bn4 = Conv2dBn(in_channels=96, filters=96, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b3 = self.conv2d_bn1(x)  # line 26 -> 384x17x17
@@ -378,46 +144,14 @@ class ReductionA(nn.Module):
         return b3
 
 
-class Conv2dBn18(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 34."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(768, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn19(nn.Module):
+class Conv2dBn5(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 35."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(768, 128, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 128x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn20(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 128, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
+        self.conv1 = nn.Conv2d(in_channels, filters, (1, 7), stride=stride, padding=(0, 3), bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11
@@ -426,46 +160,14 @@ class Conv2dBn20(nn.Module):
         return x
 
 
-class Conv2dBn21(nn.Module):
+class Conv2dBn6(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 35."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(128, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn22(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 36."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 128, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(128, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(128))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn23(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 37."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
+        self.conv1 = nn.Conv2d(in_channels, filters, (7, 1), stride=stride, padding=(3, 0), bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 192x17x17
@@ -477,18 +179,18 @@ class Conv2dBn23(nn.Module):
 class InceptionB(nn.Module):
     """Block `inception_b`, inception_v3.cnn line 70."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn19()
-        self.conv2d_bn3 = Conv2dBn20()
-        self.conv2d_bn4 = Conv2dBn21()
-        self.conv2d_bn5 = Conv2dBn19()
-        self.conv2d_bn6 = Conv2dBn22()
-        self.conv2d_bn7 = Conv2dBn20()
-        self.conv2d_bn8 = Conv2dBn22()
-        self.conv2d_bn9 = Conv2dBn23()
-        self.conv2d_bn10 = Conv2dBn18()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=128, stride=1)
+        self.conv2d_bn3 = Conv2dBn5(in_channels=128, filters=128, stride=1)
+        self.conv2d_bn4 = Conv2dBn6(in_channels=128, filters=192, stride=1)
+        self.conv2d_bn5 = Conv2dBn3(in_channels=in_channels, filters=128, stride=1)
+        self.conv2d_bn6 = Conv2dBn6(in_channels=128, filters=128, stride=1)
+        self.conv2d_bn7 = Conv2dBn5(in_channels=128, filters=128, stride=1)
+        self.conv2d_bn8 = Conv2dBn6(in_channels=128, filters=128, stride=1)
+        self.conv2d_bn9 = Conv2dBn5(in_channels=128, filters=192, stride=1)
+        self.conv2d_bn10 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
@@ -506,101 +208,21 @@ class InceptionB(nn.Module):
         return b1
 
 
-class Conv2dBn24(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(768, 160, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 160x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn25(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 160, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn26(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn27(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 36."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 160, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(160, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(160))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn28(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 37."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(160, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x17x17
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class InceptionB2(nn.Module):
     """Block `inception_b`, inception_v3.cnn line 70."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn24()
-        self.conv2d_bn3 = Conv2dBn25()
-        self.conv2d_bn4 = Conv2dBn26()
-        self.conv2d_bn5 = Conv2dBn24()
-        self.conv2d_bn6 = Conv2dBn27()
-        self.conv2d_bn7 = Conv2dBn25()
-        self.conv2d_bn8 = Conv2dBn27()
-        self.conv2d_bn9 = Conv2dBn28()
-        self.conv2d_bn10 = Conv2dBn18()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=160, stride=1)
+        self.conv2d_bn3 = Conv2dBn5(in_channels=160, filters=160, stride=1)
+        self.conv2d_bn4 = Conv2dBn6(in_channels=160, filters=192, stride=1)
+        self.conv2d_bn5 = Conv2dBn3(in_channels=in_channels, filters=160, stride=1)
+        self.conv2d_bn6 = Conv2dBn6(in_channels=160, filters=160, stride=1)
+        self.conv2d_bn7 = Conv2dBn5(in_channels=160, filters=160, stride=1)
+        self.conv2d_bn8 = Conv2dBn6(in_channels=160, filters=160, stride=1)
+        self.conv2d_bn9 = Conv2dBn5(in_channels=160, filters=192, stride=1)
+        self.conv2d_bn10 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
@@ -618,53 +240,21 @@ class InceptionB2(nn.Module):
         return b1
 
 
-class Conv2dBn29(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, (1, 7), padding=(0, 3), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn30(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, (7, 1), padding=(3, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class InceptionB3(nn.Module):
     """Block `inception_b`, inception_v3.cnn line 70."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn18()
-        self.conv2d_bn3 = Conv2dBn29()
-        self.conv2d_bn4 = Conv2dBn30()
-        self.conv2d_bn5 = Conv2dBn18()
-        self.conv2d_bn6 = Conv2dBn30()
-        self.conv2d_bn7 = Conv2dBn29()
-        self.conv2d_bn8 = Conv2dBn30()
-        self.conv2d_bn9 = Conv2dBn29()
-        self.conv2d_bn10 = Conv2dBn18()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
+        self.conv2d_bn3 = Conv2dBn5(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn4 = Conv2dBn6(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn5 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
+        self.conv2d_bn6 = Conv2dBn6(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn7 = Conv2dBn5(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn8 = Conv2dBn6(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn9 = Conv2dBn5(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn10 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 34 -> 192x17x17
@@ -682,49 +272,17 @@ class InceptionB3(nn.Module):
         return b1
 
 
-class Conv2dBn31(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 44."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 320, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn32(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 46."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(192, 192, 3, stride=2, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class ReductionB(nn.Module):
     """Block `reduction_b`, inception_v3.cnn line 71."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn18()
-        self.conv2d_bn2 = Conv2dBn31()
-        self.conv2d_bn3 = Conv2dBn18()
-        self.conv2d_bn4 = Conv2dBn29()
-        self.conv2d_bn5 = Conv2dBn30()
-        self.conv2d_bn6 = Conv2dBn32()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=768, filters=192, stride=1)
+        self.conv2d_bn2 = Conv2dBn(in_channels=192, filters=320, stride=2)
+        self.conv2d_bn3 = Conv2dBn3(in_channels=768, filters=192, stride=1)
+        self.conv2d_bn4 = Conv2dBn5(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn5 = Conv2dBn6(in_channels=192, filters=192, stride=1)
+        self.conv2d_bn6 = Conv2dBn(in_channels=192, filters=192, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2d_bn1(x)  # line 44 -> 192x17x17
@@ -738,46 +296,14 @@ class ReductionB(nn.Module):
         return b3
 
 
-class Conv2dBn33(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 53."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 320, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn34(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 54."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 384, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn35(nn.Module):
+class Conv2dBn7(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 55."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(384, 384, (1, 3), padding=(0, 1), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
+        self.conv1 = nn.Conv2d(in_channels, filters, (1, 3), stride=stride, padding=(0, 1), bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11
@@ -786,65 +312,17 @@ class Conv2dBn35(nn.Module):
         return x
 
 
-class Conv2dBn36(nn.Module):
+class Conv2dBn8(nn.Module):
     """Block `conv2d_bn`, inception_v3.cnn line 55."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(384, 384, (3, 1), padding=(1, 0), bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
+        self.conv1 = nn.Conv2d(in_channels, filters, (3, 1), stride=stride, padding=(1, 0), bias=False)
+        self.batchnorm1 = nn.BatchNorm2d(filters, eps=0.001, momentum=0.01, affine=False)
+        self.batchnorm1.bias = nn.Parameter(torch.zeros(filters))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn37(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 448, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(448))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 448x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn38(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(448, 384, 3, padding=1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn39(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 58."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1280, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
         x = self.batchnorm1(x)  # line 12
         x = F.relu(x, inplace=True)
         return x
@@ -853,113 +331,17 @@ class Conv2dBn39(nn.Module):
 class InceptionC(nn.Module):
     """Block `inception_c`, inception_v3.cnn line 72."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn33()
-        self.conv2d_bn2 = Conv2dBn34()
-        self.conv2d_bn3 = Conv2dBn35()
-        self.conv2d_bn4 = Conv2dBn36()
-        self.conv2d_bn5 = Conv2dBn37()
-        self.conv2d_bn6 = Conv2dBn38()
-        self.conv2d_bn7 = Conv2dBn35()
-        self.conv2d_bn8 = Conv2dBn36()
-        self.conv2d_bn9 = Conv2dBn39()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = self.conv2d_bn1(x)  # line 53 -> 320x8x8
-        b3 = self.conv2d_bn2(x)  # line 54 -> 384x8x8
-        h = self.conv2d_bn3(b3)  # line 55
-        b3 = self.conv2d_bn4(b3)
-        b3 = torch.cat((h, b3), 1)  # line 55 -> 768x8x8
-        h = self.conv2d_bn5(x)  # line 56 -> 448x8x8
-        bd = self.conv2d_bn6(h)  # line 56 -> 384x8x8
-        h = self.conv2d_bn7(bd)  # line 57
-        bd = self.conv2d_bn8(bd)
-        bd = torch.cat((h, bd), 1)  # line 57 -> 768x8x8
-        x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)  # line 58
-        bp = self.conv2d_bn9(x)  # line 58 -> 192x8x8
-        b1 = torch.cat((b1, b3, bd, bp), 1)  # line 59 -> 2048x8x8
-        return b1
-
-
-class Conv2dBn40(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 53."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 320, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(320, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(320))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 320x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn41(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 54."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 384, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(384, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(384))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 384x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn42(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 56."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 448, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(448, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(448))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 448x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class Conv2dBn43(nn.Module):
-    """Block `conv2d_bn`, inception_v3.cnn line 58."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 192, 1, bias=False)
-        self.batchnorm1 = nn.BatchNorm2d(192, eps=0.001, momentum=0.01, affine=False)
-        self.batchnorm1.bias = nn.Parameter(torch.zeros(192))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 192x8x8
-        x = self.batchnorm1(x)  # line 12
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class InceptionC2(nn.Module):
-    """Block `inception_c`, inception_v3.cnn line 72."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv2d_bn1 = Conv2dBn40()
-        self.conv2d_bn2 = Conv2dBn41()
-        self.conv2d_bn3 = Conv2dBn35()
-        self.conv2d_bn4 = Conv2dBn36()
-        self.conv2d_bn5 = Conv2dBn42()
-        self.conv2d_bn6 = Conv2dBn38()
-        self.conv2d_bn7 = Conv2dBn35()
-        self.conv2d_bn8 = Conv2dBn36()
-        self.conv2d_bn9 = Conv2dBn43()
+        self.conv2d_bn1 = Conv2dBn3(in_channels=in_channels, filters=320, stride=1)
+        self.conv2d_bn2 = Conv2dBn3(in_channels=in_channels, filters=384, stride=1)
+        self.conv2d_bn3 = Conv2dBn7(in_channels=384, filters=384, stride=1)
+        self.conv2d_bn4 = Conv2dBn8(in_channels=384, filters=384, stride=1)
+        self.conv2d_bn5 = Conv2dBn3(in_channels=in_channels, filters=448, stride=1)
+        self.conv2d_bn6 = Conv2dBn2(in_channels=448, filters=384, stride=1)
+        self.conv2d_bn7 = Conv2dBn7(in_channels=384, filters=384, stride=1)
+        self.conv2d_bn8 = Conv2dBn8(in_channels=384, filters=384, stride=1)
+        self.conv2d_bn9 = Conv2dBn3(in_channels=in_channels, filters=192, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b1 = self.conv2d_bn1(x)  # line 53 -> 320x8x8
@@ -993,22 +375,22 @@ class InceptionV3(nn.Module):
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
-        self.conv2d_bn1 = Conv2dBn()
-        self.conv2d_bn2 = Conv2dBn2()
-        self.conv2d_bn3 = Conv2dBn3()
-        self.conv2d_bn4 = Conv2dBn4()
-        self.conv2d_bn5 = Conv2dBn5()
-        self.mixed1 = InceptionA()
-        self.mixed2 = InceptionA2()
-        self.mixed3 = InceptionA3()
+        self.conv2d_bn1 = Conv2dBn(in_channels=3, filters=32, stride=2)
+        self.conv2d_bn2 = Conv2dBn(in_channels=32, filters=32, stride=1)
+        self.conv2d_bn3 = Conv2dBn2(in_channels=32, filters=64, stride=1)
+        self.conv2d_bn4 = Conv2dBn3(in_channels=64, filters=80, stride=1)
+        self.conv2d_bn5 = Conv2dBn(in_channels=80, filters=192, stride=1)
+        self.mixed1 = InceptionA(in_channels=192)
+        self.mixed2 = InceptionA2(in_channels=256)
+        self.mixed3 = InceptionA2(in_channels=288)
         self.mixed_4 = ReductionA()
-        self.mixed5 = InceptionB()
-        self.mixed6 = InceptionB2()
-        self.mixed7 = InceptionB2()
-        self.mixed8 = InceptionB3()
+        self.mixed5 = InceptionB(in_channels=768)
+        self.mixed6 = InceptionB2(in_channels=768)
+        self.mixed7 = InceptionB2(in_channels=768)
+        self.mixed8 = InceptionB3(in_channels=768)
         self.mixed_9 = ReductionB()
-        self.mixed_10 = InceptionC()
-        self.mixed_11 = InceptionC2()
+        self.mixed_10 = InceptionC(in_channels=1280)
+        self.mixed_11 = InceptionC(in_channels=2048)
         self.dense1 = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
