@@ -337,7 +337,8 @@ def test_width_multipliers_are_parameters():
 
 def test_num_classes_stays_a_constructor_argument():
     """Where the spec passes num_classes straight to the last layer, backends can expose it."""
-    for spec in ("alexnet", "vgg16", "resnet50", "googlenet", "efficientnet", "inception_v3", "densenet121"):
+    for spec in ("alexnet", "vgg16", "resnet50", "googlenet", "efficientnet", "inception_v3", "densenet121",
+                 "torchvision_inception_v3", "torchvision_mobilenet_v2"):
         assert _analyze(spec).graph.params["num_classes"].structural is False, spec
 
 

@@ -340,8 +340,10 @@ def sequential_items(writer: ScopeWriter) -> list[Expr] | None:
     if len(writer.input_values) != 1 or len(writer.outputs) != 1:
         return None
     previous = writer.input_values[0]
-    for unit in writer.units:
+    for index, unit in enumerate(writer.units):
         if unit.reads != [previous] or len(unit.writes) > 1 or not unit.computed:
+            return None
+        if unit.own != str(index):  # an item named `as name`: nn.Sequential would call it by its index
             return None
         if (unit.call is not None and unit.call.shares) or (unit.node and _layer_item(writer, unit) is None):
             return None
