@@ -127,7 +127,8 @@ class ScopeWriter:
         returned = [self.var[v] for v in self.outputs]
         args = {}
         if self.block_args is not None and self.outer is None:
-            candidates = {"in_channels": self.graph.node(self.input_values[0]).shape[-1], **self.block_args}
+            width = {"in_channels": self.graph.node(self.input_values[0]).shape[-1]} if self.input_values else {}
+            candidates = {**width, **self.block_args}
             text = "\n".join(self.init.lines)
             args = {k: v for k, v in candidates.items() if re.search(rf"(?<![.\w]){k}\b(?!=[^=])", text)}
         return ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned, args)
@@ -317,7 +318,9 @@ def block_args(model, scope: Call | None) -> dict[str, object] | None:
     return {
         name: value
         for name, value in scope.args.items()
-        if type(value) in (int, float, bool) and name.isidentifier() and not keyword.iskeyword(name)
+        if type(value) in (int, float, bool)
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
         and name not in taken
     }
 
