@@ -117,6 +117,9 @@ SNAPSHOT_SPECS = {
     "resnet50": ROOT / "specs" / "resnet50.cnn",
     "unet": ROOT / "specs" / "unet.cnn",
     "inception_v3": ROOT / "specs" / "inception_v3.cnn",
+    # torchvision's Inception v3: one class per inception module (the Keras-named spec above is flat, as
+    # keras.applications writes it: its layers carry Keras' automatic names).
+    "torchvision_inception_v3": ROOT / "specs" / "torchvision_inception_v3.cnn",
 }
 
 
@@ -233,6 +236,21 @@ def test_avgpool_never_counts_padding(tmp_path):
     assert padded[0, 0, 0].tolist() == [3.0, 3.5, 4.0]
     asymmetric = _run(tmp_path, "avgpool(2, stride=1, padding=((1, 0), (0, 0)))", "3x3x1", x)
     assert asymmetric[0, 0, :, 0].tolist() == [1.5, 3.0, 6.0]
+
+
+def test_avgpool_counts_padding_when_asked(tmp_path):
+    # PyTorch's default (torchvision's InceptionV3): padded cells are zeros in the average.
+    x = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    padded = _run(tmp_path, "avgpool(3, stride=1, padding=1, count_include_pad=true)", "3x3x1", x)
+    assert padded[0, 0, 0].tolist() == pytest.approx([12 / 9, 21 / 9, 16 / 9])
+    assert torch.allclose(padded, torch.nn.AvgPool2d(3, stride=1, padding=1)(x))
+    same = _run(tmp_path, "avgpool(2, stride=2, padding=same, count_include_pad=true)", "3x3x1", x)  # pads (0, 1)
+    assert same[0, 0].tolist() == [[3.0, 2.25], [3.75, 2.25]]
+    # Ceil mode's window past the padding averages only what it covers, as in PyTorch.
+    line = torch.arange(1.0, 7.0).reshape(1, 1, 6)  # padded 0 1 2 3 4 5 6 0: the last window is (6 + 0) / 2
+    ceil = _run(tmp_path, "avgpool(3, stride=2, padding=1, ceil=true, count_include_pad=true)", "6x1", line)
+    assert ceil[0, 0].tolist() == pytest.approx([1.0, 3.0, 5.0, 3.0])
+    assert torch.allclose(ceil, torch.nn.AvgPool1d(3, stride=2, padding=1, ceil_mode=True)(line))
 
 
 def test_ceil_mode_keeps_the_partial_window(tmp_path):

@@ -48,7 +48,7 @@ APPLICATIONS = [
     ("Xception", "xception.cnn"),
     ("MobileNet", "mobilenet.cnn"),
     ("MobileNetV2", "mobilenet_v2.cnn"),
-    ("DenseNet121", "densenet121.cnn"),
+    ("DenseNet121", "keras_densenet121.cnn"),
 ]
 
 

@@ -80,6 +80,10 @@ TABLE = [
         source="issue: trainable, macs"),
     Row("inception_v3", {}, total=23_851_784, trainable=23_817_352, macs=5_713_216_096,
         source="issue: total, macs; keras: trainable"),
+    Row("torchvision_inception_v3", {}, total=27_197_488, trainable=27_161_264, macs=5_718_899_296,
+        source="torchvision: trainable, total (parameters and buffers)"),
+    Row("torchvision_inception_v3", {"aux_logits": False}, total=23_869_000, trainable=23_834_568,
+        macs=5_713_216_096, source="torchvision: trainable, total (parameters and buffers)"),
     Row("xception", {}, total=22_910_480, trainable=22_855_952, macs=8_357_403_496,
         source="issue: total, macs; keras: trainable"),
     Row("squeezenet", {}, total=1_248_424, trainable=1_248_424, macs=818_924_576, source="torchvision: trainable"),
@@ -95,6 +99,8 @@ TABLE = [
         source="keras: total, trainable"),
     Row("mobilenet_v2", {"alpha": 1.4}, total=6_156_712, trainable=6_108_776, macs=582_195_824,
         source="keras: total, trainable"),
+    Row("torchvision_mobilenet_v2", {}, total=3_538_984, trainable=3_504_872, macs=300_774_272,
+        source="torchvision: trainable, total (parameters and buffers)"),
     Row("mobilenet_v3", {}, total=5_507_432, trainable=5_483_032, macs=216_589_760,
         source="torchvision: trainable"),
     Row("mobilenet_v3", {"variant": "small"}, total=2_554_968, trainable=2_542_856, macs=56_510_400,
@@ -102,11 +108,11 @@ TABLE = [
     Row("mobilenet_v3", {"variant": "large", "width": 0.75}, total=3_395_992, trainable=3_377_576, macs=140_033_816,
         source="torchvision: trainable (measured, width_mult=0.75)"),
     Row("densenet121", {}, total=8_062_504, trainable=7_978_856, macs=2_834_161_664,
-        source="issue: total, macs; keras: trainable"),
+        source="issue: total, macs; keras, torchvision: trainable"),
     Row("densenet169", {}, total=14_307_880, trainable=14_149_480, macs=3_359_843_328,
-        source="issue: total, macs; keras: trainable"),
+        source="issue: total, macs; keras, torchvision: trainable"),
     Row("densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888,
-        source="issue: total, macs; keras: trainable"),
+        source="issue: total, macs; keras, torchvision: trainable"),
     Row("keras_densenet121", {}, total=8_062_504, trainable=7_978_856, macs=2_834_161_664, source="keras: total"),
     Row("keras_densenet169", {}, total=14_307_880, trainable=14_149_480, macs=3_359_843_328, source="keras: total"),
     Row("keras_densenet201", {}, total=20_242_984, trainable=20_013_928, macs=4_291_365_888, source="keras: total"),
@@ -369,7 +375,8 @@ def test_width_multipliers_are_parameters():
 
 def test_num_classes_stays_a_constructor_argument():
     """Where the spec passes num_classes straight to the last layer, backends can expose it."""
-    for spec in ("alexnet", "vgg16", "resnet50", "googlenet", "efficientnet", "inception_v3", "densenet121"):
+    for spec in ("alexnet", "vgg16", "resnet50", "googlenet", "efficientnet", "inception_v3", "densenet121",
+                 "torchvision_inception_v3", "torchvision_mobilenet_v2"):
         assert _analyze(spec).graph.params["num_classes"].structural is False, spec
 
 
@@ -404,8 +411,8 @@ def test_docs_table_rows(rendered_table: str):
     assert "| resnet50.cnn | ResNet50 | x 224x224x3 | y 1000 | 25,610,152 | 25,557,032 | 4,089,184,256 |" in rows
     assert ("| efficientnet.cnn `--set variant=7` | EfficientNet | x 600x600x3 | y 1000 | 66,658,680 | 66,347,960 "
             "| 37,745,884,192 |") in rows
-    assert len(rows) == len(SPEC_FILES) + 1 + 7 + 1 + 1  # googlenet without heads, EfficientNet B1-B7, SqueezeNet 1.1,
-    # MobileNetV3 small
+    # googlenet and torchvision_inception_v3 without heads, EfficientNet B1-B7, SqueezeNet 1.1, MobileNetV3 small
+    assert len(rows) == len(SPEC_FILES) + 2 + 7 + 1 + 1
 
 
 # --- cross-check with keras.applications (slow: imports TensorFlow) -----------

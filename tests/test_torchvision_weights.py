@@ -18,7 +18,7 @@ from cnnc.compiler import analyze
 
 SPECS = ROOT / "specs"
 
-# (spec, overrides, torchvision builder, input size HxW the check runs at)
+# (spec, overrides, torchvision builder (or builder and its options), input size HxW the check runs at)
 CASES = [
     ("resnet18", {}, "resnet18", 64),
     ("resnet34", {}, "resnet34", 64),
@@ -29,8 +29,19 @@ CASES = [
     pytest.param("vgg16", {}, "vgg16", 32, marks=pytest.mark.slow),
     pytest.param("vgg19", {}, "vgg19", 32, marks=pytest.mark.slow),
     ("alexnet", {}, "alexnet", 64),
+    ("googlenet", {}, ("googlenet", {"init_weights": False}), 64),
+    ("googlenet", {"aux_logits": False}, ("googlenet", {"aux_logits": False, "init_weights": False}), 64),
     ("squeezenet", {}, "squeezenet1_0", 64),
     ("squeezenet", {"version": 1.1}, "squeezenet1_1", 64),
+    ("densenet121", {}, "densenet121", 64),
+    pytest.param("densenet169", {}, "densenet169", 64, marks=pytest.mark.slow),
+    pytest.param("densenet201", {}, "densenet201", 64, marks=pytest.mark.slow),
+    ("torchvision_mobilenet_v2", {}, "mobilenet_v2", 64),
+    # Inception v3's smallest input is 75x75; its auxiliary head needs 299x299 (17x17 at Mixed_6e).
+    ("torchvision_inception_v3", {"aux_logits": False}, ("inception_v3", {"aux_logits": False, "init_weights": False}),
+     75),
+    pytest.param("torchvision_inception_v3", {}, ("inception_v3", {"init_weights": False}), 299,
+                 marks=pytest.mark.slow),
     ("efficientnet", {}, "efficientnet_b0", 64),
     ("mobilenet_v3", {}, "mobilenet_v3_large", 64),
     ("mobilenet_v3", {"variant": "small"}, "mobilenet_v3_small", 64),
@@ -56,19 +67,42 @@ def _generated(spec: str, overrides: dict, size: int) -> torch.nn.Module:
     return load(generate(analysis, None)["model.py"]).build_model()
 
 
+# Auxiliary heads torchvision runs only in training, and the module whose output each reads:
+# the specs make them extra outputs, computed in eval too.
+AUXILIARY_INPUTS = {"AuxLogits": "Mixed_6e", "aux1": "inception4a", "aux2": "inception4d"}
+
+
+def _reference_outputs(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The eval output, then each auxiliary head's on the features it reads."""
+    heads = [(h, src) for h, src in AUXILIARY_INPUTS.items() if getattr(model, h, None) is not None]
+    features = {}
+    hooks = [
+        getattr(model, src).register_forward_hook(lambda _m, _i, out, src=src: features.__setitem__(src, out))
+        for _, src in heads
+    ]
+    outputs = [model(x)]
+    for hook in hooks:
+        hook.remove()
+    return outputs + [getattr(model, h)(features[src]) for h, src in heads]
+
+
 @pytest.mark.parametrize("spec, overrides, reference, size", CASES)
 def test_torchvision_state_dict_loads_strictly_and_outputs_match(spec, overrides, reference, size):
+    builder, options = reference if isinstance(reference, tuple) else (reference, {})
     torch.manual_seed(0)
-    expected_model = getattr(torchvision.models, reference)(weights=None).eval()
+    expected_model = getattr(torchvision.models, builder)(weights=None, **options).eval()
     _randomise_statistics(expected_model)
     model = _generated(spec, overrides, size)
     model.load_state_dict(expected_model.state_dict(), strict=True)
     model.eval()
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        expected, got = expected_model(x), model(x)
-    assert got.shape == expected.shape == (2, 1000)
-    assert (got - expected).abs().max().item() < 1e-5
+        expected, got = _reference_outputs(expected_model, x), model(x)
+    got = list(got) if isinstance(got, tuple) else [got]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape == (2, 1000)
+        assert (g - e).abs().max().item() < 1e-5
 
 
 @pytest.mark.parametrize("variant, width", [("large", 0.75), ("small", 0.5)])

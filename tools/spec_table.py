@@ -24,14 +24,16 @@ from cnnc.ir.shape_math import fmt  # noqa: E402
 ORDER = [
     "lenet5", "alexnet", "alexnet_original", "vgg16", "vgg19", "keras_vgg16", "keras_vgg19", "resnet18", "resnet34",
     "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "keras_resnet50", "keras_resnet101", "keras_resnet152",
-    "keras_resnet50v2", "googlenet", "inception_v3", "xception", "squeezenet", "mobilenet", "mobilenet_v2",
-    "mobilenet_v3", "densenet121", "densenet169", "densenet201", "keras_densenet121", "keras_densenet169",
-    "keras_densenet201", "efficientnet", "unet", "yolo", "siamese", "ecg1d", "mri3d", "edges",
+    "keras_resnet50v2", "googlenet", "inception_v3", "torchvision_inception_v3", "xception", "squeezenet", "mobilenet",
+    "mobilenet_v2", "torchvision_mobilenet_v2", "mobilenet_v3", "densenet121", "densenet169", "densenet201",
+    "keras_densenet121", "keras_densenet169", "keras_densenet201", "efficientnet", "unet", "yolo", "siamese", "ecg1d",
+    "mri3d", "edges",
 ]
 
 # Rows beyond each spec's defaults: the variants a reader looks for.
 VARIANTS: dict[str, list[dict[str, object]]] = {
     "googlenet.cnn": [{"aux_logits": False}],
+    "torchvision_inception_v3.cnn": [{"aux_logits": False}],
     "efficientnet.cnn": [{"variant": v} for v in range(1, 8)],
     "squeezenet.cnn": [{"version": 1.1}],
     "mobilenet_v3.cnn": [{"variant": "small"}],

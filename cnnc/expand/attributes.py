@@ -154,3 +154,22 @@ def _value_help(value: object, errors: list[dict]) -> str | None:
 
 def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def block_arguments(op: Op, args: list[ast.Arg], scope: Scope) -> dict[str, str]:
+    """{attribute: block parameter} for the attributes a block's body writes as one of its parameters
+    (`conv(..., stride=stride)`): a backend may make them constructor arguments of the block's class."""
+    call = scope.call
+    while call is not None and call.group:  # a group step's layers are its block's
+        call = call.parent
+    params = call.args if call is not None else {}
+    positional = [a for a in args if a.name is None]
+    named = list(zip(op.positional, positional)) + [(a.name, a) for a in args if a.name is not None]
+    return {
+        name: arg.value.id
+        for name, arg in named
+        if isinstance(arg.value, ast.Name)
+        and arg.value.id in params
+        and type(scope.vars.get(arg.value.id)) is type(params[arg.value.id])
+        and scope.vars.get(arg.value.id) == params[arg.value.id]
+    }

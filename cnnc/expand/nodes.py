@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from cnnc.diagnostics import CnncError, Diagnostic, Label, Span
-from cnnc.expand.attributes import build_attrs
+from cnnc.expand.attributes import block_arguments, build_attrs
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.scope import Scope
 from cnnc.expand.values import POISON, Poison, Symbol, Tensor, type_name
@@ -103,6 +103,7 @@ class Nodes:
             span,
             frozen=frozen and op.has_weights,
             bindings=bindings,
+            arguments=block_arguments(op, args, scope),
             call=scope.call,
             loops=scope.iterations,
         )

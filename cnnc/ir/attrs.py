@@ -95,6 +95,13 @@ class PoolAttrs(Attrs):
     ceil: bool = False
 
 
+class AvgPoolAttrs(PoolAttrs):
+    # PyTorch's default (nn.AvgPool2d): padded cells count as zeros in the average.  Off by
+    # default here, as in Keras and TensorFlow: only the input's cells are averaged.  The
+    # cells ceil mode adds past the padding are never counted (PyTorch's rule).
+    count_include_pad: bool = False
+
+
 class GlobalPoolAttrs(Attrs):
     keepdims: bool = False
 

@@ -34,6 +34,7 @@ class Node:
     frozen: bool = False
     shares: str | None = None  # id of the node whose weights this one uses
     bindings: dict[str, str] = field(default_factory=dict)  # attribute -> network parameter it came from
+    arguments: dict[str, str] = field(default_factory=dict)  # attribute -> block parameter it is written as
     call: Call | None = None  # the innermost block call that made it; None: the network's body
     loops: tuple[Iteration, ...] = ()  # the loops around it in that call's body, outermost first
     # pass results

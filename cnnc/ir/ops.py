@@ -355,12 +355,15 @@ def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
     return window_output(ins[0][:-1], size, stride, attrs.padding, None, attrs.ceil) + ins[0][-1:]
 
 
-for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):
+for _name, _attrs, _doc in (
+    ("maxpool", A.PoolAttrs, "Max pooling."),
+    ("avgpool", A.AvgPoolAttrs, "Average pooling (padding not counted unless `count_include_pad=true`)."),
+):
     register(
         Op(
             _name,
             "pool",
-            A.PoolAttrs,
+            _attrs,
             _doc,
             positional=("size",),
             shape=_pool_shape,

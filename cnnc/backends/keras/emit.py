@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cnnc.backends.common import window_geometry
 from cnnc.backends.keras.build import Builder
 from cnnc.backends.naming import layer_name
 from cnnc.backends.pysource import call, inline, list_of, literal
@@ -172,6 +173,8 @@ def emit_pool(b: Builder, node: Node) -> str:
     a, rank = node.attrs, _rank(b, node)
     size = per_dim(a.size, rank, "size")
     stride = per_dim(a.stride or a.size, rank, "stride")
+    if node.op.name == "avgpool" and a.count_include_pad:
+        return _counted_avg_pool(b, node, size, stride)
     pads = _pool_pads(b, node, size, stride)
     if isinstance(pads, tuple):
         cls = b.use("PaddedMaxPool" if node.op.name == "maxpool" else "PaddedAvgPool")
@@ -180,6 +183,24 @@ def emit_pool(b: Builder, node: Node) -> str:
     args = [inline(a.size)] + ([f"strides={inline(a.stride)}"] if a.stride not in (None, a.size) else [])
     args += [f"padding={literal(pads)}"] if pads != "valid" else []
     return b.layer(node, f"layers.{kind}{rank}D", args, b.input(node))
+
+
+def _counted_avg_pool(b: Builder, node: Node, size: tuple, stride: tuple) -> str:
+    """`count_include_pad=true` (PyTorch's default): the padding as a ZeroPadding layer, then a valid
+    pool, whose average counts those zeros; ceil mode's cells past the padding are not counted."""
+    a, rank, in_shape = node.attrs, len(size), b.in_shape(node)
+    pairs = window_geometry(node, in_shape)[3]
+    x = b.input(node)
+    if any(p for pair in pairs for p in pair):
+        x = b.aux(node, "pad", f"layers.ZeroPadding{rank}D", [inline(_pad_spec(pairs))], x)
+    overhang = tuple(
+        (0, max(0, (o - 1) * s + f - (n + pb + pa)))
+        for (pb, pa), n, o, f, s in zip(pairs, in_shape[:-1], node.shape[:-1], size, stride)
+    )
+    if any(after for _, after in overhang):
+        return b.layer(node, b.use("PaddedAvgPool"), [inline(size), inline(stride), inline(overhang)], x)
+    args = [inline(a.size)] + ([f"strides={inline(a.stride)}"] if a.stride not in (None, a.size) else [])
+    return b.layer(node, f"layers.AveragePooling{rank}D", args, x)
 
 
 @emits("global_maxpool", "global_avgpool")

@@ -86,11 +86,27 @@ def emit_pool(site: Site) -> str:
     PyTorch's ceil mode (its last window may start in the padding, never past it)."""
     kernel, stride, _, pairs = window_geometry(site.node, site.shape)
     sizes, out = site.shape[:-1], site.node.shape[:-1]
+    if site.node.op.name == "avgpool" and site.attrs.count_include_pad:
+        return _counted_avg_pool(site, pairs, kernel, stride)
     pairs = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out))
     attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs)}
     if site.node.op.name == "maxpool":
         return site.op("MaxPool", [site.x], **attrs)
     return site.op("AveragePool", [site.x], count_include_pad=0, **attrs)
+
+
+def _counted_avg_pool(site: Site, pairs: Pairs, kernel: tuple, stride: tuple) -> str:
+    """`count_include_pad=true`: AveragePool counts its `pads`.  Ceil mode's cells past the declared
+    padding must not count, so there the padding is a Pad of zeros and the rest uncounted pads."""
+    sizes, out = site.shape[:-1], site.node.shape[:-1]
+    overhang = tuple(
+        (0, max(0, (o - 1) * s + k - (n + b + a))) for (b, a), n, k, s, o in zip(pairs, sizes, kernel, stride, out)
+    )
+    attrs = {"kernel_shape": list(kernel), "strides": list(stride)}
+    if not any(after for _, after in overhang):
+        return site.op("AveragePool", [site.x], count_include_pad=1, pads=onnx_pads(pairs), **attrs)
+    zeros = site.op("Pad", [site.x, site.ints(onnx_pads(((0, 0), (0, 0), *pairs)), "pads")])
+    return site.op("AveragePool", [zeros], count_include_pad=0, pads=onnx_pads(overhang), **attrs)
 
 
 @emits("global_avgpool", "global_maxpool")

@@ -9,13 +9,15 @@ classes written so far: equal texts share a class (ResNet's blocks), others get 
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from cnnc.backends.common import channels_first
-from cnnc.backends.pysource import CodeWriter, Expr, Namespace, Seq, call, file_label, tuple_of
+from cnnc.backends.pysource import CodeWriter, Expr, Namespace, Seq, call, file_label, literal, tuple_of
 from cnnc.backends.torch.emitters import EMITTERS, Emit, Site
 from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.backends.torch.scopes import ClassText, Unit, attribute, plain_module, units_of
+from cnnc.backends.torch.site import IN_WIDTH
 from cnnc.ir.calls import Call
 from cnnc.ir.graph import Graph, Node
 
@@ -58,8 +60,23 @@ class Classes:
 class ScopeWriter:
     """One scope's class text: `model` is the file's writer (graph, lifetimes, classes, bound args)."""
 
-    def __init__(self, model, scope: Call | None, nodes: list[Node], inputs: list[str], outputs: list[str]) -> None:
+    def __init__(
+        self,
+        model,
+        scope: Call | None,
+        nodes: list[Node],
+        inputs: list[str],
+        outputs: list[str],
+        as_class: bool = False,
+        outer: ScopeWriter | None = None,
+    ) -> None:
         self.model, self.scope = model, scope
+        # A class's constructor takes the block arguments its text reads (`filters`, `stride`, the
+        # input's width as `in_channels`), so calls that differ only in those share the class; a
+        # group written inline in a class (`downsample`) reads the class's arguments.
+        self.outer = outer if outer is not None and outer.block_args is not None else None
+        self.block_args = block_args(model, scope) if as_class else (self.outer.block_args if self.outer else None)
+        self._bound: dict[str, dict[str, str]] = {}
         self.graph: Graph = model.graph
         self.life: Lifetimes = model.life
         self.units = units_of(self.graph, self.life, scope, nodes, set(outputs))
@@ -108,7 +125,72 @@ class ScopeWriter:
             else:
                 self._child(index, unit)
         returned = [self.var[v] for v in self.outputs]
-        return ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned)
+        args = {}
+        if self.block_args is not None and self.outer is None:
+            width = {"in_channels": self.graph.node(self.input_values[0]).shape[-1]} if self.input_values else {}
+            candidates = {**width, **self.block_args}
+            text = "\n".join(self.init.lines)
+            args = {k: v for k, v in candidates.items() if re.search(rf"(?<![.\w]){k}\b(?!=[^=])", text)}
+        return ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned, args)
+
+    # --- block arguments as constructor arguments ---
+    def arg_expr(self, key: str, value: object) -> str | None:
+        """The block argument `key` as source where `value` is it or a small multiple of it (`4 * filters`)."""
+        if self.block_args is None or key not in self.block_args:
+            return None
+        given = self.block_args[key]
+        if type(given) is type(value) and given == value:
+            return key
+        if type(given) is int and type(value) is int and given > 0 and value % given == 0 and 2 <= value // given <= 16:
+            return f"{value // given} * {key}"
+        return None
+
+    def block_bound(self, node: Node) -> dict[str, str]:
+        """{attribute: source} of a layer of this body that reads the block's arguments."""
+        if self.block_args is None or node.call is not self.scope:
+            return {}
+        if node.id not in self._bound:
+            bound = {}
+            for attr in ("filters", "units"):  # a width: the argument of that name, or a multiple of it
+                if attr in type(node.attrs).model_fields:
+                    expr = self.arg_expr(attr, getattr(node.attrs, attr))
+                    if expr is not None:
+                        bound[attr] = expr
+            param = node.arguments.get("stride")  # a stride only where the spec writes the argument
+            if param is not None and param in self.block_args:
+                bound["stride"] = param
+            self._bound[node.id] = bound
+            inputs = self.graph.input_ids(node.id)
+            width = self.width_expr(inputs[0]) if inputs else None
+            if width is not None:
+                bound[IN_WIDTH] = width
+        return self._bound[node.id]
+
+    def width_expr(self, node_id: str) -> str | None:
+        """The channels of value `node_id` as source: `in_channels` for the block's input, a layer's
+        bound width, passed on by the layers that keep it; None: a literal."""
+        if self.block_args is None:
+            return None
+        value = self.life.value.get(node_id, node_id)
+        if value in self.input_values:
+            if self.outer is not None:
+                return self.outer.width_expr(node_id)
+            return "in_channels" if value == self.input_values[0] else None
+        node = self.graph.node(node_id)
+        if node.call is not self.scope or node.op.name == "input":
+            return None
+        if node.op.width_attr:
+            return self.block_bound(node).get(node.op.width_attr)
+        inputs = self.graph.input_ids(node_id)
+        if len(inputs) == 1 and node.shape[-1] == self.graph.node(inputs[0]).shape[-1]:
+            return self.width_expr(inputs[0])
+        return None
+
+    def passed(self, name: str, value: object, unit: Unit) -> Expr:
+        """What this body passes a child's constructor for its argument `name`."""
+        if name == "in_channels":
+            return self.width_expr(unit.reads[0]) or literal(value)
+        return self.arg_expr(name, value) or literal(value)
 
     def use_kwargs(self, idents) -> None:
         for ident in idents:
@@ -122,8 +204,9 @@ class ScopeWriter:
         inputs = self.graph.input_ids(node.id)
         if args is None:
             args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
-        bound = self.model.bound.get(node.id, {})
-        self.use_kwargs(bound.values())
+        network = self.model.bound.get(node.id, {})
+        self.use_kwargs(network.values())
+        bound = {**self.block_bound(node), **network}
         return Site(
             node,
             [self.graph.node(i).shape for i in inputs],
@@ -226,6 +309,22 @@ class ScopeWriter:
         return f"{shown or where} -> {'x'.join(map(str, channels_first(shape)))}"
 
 
+def block_args(model, scope: Call | None) -> dict[str, object] | None:
+    """The arguments of a block call that its class may take: numbers and booleans, under names no
+    generated identifier and no network parameter uses, for a block the spec calls more than once."""
+    if scope is None or scope.group or scope.shares is not None or model.calls_of[scope.block] < 2:
+        return None  # a block called once keeps its numbers: its class serves no other call
+    taken = {"self", "in_channels", *model.reserved, *model.defaults}
+    return {
+        name: value
+        for name, value in scope.args.items()
+        if type(value) in (int, float, bool)
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in taken
+    }
+
+
 def spec_names(graph: Graph, scope: Call | None) -> dict[str, list[str]]:
     """The names a body gave each value, most specific first: a list item (`skips[2]` -> `skips_2`,
     kept apart from the loop variable that also held it), then the whole name (`short`)."""
@@ -244,8 +343,10 @@ def sequential_items(writer: ScopeWriter) -> list[Expr] | None:
     if len(writer.input_values) != 1 or len(writer.outputs) != 1:
         return None
     previous = writer.input_values[0]
-    for unit in writer.units:
+    for index, unit in enumerate(writer.units):
         if unit.reads != [previous] or len(unit.writes) > 1 or not unit.computed:
+            return None
+        if unit.own != str(index):  # an item named `as name`: nn.Sequential would call it by its index
             return None
         if (unit.call is not None and unit.call.shares) or (unit.node and _layer_item(writer, unit) is None):
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnc.backends.common import channels_first, channels_first_axis
 from cnnc.backends.pysource import Expr, call, flat, literal, tuple_of
-from cnnc.backends.torch.site import FRESH, IN_WIDTH, INPUT, VIEW, Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import FRESH, INPUT, VIEW, Emit, Site, emits, size_literal
 from cnnc.backends.torch.windows import padded
 from cnnc.ir.shape_math import pad_pairs, per_dim
 
@@ -43,12 +43,12 @@ def emit_upsample(site: Site) -> Emit:
 
 @emits("batchnorm", output=FRESH)
 def emit_batchnorm(site: Site) -> Emit:
-    attrs, c = site.attrs, site.channels
+    attrs, c = site.attrs, site.width()
     cls = f"nn.BatchNorm{max(site.rank, 1)}d"
     both = attrs.scale and attrs.center
     module = call(
         cls,
-        literal(c),
+        c,
         eps=site.option("epsilon", 1e-5),
         momentum=site.option("momentum", 0.1),
         affine=None if both else "False",
@@ -71,9 +71,9 @@ def emit_batchnorm(site: Site) -> Emit:
     emit = Emit(forward, module)
     # PyTorch's affine is both or neither; a lone scale or shift is added as the parameter it reads.
     if attrs.scale and not both:
-        emit.setup.append((0, f"{site.module}.weight = ", call("nn.Parameter", call("torch.ones", literal(c)))))
+        emit.setup.append((0, f"{site.module}.weight = ", call("nn.Parameter", call("torch.ones", c))))
     if attrs.center and not both:
-        emit.setup.append((0, f"{site.module}.bias = ", call("nn.Parameter", call("torch.zeros", literal(c)))))
+        emit.setup.append((0, f"{site.module}.bias = ", call("nn.Parameter", call("torch.zeros", c))))
     return emit
 
 
@@ -131,8 +131,8 @@ def emit_reshape(site: Site) -> Emit:
 
 @emits("dense", output=FRESH)
 def emit_dense(site: Site) -> Emit:
-    width = site.bound.get(IN_WIDTH) or literal(site.channels)  # a constructor argument: dense(k) -> dense(k)
-    module = call("nn.Linear", width, site.value("units"), bias=site.option("bias", True))
+    # A constructor argument may set the width: dense(k) -> dense(k).
+    module = call("nn.Linear", site.width(), site.value("units"), bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 

@@ -11,6 +11,7 @@ node's own name (the Names rule in README), so the state dict's keys are the IR'
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from cnnc.backends.pysource import flat
@@ -105,9 +106,14 @@ class ClassText:
     forward: list[str]
     inputs: list[str]
     outputs: list[str]
+    args: dict[str, object] = field(default_factory=dict)  # block arguments it reads -> this call's values
 
     def key(self) -> tuple:
-        return (tuple(self.kwargs), tuple(self.init), tuple(self.forward), len(self.inputs), len(self.outputs))
+        """Equal keys share a class: the code without its comments (the shapes they show are one
+        call's) and the block arguments it reads, whatever their values."""
+        code = tuple(re.sub(r"  # .*$", "", line) for line in self.forward if not line.lstrip().startswith("#"))
+        args = tuple((name, type(value).__name__) for name, value in self.args.items())
+        return (tuple(self.kwargs), args, tuple(self.init), code, len(self.inputs), len(self.outputs))
 
 
 def plain_module(emit: Emit, module: str, x: str) -> bool:

@@ -70,6 +70,10 @@ class Site:
     def channels(self) -> int:
         return self.shape[-1]
 
+    def width(self) -> Expr:
+        """The input's channels as source: a constructor argument where one sets it, else the literal."""
+        return self.bound.get(IN_WIDTH) or literal(self.channels)
+
     def value(self, attr: str) -> Expr:
         """An attribute as source: the constructor argument it is bound to, or its literal value."""
         return self.bound.get(attr) or literal(getattr(self.attrs, attr))

@@ -47,7 +47,7 @@ def _conv_class(rank: int, transposed: bool = False) -> str:
 
 def _conv_options(site: Site, stride: tuple, padding: int | tuple, dilation: tuple) -> dict[str, Expr | None]:
     return {
-        "stride": size_literal(stride) if any(s != 1 for s in stride) else None,
+        "stride": site.bound.get("stride") or (size_literal(stride) if any(s != 1 for s in stride) else None),
         "padding": literal(padding) if padding != 0 else None,
         "dilation": size_literal(dilation) if any(d != 1 for d in dilation) else None,
     }
@@ -63,7 +63,7 @@ def emit_conv(site: Site) -> Emit:
     groups = site.attrs.groups
     module = call(
         _conv_class(site.rank),
-        literal(site.channels),
+        site.width(),
         site.value("filters"),
         size_literal(kernel),
         **_conv_options(site, stride, native, dilation),
@@ -130,9 +130,7 @@ def emit_separable(site: Site) -> Emit:
 
 @emits("pointwise", output=FRESH)
 def emit_pointwise(site: Site) -> Emit:
-    module = call(
-        _conv_class(site.rank), literal(site.channels), site.value("filters"), "1", bias=site.option("bias", True)
-    )
+    module = call(_conv_class(site.rank), site.width(), site.value("filters"), "1", bias=site.option("bias", True))
     return Emit(call(site.module, site.x), module)
 
 
@@ -206,6 +204,9 @@ def emit_pool(site: Site) -> Emit:
     fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
+    counted = not is_max and site.attrs.count_include_pad
+    if counted and not fits:
+        return _counted_avg_pool(site, fn, pairs, kernel, stride)
     if fits:
         any_pad = any(native)
         return Emit(
@@ -216,7 +217,7 @@ def emit_pool(site: Site) -> Emit:
                 stride=step,
                 padding=size_literal(native) if any_pad else None,
                 ceil_mode="True" if ceil else None,
-                count_include_pad="False" if any_pad and not is_max else None,
+                count_include_pad="False" if any_pad and not is_max and not counted else None,
             )
         )
     # Asymmetric (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
@@ -229,3 +230,17 @@ def emit_pool(site: Site) -> Emit:
         call(AVG_POOL_HELPER, site.x, literal(_torch_pad(explicit)), size, size_literal(stride)),
         helpers=(AVG_POOL_HELPER,),
     )
+
+
+def _counted_avg_pool(site: Site, fn: str, pairs: Pairs, kernel: tuple, stride: tuple) -> Emit:
+    """`count_include_pad=true` where PyTorch's symmetric padding does not give the cells: zeros
+    padded explicitly count; ceil mode's cells past them are padded by the helper, uncounted."""
+    sizes, out = site.shape[:-1], site.node.shape[:-1]
+    x = padded(site.x, pairs)
+    overhang = tuple(
+        (0, max(0, (o - 1) * s + k - (n + b + a))) for (b, a), n, k, s, o in zip(pairs, sizes, kernel, stride, out)
+    )
+    size, step = size_literal(kernel), size_literal(stride)
+    if not any(after for _, after in overhang):
+        return Emit(call(fn, x, size, stride=step if stride != kernel else None))
+    return Emit(call(AVG_POOL_HELPER, x, literal(_torch_pad(overhang)), size, step), helpers=(AVG_POOL_HELPER,))

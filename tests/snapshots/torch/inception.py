@@ -11,14 +11,14 @@ OUTPUTS = {"aux": (10,), "logits": (10,)}
 class Inception(nn.Module):
     """Block `inception`, inception.cnn line 5."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(32, 16, 1)
-        self.conv2 = nn.Conv2d(32, 16, 1)
+        self.conv1 = nn.Conv2d(in_channels, 16, 1)
+        self.conv2 = nn.Conv2d(in_channels, 16, 1)
         self.conv3 = nn.Conv2d(16, 24, 3, padding=1)
-        self.conv4 = nn.Conv2d(32, 4, 1)
+        self.conv4 = nn.Conv2d(in_channels, 4, 1)
         self.conv5 = nn.Conv2d(4, 8, 5, padding=2)
-        self.conv6 = nn.Conv2d(32, 8, 1)
+        self.conv6 = nn.Conv2d(in_channels, 8, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:46 -> 16x16x16
@@ -41,14 +41,14 @@ class Inception(nn.Module):
 class Inception2(nn.Module):
     """Block `inception`, inception.cnn line 5."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(56, 24, 1)
-        self.conv2 = nn.Conv2d(56, 16, 1)
+        self.conv1 = nn.Conv2d(in_channels, 24, 1)
+        self.conv2 = nn.Conv2d(in_channels, 16, 1)
         self.conv3 = nn.Conv2d(16, 32, 3, padding=1)
-        self.conv4 = nn.Conv2d(56, 4, 1)
+        self.conv4 = nn.Conv2d(in_channels, 4, 1)
         self.conv5 = nn.Conv2d(4, 12, 5, padding=2)
-        self.conv6 = nn.Conv2d(56, 12, 1)
+        self.conv6 = nn.Conv2d(in_channels, 12, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:46 -> 24x16x16
@@ -85,8 +85,8 @@ class TinyInception(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
-        self.mixed_a = Inception()
-        self.mixed_b = Inception2()
+        self.mixed_a = Inception(in_channels=32)
+        self.mixed_b = Inception2(in_channels=56)
         self.conv2 = nn.Conv2d(80, 16, 1)
         self.dense1 = nn.Linear(256, num_classes)
         self.dense2 = nn.Linear(80, num_classes)

@@ -11,12 +11,12 @@ OUTPUTS = {"logits": (10,)}
 class ResidualBasic(nn.Module):
     """Block `residual_basic`, residual.cnn line 5."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(16)
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(filters)
+        self.conv2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(filters)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:19
@@ -32,13 +32,15 @@ class ResidualBasic(nn.Module):
 class ResidualBasic2(nn.Module):
     """Block `residual_basic`, residual.cnn line 5."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(32)
-        self.downsample = nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(filters)
+        self.conv2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(filters)
+        self.downsample = nn.Sequential(
+            nn.Conv2d(in_channels, filters, 1, stride=stride, bias=False), nn.BatchNorm2d(filters)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:19 -> 32x16x16
@@ -48,27 +50,6 @@ class ResidualBasic2(nn.Module):
         main = self.bn2(h)
         short = self.downsample(x)  # blocks.cnn:23 -> 32x16x16
         main += short  # blocks.cnn:25
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBasic3(nn.Module):
-    """Block `residual_basic`, residual.cnn line 5."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(32)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(32)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:19
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:20
-        main = self.bn2(h)
-        main += x  # blocks.cnn:25
         main = F.relu(main, inplace=True)
         return main
 
@@ -91,9 +72,9 @@ class TinyResNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.batchnorm1 = nn.BatchNorm2d(16)
-        self.residual_basic1 = ResidualBasic()
-        self.residual_basic2 = ResidualBasic2()
-        self.residual_basic3 = ResidualBasic3()
+        self.residual_basic1 = ResidualBasic(in_channels=16, filters=16, stride=1)
+        self.residual_basic2 = ResidualBasic2(in_channels=16, filters=32, stride=2)
+        self.residual_basic3 = ResidualBasic(in_channels=32, filters=32, stride=1)
         self.dropout1 = nn.Dropout(drop)
         self.dense1 = nn.Linear(32, num_classes)
 

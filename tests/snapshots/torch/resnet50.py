@@ -11,15 +11,17 @@ OUTPUTS = {"y": (1000,)}
 class ResidualBottleneck(nn.Module):
     """Block `residual_bottleneck`, resnet.cnn line 26."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(64, 64, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.conv2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(64)
-        self.conv3 = nn.Conv2d(64, 256, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(256)
-        self.downsample = nn.Sequential(nn.Conv2d(64, 256, 1, bias=False), nn.BatchNorm2d(256))
+        self.conv1 = nn.Conv2d(in_channels, filters, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(filters)
+        self.conv2 = nn.Conv2d(filters, filters, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(filters)
+        self.conv3 = nn.Conv2d(filters, 4 * filters, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * filters)
+        self.downsample = nn.Sequential(
+            nn.Conv2d(in_channels, 4 * filters, 1, stride=stride, bias=False), nn.BatchNorm2d(4 * filters)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:34
@@ -39,14 +41,14 @@ class ResidualBottleneck(nn.Module):
 class ResidualBottleneck2(nn.Module):
     """Block `residual_bottleneck`, resnet.cnn line 27."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(256, 64, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.conv2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(64)
-        self.conv3 = nn.Conv2d(64, 256, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(256)
+        self.conv1 = nn.Conv2d(in_channels, filters, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(filters)
+        self.conv2 = nn.Conv2d(filters, filters, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(filters)
+        self.conv3 = nn.Conv2d(filters, 4 * filters, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * filters)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:34 -> 64x56x56
@@ -56,168 +58,6 @@ class ResidualBottleneck2(nn.Module):
         h = self.bn2(h)
         h = F.relu(h, inplace=True)
         h = self.conv3(h)  # blocks.cnn:36 -> 256x56x56
-        main = self.bn3(h)
-        main += x  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck3(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 26."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 128, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(128)
-        self.conv2 = nn.Conv2d(128, 128, 3, stride=2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(128)
-        self.conv3 = nn.Conv2d(128, 512, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(512)
-        self.downsample = nn.Sequential(nn.Conv2d(256, 512, 1, stride=2, bias=False), nn.BatchNorm2d(512))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 128x56x56
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35 -> 128x28x28
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 512x28x28
-        main = self.bn3(h)
-        short = self.downsample(x)  # blocks.cnn:39 -> 512x28x28
-        main += short  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck4(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 27."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(512, 128, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(128)
-        self.conv2 = nn.Conv2d(128, 128, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(128)
-        self.conv3 = nn.Conv2d(128, 512, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(512)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 128x28x28
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 512x28x28
-        main = self.bn3(h)
-        main += x  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck5(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 26."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(512, 256, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(256)
-        self.conv2 = nn.Conv2d(256, 256, 3, stride=2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(256)
-        self.conv3 = nn.Conv2d(256, 1024, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(1024)
-        self.downsample = nn.Sequential(nn.Conv2d(512, 1024, 1, stride=2, bias=False), nn.BatchNorm2d(1024))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 256x28x28
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35 -> 256x14x14
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 1024x14x14
-        main = self.bn3(h)
-        short = self.downsample(x)  # blocks.cnn:39 -> 1024x14x14
-        main += short  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck6(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 27."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1024, 256, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(256)
-        self.conv2 = nn.Conv2d(256, 256, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(256)
-        self.conv3 = nn.Conv2d(256, 1024, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(1024)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 256x14x14
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 1024x14x14
-        main = self.bn3(h)
-        main += x  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck7(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 26."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1024, 512, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(512)
-        self.conv2 = nn.Conv2d(512, 512, 3, stride=2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(512)
-        self.conv3 = nn.Conv2d(512, 2048, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(2048)
-        self.downsample = nn.Sequential(nn.Conv2d(1024, 2048, 1, stride=2, bias=False), nn.BatchNorm2d(2048))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 512x14x14
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35 -> 512x7x7
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 2048x7x7
-        main = self.bn3(h)
-        short = self.downsample(x)  # blocks.cnn:39 -> 2048x7x7
-        main += short  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck8(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 27."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2048, 512, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(512)
-        self.conv2 = nn.Conv2d(512, 512, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(512)
-        self.conv3 = nn.Conv2d(512, 2048, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(2048)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 512x7x7
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 2048x7x7
         main = self.bn3(h)
         main += x  # blocks.cnn:41
         main = F.relu(main, inplace=True)
@@ -241,19 +81,30 @@ class ResNet50(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        self.layer1 = nn.Sequential(ResidualBottleneck(), ResidualBottleneck2(), ResidualBottleneck2())
+        self.layer1 = nn.Sequential(
+            ResidualBottleneck(in_channels=64, filters=64, stride=1),
+            ResidualBottleneck2(in_channels=256, filters=64, stride=1),
+            ResidualBottleneck2(in_channels=256, filters=64, stride=1),
+        )
         self.layer2 = nn.Sequential(
-            ResidualBottleneck3(), ResidualBottleneck4(), ResidualBottleneck4(), ResidualBottleneck4()
+            ResidualBottleneck(in_channels=256, filters=128, stride=2),
+            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
+            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
+            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
         )
         self.layer3 = nn.Sequential(
-            ResidualBottleneck5(),
-            ResidualBottleneck6(),
-            ResidualBottleneck6(),
-            ResidualBottleneck6(),
-            ResidualBottleneck6(),
-            ResidualBottleneck6(),
+            ResidualBottleneck(in_channels=512, filters=256, stride=2),
+            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
         )
-        self.layer4 = nn.Sequential(ResidualBottleneck7(), ResidualBottleneck8(), ResidualBottleneck8())
+        self.layer4 = nn.Sequential(
+            ResidualBottleneck(in_channels=1024, filters=512, stride=2),
+            ResidualBottleneck2(in_channels=2048, filters=512, stride=1),
+            ResidualBottleneck2(in_channels=2048, filters=512, stride=1),
+        )
         self.fc = nn.Linear(2048, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

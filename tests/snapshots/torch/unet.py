@@ -11,10 +11,10 @@ OUTPUTS = {"y": (2, 388, 388)}
 class DoubleConv(nn.Module):
     """Block `double_conv`, unet.cnn line 30."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, filters: int) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, 3)
-        self.conv2 = nn.Conv2d(64, 64, 3)
+        self.conv1 = nn.Conv2d(in_channels, filters, 3)
+        self.conv2 = nn.Conv2d(filters, filters, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 11 -> 64x570x570
@@ -24,93 +24,13 @@ class DoubleConv(nn.Module):
         return x
 
 
-class DoubleConv2(nn.Module):
-    """Block `double_conv`, unet.cnn line 30."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(64, 128, 3)
-        self.conv2 = nn.Conv2d(128, 128, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 128x282x282
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 128x280x280
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class DoubleConv3(nn.Module):
-    """Block `double_conv`, unet.cnn line 30."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 256, 3)
-        self.conv2 = nn.Conv2d(256, 256, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 256x138x138
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 256x136x136
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class DoubleConv4(nn.Module):
-    """Block `double_conv`, unet.cnn line 30."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 512, 3)
-        self.conv2 = nn.Conv2d(512, 512, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 512x66x66
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 512x64x64
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class DoubleConv5(nn.Module):
-    """Block `double_conv`, unet.cnn line 35."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(512, 1024, 3)
-        self.conv2 = nn.Conv2d(1024, 1024, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 1024x30x30
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 1024x28x28
-        x = F.relu(x, inplace=True)
-        return x
-
-
-class DoubleConv6(nn.Module):
-    """Block `double_conv`, unet.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1024, 512, 3)
-        self.conv2 = nn.Conv2d(512, 512, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 512x54x54
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 512x52x52
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class Up(nn.Module):
     """Block `up`, unet.cnn line 37."""
 
-    def __init__(self) -> None:
+    def __init__(self, filters: int) -> None:
         super().__init__()
-        self.conv_transpose1 = nn.ConvTranspose2d(1024, 512, 2, stride=2)
-        self.double_conv1 = DoubleConv6()
+        self.conv_transpose1 = nn.ConvTranspose2d(1024, filters, 2, stride=2)
+        self.double_conv1 = DoubleConv(in_channels=1024, filters=filters)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         h = self.conv_transpose1(x)  # line 16 -> 512x56x56
@@ -120,29 +40,13 @@ class Up(nn.Module):
         return cropped
 
 
-class DoubleConv7(nn.Module):
-    """Block `double_conv`, unet.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(512, 256, 3)
-        self.conv2 = nn.Conv2d(256, 256, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 256x102x102
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 256x100x100
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class Up2(nn.Module):
     """Block `up`, unet.cnn line 37."""
 
-    def __init__(self) -> None:
+    def __init__(self, filters: int) -> None:
         super().__init__()
-        self.conv_transpose1 = nn.ConvTranspose2d(512, 256, 2, stride=2)
-        self.double_conv1 = DoubleConv7()
+        self.conv_transpose1 = nn.ConvTranspose2d(512, filters, 2, stride=2)
+        self.double_conv1 = DoubleConv(in_channels=512, filters=filters)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         h = self.conv_transpose1(x)  # line 16 -> 256x104x104
@@ -152,29 +56,13 @@ class Up2(nn.Module):
         return cropped
 
 
-class DoubleConv8(nn.Module):
-    """Block `double_conv`, unet.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(256, 128, 3)
-        self.conv2 = nn.Conv2d(128, 128, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 128x198x198
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 128x196x196
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class Up3(nn.Module):
     """Block `up`, unet.cnn line 37."""
 
-    def __init__(self) -> None:
+    def __init__(self, filters: int) -> None:
         super().__init__()
-        self.conv_transpose1 = nn.ConvTranspose2d(256, 128, 2, stride=2)
-        self.double_conv1 = DoubleConv8()
+        self.conv_transpose1 = nn.ConvTranspose2d(256, filters, 2, stride=2)
+        self.double_conv1 = DoubleConv(in_channels=256, filters=filters)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         h = self.conv_transpose1(x)  # line 16 -> 128x200x200
@@ -184,29 +72,13 @@ class Up3(nn.Module):
         return cropped
 
 
-class DoubleConv9(nn.Module):
-    """Block `double_conv`, unet.cnn line 20."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(128, 64, 3)
-        self.conv2 = nn.Conv2d(64, 64, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # line 11 -> 64x390x390
-        x = F.relu(x, inplace=True)
-        x = self.conv2(x)  # line 11 -> 64x388x388
-        x = F.relu(x, inplace=True)
-        return x
-
-
 class Up4(nn.Module):
     """Block `up`, unet.cnn line 37."""
 
-    def __init__(self) -> None:
+    def __init__(self, filters: int) -> None:
         super().__init__()
-        self.conv_transpose1 = nn.ConvTranspose2d(128, 64, 2, stride=2)
-        self.double_conv1 = DoubleConv9()
+        self.conv_transpose1 = nn.ConvTranspose2d(128, filters, 2, stride=2)
+        self.double_conv1 = DoubleConv(in_channels=128, filters=filters)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         h = self.conv_transpose1(x)  # line 16 -> 64x392x392
@@ -232,17 +104,17 @@ class UNet(nn.Module):
 
     def __init__(self, num_classes: int = 2, dropout: float = 0.5) -> None:
         super().__init__()
-        self.down1 = DoubleConv()
-        self.down2 = DoubleConv2()
-        self.down3 = DoubleConv3()
-        self.down4 = DoubleConv4()
+        self.down1 = DoubleConv(in_channels=1, filters=64)
+        self.down2 = DoubleConv(in_channels=64, filters=128)
+        self.down3 = DoubleConv(in_channels=128, filters=256)
+        self.down4 = DoubleConv(in_channels=256, filters=512)
         self.dropout1 = nn.Dropout(dropout)
-        self.bottom = DoubleConv5()
+        self.bottom = DoubleConv(in_channels=512, filters=1024)
         self.dropout2 = nn.Dropout(dropout)
-        self.up1 = Up()
-        self.up2 = Up2()
-        self.up3 = Up3()
-        self.up4 = Up4()
+        self.up1 = Up(filters=512)
+        self.up2 = Up2(filters=256)
+        self.up3 = Up3(filters=128)
+        self.up4 = Up4(filters=64)
         self.conv1 = nn.Conv2d(64, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
