@@ -26,7 +26,7 @@ from cnnc.expand.nodes import Nodes
 from cnnc.expand.params import bind_network_params
 from cnnc.expand.reporter import Reporter
 from cnnc.expand.scope import BodyInfo, Frame, Scope, SharedInstance
-from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor
+from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor, a_type_name
 from cnnc.ir import ops as op_table
 from cnnc.ir.calls import Iteration, Loop, ValueName
 from cnnc.ir.graph import Graph
@@ -172,7 +172,7 @@ class Expander:
         if not isinstance(items, (list, tuple, range)):
             self.report(
                 "E0207",
-                f"cannot loop over a {type(items).__name__}",
+                f"cannot loop over {a_type_name(items)}",
                 stmt.iterable.span,
                 help="loop over `range(n)` or a list",
             )
@@ -248,7 +248,7 @@ class Expander:
 
     # --- chains and steps ---
     def chain(self, expr: ast.Chain, scope: Scope) -> object:
-        value = self.eval(expr.source, scope)
+        value = self.tensor_operand(self.eval(expr.source, scope), expr.source, scope)
         for index, step in enumerate(expr.steps):
             if isinstance(value, Poison):
                 self.check_attributes_only(expr.steps[index:], scope)
@@ -281,7 +281,7 @@ class Expander:
         if scope.kind != "network":
             self.report("E0210", "`output` belongs in a network; a block ends with `return`", span)
         elif not isinstance(value, Tensor):
-            self.report("E0207", f"only a tensor can be an output, not a {type(value).__name__}", span)
+            self.report("E0207", f"only a tensor can be an output, not {a_type_name(value)}", span)
         elif name in self.graph.outputs:
             self.report(
                 "E0211",
@@ -317,8 +317,24 @@ class Expander:
         if isinstance(value, (tuple, list)) and value and all(isinstance(v, Tensor) for v in value):
             return list(value)
         if not isinstance(value, Poison):
-            self.report("E0207", f"a chain needs a tensor here, got a {type(value).__name__}", span)
+            self.report("E0207", f"a chain needs a tensor here, got {a_type_name(value)}", span)
         return None
+
+    def tensor_operand(self, value: object, expr: ast.Expr, scope: Scope) -> object:
+        """A chain's head or a merge's operand: a bare word that names nothing is an unknown name.
+
+        Reported at the word itself, with the nearest tensor in scope as the suggestion (the
+        word is where a tensor is expected, so tensors are what it most likely meant).
+        """
+        if not isinstance(value, Symbol):
+            return value
+        if op_table.lookup(value) is not None or value in self.program.blocks:
+            return self.report(
+                "E0209", f"`{value}` needs an input", expr.span, help=f"a chain starts with a tensor: `x -> {value}`"
+            )
+        tensors = [name for name, bound in scope.vars.items() if isinstance(bound, Tensor)]
+        hint = did_you_mean(value, tensors) or did_you_mean(value, scope.visible_names())
+        return self.report("E0102", f"unknown name `{value}`", expr.span, help=hint)
 
     # --- merges called as functions: add(a, b), concat(a, b, c) ---
     def tensor_call(self, call: ast.Call, scope: Scope) -> object:
@@ -337,13 +353,13 @@ class Expander:
                 ),
             )
         tensors = [a for a in call.args if a.name is None]
-        values = [self.eval(a.value, scope) for a in tensors]
+        values = [self.tensor_operand(self.eval(a.value, scope), a.value, scope) for a in tensors]
         if any(isinstance(v, Poison) for v in values):
             return POISON
         inputs: list[Tensor] = []
         for arg, v in zip(tensors, values):
             if not isinstance(v, Tensor):
-                return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}", arg.value.span)
+                return self.report("E0207", f"`{call.func}` takes tensors, got {a_type_name(v)}", arg.value.span)
             inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.nodes.add_op(op, inputs, keywords, call, scope)

@@ -42,6 +42,12 @@ class Poison:
 POISON = Poison()
 
 
+def a_type_name(value: object) -> str:
+    """`type_name` with its article: "an int", "a tensor", "a name `same`"."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def type_name(value: object) -> str:
     if isinstance(value, bool):
         return "bool"

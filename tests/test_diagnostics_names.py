@@ -1,0 +1,49 @@
+"""Diagnostics about names: unknown tensors at a chain's head or in a merge, and non-ASCII names."""
+
+from __future__ import annotations
+
+import pytest
+from test_diagnostics import assert_caret_under, check, net, only
+
+
+@pytest.mark.parametrize(
+    "line, under_column",
+    [
+        ("  g = hh -> maxpool(2)", 7),  # the head of a chain
+        ("  g = add(h, hh)", 14),  # an operand of a merge
+        ("  g = concat(hh, h)", 14),
+    ],
+)
+def test_unknown_tensor_name_points_at_the_name(spec_file, line, under_column):
+    analysis, diags = check(spec_file, net(f"  h = x -> conv(8, 3)\n{line}\n  g -> output y"))
+    diag = only(diags, "E0102")
+    assert diag.message == "unknown name `hh`"
+    assert (diag.span.line, diag.span.column) == (4, under_column)
+    assert diag.help == "did you mean `h`?"
+    assert_caret_under(analysis, diag, "hh")
+    assert not [d for d in diags if d.code == "E0207"], [d.message for d in diags]
+
+
+def test_unknown_name_suggests_a_tensor_before_a_parameter(spec_file):
+    text = "network N(features: int = 8) {\n  input x: 8x8x1\n  feature = x -> conv(features, 3)\n"
+    text += "  featurse -> relu -> output y\n}\n"
+    analysis, diags = check(spec_file, text)
+    diag = only(diags, "E0102")
+    assert diag.message == "unknown name `featurse`"
+    assert diag.help == "did you mean `feature`?"
+    assert (diag.span.line, diag.span.column) == (4, 3)
+
+
+def test_an_op_at_the_head_of_a_chain_needs_an_input(spec_file):
+    analysis, diags = check(spec_file, net("  g = relu -> maxpool(2)\n  g -> output y"))
+    diag = only(diags, "E0209")
+    assert diag.message == "`relu` needs an input"
+    assert diag.help == "a chain starts with a tensor: `x -> relu`"
+    assert_caret_under(analysis, diag, "relu")
+
+
+def test_no_internal_class_name_in_a_kind_error(spec_file):
+    analysis, diags = check(spec_file, net("  n = 3\n  g = add(x, n)\n  g -> output y"))
+    diag = only(diags, "E0207")
+    assert diag.message == "`add` takes tensors, got an int"
+    assert_caret_under(analysis, diag, "n")
