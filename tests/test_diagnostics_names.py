@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from test_diagnostics import assert_caret_under, check, net, only
 
+from cnnc.compiler import analyze
+
 
 @pytest.mark.parametrize(
     "line, under_column",
@@ -47,3 +49,31 @@ def test_no_internal_class_name_in_a_kind_error(spec_file):
     diag = only(diags, "E0207")
     assert diag.message == "`add` takes tensors, got an int"
     assert_caret_under(analysis, diag, "n")
+
+
+# --- --input that changes an input's rank ------------------------------------------------------------
+
+
+def test_input_override_of_another_rank_names_the_declared_rank(spec_file):
+    path = spec_file(net("  x -> conv(8, 3) -> output y", shape="32x32x1"))
+    analysis = analyze(path, input_shapes={None: (64, 64)})
+    diag = only(analysis.diagnostics, "E0220")
+    assert diag.message == "--input gives `x` rank 2 (64x64), but the spec declares rank 3 (32x32x1)"
+    assert (diag.span.line, diag.span.column) == (2, 12)
+    assert diag.help == "give all 3 sizes, e.g. `--input 64x64x1`"
+    assert_caret_under(analysis, diag, "32x32x1")
+    assert len(analysis.diagnostics) == 1  # no follow-up errors about the missing input
+
+
+def test_input_override_of_the_same_rank_is_accepted(spec_file):
+    analysis = analyze(
+        spec_file(net("  x -> conv(8, 3) -> output y", shape="32x32x1")), input_shapes={"x": (64, 64, 1)}
+    )
+    assert analysis.ok
+    assert tuple(analysis.graph.node("x").shape) == (64, 64, 1)
+
+
+def test_a_shape_parameter_says_the_rank_may_change(spec_file):
+    text = "network N(shape: shape = 32x32x1) {\n  input x: shape\n  x -> conv(8, 3) -> output y\n}\n"
+    analysis = analyze(spec_file(text), input_shapes={None: (64, 1)})
+    assert analysis.ok, [d.message for d in analysis.diagnostics]

@@ -108,7 +108,10 @@ class Expander:
         if scope.kind != "network":
             self.report("E0210", "`input` belongs in a network; a block reads its input as `in`", stmt.span)
             return
-        shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or self.eval(stmt.shape, scope)
+        declared = self.eval(stmt.shape, scope)
+        shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or declared
+        if shape is not declared and not self.same_rank(stmt, declared, shape):
+            shape = POISON
         if stmt.name not in self.graph.inputs:
             scope.vars[stmt.name] = POISON  # until it is bound: a bad shape must not make the name unknown
         if isinstance(shape, Poison):
@@ -129,6 +132,29 @@ class Expander:
         if isinstance(tensor, Tensor):
             scope.vars[stmt.name] = tensor
             self.structure.name_value(ValueName(stmt.name, tensor.node, None, stmt.span))
+
+    def same_rank(self, stmt: ast.InputStmt, declared: object, given: tuple[int, ...]) -> bool:
+        """`--input` changes sizes, never the rank: a 2D network given a 1D shape is a mistake."""
+        if isinstance(declared, int) and not isinstance(declared, bool):
+            declared = (declared,)
+        if not isinstance(declared, (tuple, list)) or len(declared) == len(given):
+            return True
+        if not isinstance(stmt.shape, (ast.ShapeLiteral, ast.Literal)):
+            return True  # a shape computed from parameters: the spec says it may change
+        rank, wanted = len(declared), "x".join(map(str, declared))
+        example = "x".join(map(str, (*given, *declared[len(given) :])[:rank])) if len(given) < rank else None
+        self.report(
+            "E0220",
+            f"--input gives `{stmt.name}` rank {len(given)} ({'x'.join(map(str, given))}), "
+            f"but the spec declares rank {rank} ({wanted})",
+            stmt.shape.span,
+            notes=[
+                "a spec meant to take another rank says so with a parameter: "
+                f"`network N(shape: shape = {wanted})` and `input {stmt.name}: shape`"
+            ],
+            help=f"give all {rank} sizes, e.g. `--input {example}`" if example else f"give {rank} sizes",
+        )
+        return False
 
     def _stmt_Assign(self, stmt: ast.Assign, scope: Scope) -> None:
         value = self.evaluator.assigned_value(stmt.name, stmt.value, scope)
