@@ -77,3 +77,75 @@ def test_a_shape_parameter_says_the_rank_may_change(spec_file):
     text = "network N(shape: shape = 32x32x1) {\n  input x: shape\n  x -> conv(8, 3) -> output y\n}\n"
     analysis = analyze(spec_file(text), input_shapes={None: (64, 1)})
     assert analysis.ok, [d.message for d in analysis.diagnostics]
+
+
+# --- names are ASCII; look-alike characters are named -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, code, message, help_, column",
+    [
+        (
+            "  h\u043e = x -> conv(8, 3)",
+            "E0222",
+            "`\u043e` (U+043E CYRILLIC SMALL LETTER O) looks like `o`",
+            "write `o`",
+            4,
+        ),
+        (
+            "  caf\u00e9 = x -> conv(8, 3)",
+            "E0221",
+            "names are ASCII: `\u00e9` (U+00E9 LATIN SMALL LETTER E WITH ACUTE) is not",
+            "write `e`",
+            6,
+        ),
+        (
+            "  \u03b1 = x -> conv(8, 3)",
+            "E0222",
+            "`\u03b1` (U+03B1 GREEK SMALL LETTER ALPHA) looks like `a`",
+            "write `a`",
+            3,
+        ),
+        (
+            "  \u5c42 = x -> conv(8, 3)",
+            "E0221",
+            "names are ASCII: `\u5c42` (U+5C42 CJK UNIFIED IDEOGRAPH-5C42) is not",
+            None,
+            3,
+        ),
+        ("  h = x \u2192 conv(8, 3)", "E0222", "`\u2192` (U+2192 RIGHTWARDS ARROW) looks like `->`", "write `->`", 9),
+        (
+            "  h = x -> conv(8,\u00a03)",
+            "E0222",
+            "`\u00a0` (U+00A0 NO-BREAK SPACE) looks like a plain space",
+            "write a plain space",
+            19,
+        ),
+        (
+            "  h = x -> conv(8, 3) \U0001f600",
+            "E0001",
+            "unexpected character `\U0001f600` (U+1F600 GRINNING FACE)",
+            None,
+            23,
+        ),
+    ],
+)
+def test_non_ascii_characters_are_named(spec_file, line, code, message, help_, column):
+    analysis, diags = check(spec_file, net(f"{line}\n  x -> output y"))
+    diag = only(diags, code)
+    assert diag.message == message
+    assert diag.help == help_
+    assert (diag.span.line, diag.span.column) == (3, column)
+    assert_caret_under(analysis, diag, line[column - 1])
+
+
+def test_shape_written_with_a_multiplication_sign(spec_file):
+    analysis, diags = check(spec_file, net("  x -> output y", shape="32\u00d732x3"))
+    diag = only(diags, "E0222")
+    assert diag.message == "`\u00d7` (U+00D7 MULTIPLICATION SIGN) looks like `x`"
+    assert (diag.span.line, diag.span.column) == (2, 14)
+
+
+def test_non_ascii_in_strings_and_comments_is_fine(spec_file):
+    analysis, _ = check(spec_file, net('  # caf\u00e9 \u2192 \u043e\n  assert true, "\u00e9t\u00e9"\n  x -> output y'))
+    assert analysis.ok, [d.message for d in analysis.diagnostics]

@@ -11,6 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from cnnc.diagnostics import CnncError, Diagnostic, Span
 from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
 from cnnc.syntax import ast
+from cnnc.syntax.characters import character_error
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -279,6 +280,8 @@ def _syntax_error(exc: UnexpectedInput, file: str, parser: Lark) -> Diagnostic:
     line, col = max(exc.line, 1), max(exc.column, 1)
     if isinstance(exc, UnexpectedCharacters):
         char = exc.char if hasattr(exc, "char") else "?"
+        if not char.isascii():
+            return character_error(char, Span(file, line, col, line, col + 1))
         return Diagnostic("error", "E0001", f"unexpected character `{char}`", Span(file, line, col, line, col + 1))
     expected = sorted({_describe(parser, t) for t in getattr(exc, "expected", set()) or set()})
     if isinstance(exc, UnexpectedEOF):
