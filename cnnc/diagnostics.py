@@ -33,9 +33,12 @@ class Label:
     message: str
 
 
+LEVELS = ("error", "warning", "note")  # the codes start with E, W and N
+
+
 @dataclass
 class Diagnostic:
-    level: str  # "error" | "warning"
+    level: str  # "error" | "warning" | "note": legal, but worth knowing (`cnnc check --strict` refuses it)
     code: str
     message: str
     span: Span | None = None
@@ -134,13 +137,11 @@ def render(diag: Diagnostic, sources: SourceCache) -> str:
 def render_all(diags: Iterable[Diagnostic], sources: SourceCache) -> str:
     diags = list(diags)
     parts = [render(d, sources) for d in diags]
-    errors = sum(d.is_error for d in diags)
-    warnings = len(diags) - errors
     summary = []
-    if errors:
-        summary.append(f"{errors} error{'s' * (errors != 1)}")
-    if warnings:
-        summary.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    for level in LEVELS:
+        count = sum(d.level == level for d in diags)
+        if count:
+            summary.append(f"{count} {level}{'s' * (count != 1)}")
     if summary:
         parts.append(" and ".join(summary) + " emitted")
     return "\n\n".join(parts)
