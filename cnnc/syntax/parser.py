@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lark import Lark, Token
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
@@ -37,18 +37,27 @@ def _unquote(text: str, span: Span) -> str:
 class _Items(list):
     """A rule's list of results (statements, parameters, arguments) with the rule's span."""
 
-    __slots__ = ("span",)
+    __slots__ = ("span", "container")
 
     def __init__(self, items, span: Span | None):
         super().__init__(items)
         self.span = span
 
 
+# A value passed up unchanged by a `?rule` that also matched punctuation (`(kernel - 1)`) keeps
+# its own span, but the rule it is part of starts at the `(`: Lark's "container" position.
+# It is kept on the value as `container`, a Span, beside its `span`.
+
+
 def _start(children) -> tuple[int, int] | None:
     for child in children:
         if isinstance(child, Token):
             return child.line, child.column
-        span = getattr(child, "span", None)  # an AST node or an _Items
+        if isinstance(child, Tree):  # a sequence rule Lark inlines (`("->" step)+`)
+            if not child.meta.empty:
+                return child.meta.line, child.meta.column
+            continue
+        span = getattr(child, "container", None) or getattr(child, "span", None)  # AST node, _Items
         if span is not None:
             return span.line, span.column
     return None
@@ -58,7 +67,11 @@ def _end(children) -> tuple[int, int] | None:
     for child in reversed(children):
         if isinstance(child, Token):
             return child.end_line, child.end_column
-        span = getattr(child, "span", None)
+        if isinstance(child, Tree):
+            if not child.meta.empty:
+                return child.meta.end_line, child.meta.end_column
+            continue
+        span = getattr(child, "container", None) or getattr(child, "span", None)
         if span is not None:
             return span.end_line, span.end_column
     return None
@@ -292,15 +305,42 @@ def _parser() -> tuple[Lark, _ToAst]:
     # the LALR parser reduces with (frontend -> LALR_Parser -> its parser; lark 1.3.1, pinned).
     callbacks = parser.parser.parser.parser.callbacks
     for rule, callback in callbacks.items():
-        if not isinstance(rule, str):  # a grammar rule, not a lexer callback
-            callbacks[rule] = _keeping_children(builder, callback)
+        if isinstance(rule, str):  # a lexer callback, not a grammar rule
+            continue
+        wrap = _keeping_container if rule.options.expand1 else _keeping_children
+        callbacks[rule] = wrap(builder, callback)
     return parser, builder
 
 
 def _keeping_children(builder: _ToAst, callback):
     def reduce(children):
         builder.children = children
-        return callback(children)
+        result = callback(children)
+        if type(result) is Tree:  # the parts of a sequence, spliced into the rule that holds it
+            _place(result.meta, children)
+        return result
+
+    return reduce
+
+
+def _place(meta, children) -> None:
+    start, end = _start(children), _end(children)
+    if start is not None:
+        meta.line, meta.column = start
+        meta.end_line, meta.end_column = end
+        meta.empty = False
+
+
+def _keeping_container(builder: _ToAst, callback):
+    """A `?rule`: what it passes up unchanged from among punctuation gets the punctuation's extent."""
+
+    def reduce(children):
+        builder.children = children
+        result = callback(children)
+        if len(children) > 1 and any(result is child for child in children):
+            (line, column), (end_line, end_column) = _start(children), _end(children)
+            result.container = Span(builder.file, line, column, end_line, end_column)
+        return result
 
     return reduce
 
