@@ -75,3 +75,14 @@ def test_check_strict_turns_warnings_into_errors(spec_file, capsys):
     assert main(["check", str(path)]) == 0
     assert main(["check", "--strict", str(path)]) == 1
     assert "error[W0501]: value `spare` is never used" in capsys.readouterr().err
+
+
+def test_summary_json_lists_notes_apart_from_warnings(spec_file, capsys):
+    import json
+
+    path = spec_file(net("  x -> conv(96, 11, stride=4) -> output y", shape="224x224x3"))
+    assert main(["summary", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["warnings"] == [] and captured.err == ""
+    assert [(n["level"], n["code"], n["line"], n["column"]) for n in report["notes"]] == [("note", "N0001", 3, 8)]

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=sorted(build.TARGETS), required=True, help=TARGET_HELP)
     parser.add_argument(
         "--task",
-        choices=sorted(TASKS),
+        metavar="{" + ",".join(sorted(TASKS)) + "}",  # not choices=: the library's message for another names them too
         help="also write train.py, the training harness for this task (default: the model alone)",
     )
     parser.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder")
