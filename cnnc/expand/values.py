@@ -53,15 +53,15 @@ def type_name(value: object) -> str:
         return "bool"
     if isinstance(value, Symbol):
         return f"name `{value}`"
-    return {
-        int: "int",
-        float: "float",
-        str: "string",
-        tuple: "tuple",
-        list: "list",
-        range: "range",
-        Tensor: "tensor",
-    }.get(type(value), type(value).__name__)
+    if isinstance(value, Tensor):
+        return "tensor"
+    for kind, name in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return name
+    return "value"  # never a Python class name in a message: the user wrote no Python
+
+
+_TYPE_NAMES = ((int, "int"), (float, "float"), (str, "string"), (tuple, "tuple"), (list, "list"), (range, "range"))
 
 
 def shape_attribute(tensor: Tensor, name: str) -> object | None:
