@@ -6,13 +6,14 @@ import functools
 import gc
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
 from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
 from cnnc.syntax import ast
 from cnnc.syntax.characters import character_error
+from cnnc.syntax.positions import Items, end, keep_children, start
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -35,49 +36,6 @@ def _unquote(text: str, span: Span) -> str:
         ) from None
 
 
-class _Items(list):
-    """A rule's list of results (statements, parameters, arguments) with the rule's span."""
-
-    __slots__ = ("span", "container")
-
-    def __init__(self, items, span: Span | None):
-        super().__init__(items)
-        self.span = span
-
-
-# A value passed up unchanged by a `?rule` that also matched punctuation (`(kernel - 1)`) keeps
-# its own span, but the rule it is part of starts at the `(`: Lark's "container" position.
-# It is kept on the value as `container`, a Span, beside its `span`.
-
-
-def _start(children) -> tuple[int, int] | None:
-    for child in children:
-        if isinstance(child, Token):
-            return child.line, child.column
-        if isinstance(child, Tree):  # a sequence rule Lark inlines (`("->" step)+`)
-            if not child.meta.empty:
-                return child.meta.line, child.meta.column
-            continue
-        span = getattr(child, "container", None) or getattr(child, "span", None)  # AST node, _Items
-        if span is not None:
-            return span.line, span.column
-    return None
-
-
-def _end(children) -> tuple[int, int] | None:
-    for child in reversed(children):
-        if isinstance(child, Token):
-            return child.end_line, child.end_column
-        if isinstance(child, Tree):
-            if not child.meta.empty:
-                return child.meta.end_line, child.meta.end_column
-            continue
-        span = getattr(child, "container", None) or getattr(child, "span", None)
-        if span is not None:
-            return span.end_line, span.end_column
-    return None
-
-
 class _ToAst:
     """Builds AST nodes while the LALR parser reduces: one method per rule, called with its children.
 
@@ -85,7 +43,8 @@ class _ToAst:
     built and walked a second time: on a 10,000-layer spec that was two thirds of the parse.
     Spans are what `propagate_positions` gave: from the rule's first token to its last, the
     filtered-out punctuation (`)`, `}`) included.  `_parser` wraps each rule's callback to
-    record the unfiltered children in `self.children` before the method runs; `s()` reads them.
+    record the unfiltered children in `self.children` before the method runs (`cnnc.syntax.positions`);
+    `s()` reads them.
     A rule reduces without reducing another inside it, so one slot is enough.
     """
 
@@ -94,11 +53,11 @@ class _ToAst:
         self.children: list = []
 
     def s(self) -> Span:
-        (line, column), (end_line, end_column) = _start(self.children), _end(self.children)
+        (line, column), (end_line, end_column) = start(self.children), end(self.children)
         return Span(self.file, line, column, end_line, end_column)
 
-    def items(self, items) -> _Items:
-        return _Items(items, self.s() if self.children else None)
+    def items(self, items) -> Items:
+        return Items(items, self.s() if self.children else None)
 
     # --- module ---
     def start(self, items):
@@ -304,46 +263,8 @@ def _parser() -> tuple[Lark, _ToAst]:
     # Lark's callback of a rule filters out the punctuation before the method sees it; the span
     # needs it, so each callback is wrapped to keep the unfiltered children first, in the dict
     # the LALR parser reduces with (frontend -> LALR_Parser -> its parser; lark 1.3.1, pinned).
-    callbacks = parser.parser.parser.parser.callbacks
-    for rule, callback in callbacks.items():
-        if isinstance(rule, str):  # a lexer callback, not a grammar rule
-            continue
-        wrap = _keeping_container if rule.options.expand1 else _keeping_children
-        callbacks[rule] = wrap(builder, callback)
+    keep_children(parser.parser.parser.parser.callbacks, builder)
     return parser, builder
-
-
-def _keeping_children(builder: _ToAst, callback):
-    def reduce(children):
-        builder.children = children
-        result = callback(children)
-        if type(result) is Tree:  # the parts of a sequence, spliced into the rule that holds it
-            _place(result.meta, children)
-        return result
-
-    return reduce
-
-
-def _place(meta, children) -> None:
-    start, end = _start(children), _end(children)
-    if start is not None:
-        meta.line, meta.column = start
-        meta.end_line, meta.end_column = end
-        meta.empty = False
-
-
-def _keeping_container(builder: _ToAst, callback):
-    """A `?rule`: what it passes up unchanged from among punctuation gets the punctuation's extent."""
-
-    def reduce(children):
-        builder.children = children
-        result = callback(children)
-        if len(children) > 1 and any(result is child for child in children):
-            (line, column), (end_line, end_column) = _start(children), _end(children)
-            result.container = Span(builder.file, line, column, end_line, end_column)
-        return result
-
-    return reduce
 
 
 _FRIENDLY = {
