@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_diagnostics import assert_caret_under, check, net, only
 
+from cnnc.cli import main
 from cnnc.compiler import analyze
 
 
@@ -149,3 +150,12 @@ def test_shape_written_with_a_multiplication_sign(spec_file):
 def test_non_ascii_in_strings_and_comments_is_fine(spec_file):
     analysis, _ = check(spec_file, net('  # caf\u00e9 \u2192 \u043e\n  assert true, "\u00e9t\u00e9"\n  x -> output y'))
     assert analysis.ok, [d.message for d in analysis.diagnostics]
+
+
+def test_input_of_another_rank_on_the_command_line(spec_file, capsys):
+    path = spec_file(net("  x -> conv(8, 3) -> output y", shape="32x32x1"))
+    assert main(["check", str(path), "--input", "64x64"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0220]: --input gives `x` rank 2 (64x64), but the spec declares rank 3 (32x32x1)" in err
+    assert "2 |   input x: 32x32x1\n  |            ^^^^^^^" in err
+    assert err.rstrip().endswith("1 error emitted")
