@@ -159,3 +159,10 @@ def test_input_of_another_rank_on_the_command_line(spec_file, capsys):
     assert "error[E0220]: --input gives `x` rank 2 (64x64), but the spec declares rank 3 (32x32x1)" in err
     assert "2 |   input x: 32x32x1\n  |            ^^^^^^^" in err
     assert err.rstrip().endswith("1 error emitted")
+
+
+def test_an_import_path_with_a_nul_character_is_an_import_error(spec_file):
+    analysis, diags = check(spec_file, 'import "a\\x00b.cnn"\n' + net("  x -> output y"))
+    diag = only(diags, "E0404")
+    assert diag.message == "cannot import 'a\\x00b.cnn': a file name cannot hold a NUL character"
+    assert (diag.span.line, diag.span.column) == (1, 1)
