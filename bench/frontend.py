@@ -6,13 +6,17 @@ Measures, each as the median of --reps runs, wall time and CPU time (user + syst
 work costs, whatever else the machine is doing):
 - `python -m cnnc summary SPEC` as a fresh subprocess (interpreter start-up, imports, parse,
   expansion, passes, the table) on ResNet-152 (bench/specs/resnet152.cnn) and on generated
-  straight chains of 1,000 and 10,000 layers;
+  straight chains of 1,000, 10,000 and 50,000 layers (written out, one step a line; the last
+  is 49,999 steps after the input, the most a network may hold);
 - the start-up alone: `python -c pass` and `python -c "import cnnc.cli"`;
-- `analyze()` in this process (parse, expansion and passes, without start-up; the first,
-  untimed call pays the one-off grammar load) and `summary_table()` after it.
-The growth ratio 10k/1k of the in-process analysis is about 10 when analysis is linear in
-the number of layers.  Subprocesses run with the pyc and Lark grammar caches warm (one
-untimed run first), as on a user's machine after the first command.
+- `parse()` in this process (the spec's text to its AST), `analyze()` (parse, expansion and
+  passes, without start-up; the first, untimed call pays the one-off grammar load) and
+  `summary_table()` after it.
+Growth is reported against linear: (time of N layers / time of 1,000) / (N / 1,000), so 1.0
+is linear and the goal for parse and analyze is at most 1.2 up to 50,000 layers.
+Subprocesses run with the pyc and Lark grammar caches warm (one untimed run first), as on a
+user's machine after the first command.  On a machine shared with other work, CPU time is
+the number to compare: wall time includes waiting for a core.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ if str(ROOT) not in sys.path:
 
 from cnnc.compiler import analyze  # noqa: E402
 from cnnc.report import summary_table  # noqa: E402
+from cnnc.syntax.parser import parse  # noqa: E402
 
 RESNET152 = ROOT / "bench" / "specs" / "resnet152.cnn"
 CHAIN_STEPS = ("conv(16, 3, padding=same, bias=false)", "batchnorm", "relu")
+# name -> steps after the input; 49,999 + the input is the 50,000 nodes a network may hold (cnnc.limits)
+CHAINS = {"chain1000": 1_000, "chain10000": 10_000, "chain50000": 49_999}
 
 
 def chain_spec(layers: int) -> str:
@@ -75,13 +82,29 @@ def subprocess_seconds(args: list[str], reps: int) -> dict[str, float]:
     return median_seconds(run, reps, resource.RUSAGE_CHILDREN)
 
 
-def in_process_seconds(path: Path, reps: int) -> tuple[dict, dict, int]:
-    """(analyze times, summary_table times, layers)."""
+def in_process_seconds(path: Path, reps: int) -> tuple[dict, dict, dict, int]:
+    """(parse times, analyze times, summary_table times, layers)."""
     analysis = analyze(path)
     assert analysis.ok, [d.message for d in analysis.diagnostics]
+    text = path.read_text()
+    parsing = median_seconds(lambda: parse(text, str(path)), reps)
     analyse = median_seconds(lambda: analyze(path), reps)
     table = median_seconds(lambda: summary_table(analysis), reps)
-    return analyse, table, len(analysis.graph)
+    return parsing, analyse, table, len(analysis.graph)
+
+
+KEYS = ("cnnc_summary", "parse", "analyze", "summary_table")
+
+
+def growth(specs: dict, name: str) -> dict[str, float]:
+    """Time per layer of `name` over time per layer of the 1,000-layer chain: 1.0 is linear."""
+    big, small = specs[name], specs["chain1000"]
+    scale = big["layers"] / small["layers"]
+    return {
+        f"{key} {clock}": big[key][clock] / small[key][clock] / scale
+        for key in KEYS
+        for clock in ("wall_s", "cpu_s")
+    }
 
 
 def measure(reps: int) -> dict:
@@ -94,23 +117,20 @@ def measure(reps: int) -> dict:
     }
     with tempfile.TemporaryDirectory() as folder:
         specs = {"resnet152": RESNET152}
-        for layers in (1000, 10000):
-            path = Path(folder) / f"chain{layers}.cnn"
-            path.write_text(chain_spec(layers))
-            specs[f"chain{layers}"] = path
+        for name, steps in CHAINS.items():
+            path = Path(folder) / f"{name}.cnn"
+            path.write_text(chain_spec(steps))
+            specs[name] = path
         for name, path in specs.items():
-            analyse, table, nodes = in_process_seconds(path, reps)
+            parsing, analyse, table, nodes = in_process_seconds(path, reps)
             results["specs"][name] = {
                 "layers": nodes,
                 "cnnc_summary": subprocess_seconds(["-m", "cnnc", "summary", str(path)], reps),
+                "parse": parsing,
                 "analyze": analyse,
                 "summary_table": table,
             }
-    chains = results["specs"]
-    results["growth_10k_over_1k"] = {
-        f"{key} {clock}": chains["chain10000"][key][clock] / chains["chain1000"][key][clock]
-        for key in ("cnnc_summary", "analyze", "summary_table") for clock in ("wall_s", "cpu_s")
-    }
+    results["growth_over_linear"] = {name: growth(results["specs"], name) for name in ("chain10000", "chain50000")}
     return results
 
 
@@ -124,13 +144,14 @@ def report(results: dict) -> str:
         f"python {results['python']}, median of {results['reps']} runs; seconds, wall / CPU",
         f"start-up: `python -c pass` {_both(startup)}, `python -c 'import cnnc.cli'` {_both(imports)}",
         "",
-        f"{'spec':<11} {'layers':>7} {'cnnc summary':>17} {'analyze()':>17} {'summary_table()':>17}",
+        f"{'spec':<11} {'layers':>7} {'cnnc summary':>17} {'parse()':>17} {'analyze()':>17} {'summary_table()':>17}",
     ]
     for name, row in results["specs"].items():
-        cells = "".join(f"{_both(row[key]):>18}" for key in ("cnnc_summary", "analyze", "summary_table"))
+        cells = "".join(f"{_both(row[key]):>18}" for key in KEYS)
         lines.append(f"{name:<11} {row['layers']:>7,}{cells}")
-    growth = results["growth_10k_over_1k"]
-    lines += ["", "growth 10k/1k (linear = 10): " + ", ".join(f"{k} {v:.1f}" for k, v in growth.items())]
+    lines += ["", "growth per layer against chain1000 (1.0 = linear), CPU:"]
+    for name, ratios in results["growth_over_linear"].items():
+        lines.append(f"  {name}: " + ", ".join(f"{key} {ratios[key + ' cpu_s']:.2f}" for key in KEYS))
     return "\n".join(lines)
 
 

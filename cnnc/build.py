@@ -22,7 +22,7 @@ import numpy as np
 
 from cnnc import tasks, weights
 from cnnc.compiler import Analysis
-from cnnc.errors import UsageError
+from cnnc.errors import UsageError, new_file_mode, writing
 
 TARGETS = {"torch": "cnnc.backends.torch", "keras": "cnnc.backends.keras", "onnx": "cnnc.backends.onnx"}
 WEIGHTED_TARGETS = {"onnx"}  # the targets that hold weights, and so take `--weights`
@@ -68,25 +68,34 @@ def _read_weights(analysis: Analysis, options: CompileOptions) -> Mapping[str, n
 
 
 def write_atomically(files: dict[str, str | bytes], out_dir: Path) -> list[Path]:
-    """Write every file or none: each goes to a temp file first, then replaces its target whole."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every file or none: each goes to a temp file first, then replaces its target whole.
+
+    The files get the mode a plain `open()` would give them (0644 under umask 022), not the
+    temp file's 0600.  A failure is a `WriteError` naming the file that could not be written.
+    """
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[str, Path]] = []
+    mode = new_file_mode()
     try:
         for name, text in sorted(files.items()):
             target = out_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            if isinstance(text, bytes):  # a binary model (ONNX)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(text)
-            else:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                    handle.write(text)
-            staged.append((tmp, target))
+            with writing(target):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+                staged.append((tmp, target))
+                os.fchmod(fd, mode)
+                if isinstance(text, bytes):  # a binary model (ONNX)
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(text)
+                else:
+                    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                        handle.write(text)
+        for tmp, target in staged:
+            with writing(target):
+                os.replace(tmp, target)
     except BaseException:
         for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)  # already replaced ones are gone: no-op
         raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
     return [target for _, target in staged]

@@ -18,7 +18,7 @@ from cnnc.expand.expander import Expander
 from cnnc.expand.loader import load
 from cnnc.ir.graph import Graph
 from cnnc.limits import EXPANSION_STACK
-from cnnc.passes import cost, receptive, verify
+from cnnc.passes import cost, coverage, receptive, verify
 from cnnc.passes.cost import Cost
 
 
@@ -103,6 +103,7 @@ def _analyze(
     diagnostics += verify.run(graph)
     if any(d.is_error for d in diagnostics):
         return result
+    diagnostics += coverage.run(graph)
     result.graph = graph
     result.cost = cost.run(graph)
     receptive.run(graph)

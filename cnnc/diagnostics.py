@@ -9,6 +9,7 @@ renders them against the user's own source text.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -33,9 +34,12 @@ class Label:
     message: str
 
 
+LEVELS = ("error", "warning", "note")  # the codes start with E, W and N
+
+
 @dataclass
 class Diagnostic:
-    level: str  # "error" | "warning"
+    level: str  # "error" | "warning" | "note": legal, but worth knowing (`cnnc check --strict` refuses it)
     code: str
     message: str
     span: Span | None = None
@@ -97,7 +101,22 @@ class SourceCache:
         return lines[number - 1]
 
 
-def _caret_block(span: Span, sources: SourceCache, gutter: int, mark: str, label: str = "") -> list[str]:
+# ANSI styles, used only when the caller asks for colour (a terminal, NO_COLOR unset).
+_STYLE = {"error": "1;31", "warning": "1;33", "note": "1;36", "frame": "1;34", "bold": "1", "help": "32"}
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_STYLE[style]}m{text}\x1b[0m" if color and text else text
+
+
+def use_color(stream) -> bool:
+    """Colour for a terminal, unless NO_COLOR is set to anything (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+def _caret_block(
+    span: Span, sources: SourceCache, gutter: int, mark: str, label: str = "", style: str = "", color: bool = False
+) -> list[str]:
     text = sources.line(span.file, span.line)
     if text is None:
         return []
@@ -105,42 +124,46 @@ def _caret_block(span: Span, sources: SourceCache, gutter: int, mark: str, label
     start = span.column - 1
     end = span.end_column - 1 if span.end_line == span.line else len(text)
     width = max(1, end - start)
-    underline = " " * start + mark * width + (f" {label}" if label else "")
-    return [f"{span.line:>{gutter}} | {text}", f"{pad} | {underline.rstrip()}"]
+    underline = (mark * width + (f" {label}" if label else "")).rstrip()
+    bar = _paint("|", "frame", color)
+    return [
+        f"{_paint(f'{span.line:>{gutter}}', 'frame', color)} {bar} {text}",
+        f"{pad} {bar} {' ' * start}{_paint(underline, style or 'frame', color)}",
+    ]
 
 
-def render(diag: Diagnostic, sources: SourceCache) -> str:
-    """Render one diagnostic as text: header, location, source with caret, notes."""
-    lines = [f"{diag.level}[{diag.code}]: {diag.message}"]
+def render(diag: Diagnostic, sources: SourceCache, color: bool = False) -> str:
+    """Render one diagnostic as text: header, location, source with caret, notes (ANSI colour if asked)."""
+    level = diag.level if diag.level in _STYLE else "bold"
+    lines = [f"{_paint(f'{diag.level}[{diag.code}]', level, color)}{_paint(': ' + diag.message, 'bold', color)}"]
     spans = [diag.span] + [label.span for label in diag.labels] if diag.span else []
     gutter = max((len(str(s.line)) for s in spans), default=1)
     pad = " " * gutter
+    bar = _paint("|", "frame", color)
     if diag.span:
-        lines.append(f"{pad}--> {diag.span}")
-        lines.append(f"{pad} |")
-        lines += _caret_block(diag.span, sources, gutter, "^")
+        lines.append(f"{pad}{_paint('-->', 'frame', color)} {diag.span}")
+        lines.append(f"{pad} {bar}")
+        lines += _caret_block(diag.span, sources, gutter, "^", style=level, color=color)
         for label in diag.labels:
             if label.span.file != diag.span.file:
-                lines.append(f"{pad}::: {label.span}")
-            lines += _caret_block(label.span, sources, gutter, "-", label.message)
-        lines.append(f"{pad} |")
+                lines.append(f"{pad}{_paint(':::', 'frame', color)} {label.span}")
+            lines += _caret_block(label.span, sources, gutter, "-", label.message, color=color)
+        lines.append(f"{pad} {bar}")
     for note in diag.notes:
-        lines.append(f"{pad} = note: {note}")
+        lines.append(f"{pad} {_paint('=', 'frame', color)} {_paint('note', 'bold', color)}: {note}")
     if diag.help:
-        lines.append(f"{pad} = help: {diag.help}")
+        lines.append(f"{pad} {_paint('=', 'frame', color)} {_paint('help', 'help', color)}: {diag.help}")
     return "\n".join(lines)
 
 
-def render_all(diags: Iterable[Diagnostic], sources: SourceCache) -> str:
+def render_all(diags: Iterable[Diagnostic], sources: SourceCache, color: bool = False) -> str:
     diags = list(diags)
-    parts = [render(d, sources) for d in diags]
-    errors = sum(d.is_error for d in diags)
-    warnings = len(diags) - errors
+    parts = [render(d, sources, color) for d in diags]
     summary = []
-    if errors:
-        summary.append(f"{errors} error{'s' * (errors != 1)}")
-    if warnings:
-        summary.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    for level in LEVELS:
+        count = sum(d.level == level for d in diags)
+        if count:
+            summary.append(f"{count} {level}{'s' * (count != 1)}")
     if summary:
         parts.append(" and ".join(summary) + " emitted")
     return "\n\n".join(parts)

@@ -9,6 +9,38 @@ the bottom of the layers, so that the library never imports the command line.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
+
 
 class UsageError(Exception):
     """The caller asked for something that cannot be done: the message says what, for a person."""
+
+
+class WriteError(Exception):
+    """A file the command was asked to write could not be written: `cannot write PATH: reason`."""
+
+    def __init__(self, path: object, reason: str):
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+@contextlib.contextmanager
+def writing(path: object) -> Iterator[None]:
+    """Report an OSError inside the block as a failure to write `path` (not the temp file it failed on)."""
+    try:
+        yield
+    except OSError as exc:
+        raise WriteError(path, exc.strerror or str(exc)) from exc
+
+
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file under the current umask (0644 under 022).
+
+    `tempfile.mkstemp`, behind every atomic write, makes its file 0600; the file it becomes
+    is an ordinary output that others may read, so it gets the ordinary mode.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

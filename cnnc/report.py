@@ -46,7 +46,8 @@ def summary_json(analysis: Analysis) -> dict:
         "outputs": {name: list(graph.node(n).shape) for name, n in graph.outputs.items()},
         "parameters": {p.name: _jsonable(p.value) for p in graph.params.values()},
         "layers": layers,
-        "warnings": [d.to_json() for d in analysis.diagnostics if not d.is_error],
+        "warnings": [d.to_json() for d in analysis.diagnostics if d.level == "warning"],
+        "notes": [d.to_json() for d in analysis.diagnostics if d.level == "note"],
         **structure_json(graph.structure, loop_ids),
     }
 

@@ -27,7 +27,7 @@ SPECS = sorted((ROOT / "specs").glob("*.cnn")) + sorted((ROOT / "specs" / "lib")
 SPECS += [ROOT / "cnnc" / "stdlib" / "blocks.cnn"]
 GRAMMAR_FILE = ROOT / "editors" / "cnn.tmLanguage.json"
 DOC = (ROOT / "docs" / "language.md").read_text()
-DOC_EXAMPLES = re.findall(r"^```cnn(?:-error [EW]\d{4})?\n(.*?)^```$", DOC, re.M | re.S)
+DOC_EXAMPLES = re.findall(r"^```cnn(?:-error [EWN]\d{4})?\n(.*?)^```$", DOC, re.M | re.S)
 
 
 def tokens(text: str) -> list[tuple]:

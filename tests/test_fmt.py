@@ -30,7 +30,7 @@ STDLIB = ROOT / "cnnc" / "stdlib" / "blocks.cnn"
 DOC = (ROOT / "docs" / "language.md").read_text()
 DOC_EXAMPLES = [
     (DOC[: m.start()].count("\n") + 1, m.group(1), m.group(2))
-    for m in re.finditer(r"^```cnn(?:-error ([EW]\d{4}))?\n(.*?)^```$", DOC, re.M | re.S)
+    for m in re.finditer(r"^```cnn(?:-error ([EWN]\d{4}))?\n(.*?)^```$", DOC, re.M | re.S)
 ]
 
 
@@ -286,7 +286,7 @@ def test_fmt_check_passes_on_every_spec_in_the_repository(capsys):
 def test_every_cnn_example_in_the_docs_is_formatted(doc):
     text = doc.read_text()
     unformatted = []
-    for match in re.finditer(r"^```cnn(?:-error [EW]\d{4})?\n(.*?)^```$", text, re.M | re.S):
+    for match in re.finditer(r"^```cnn(?:-error [EWN]\d{4})?\n(.*?)^```$", text, re.M | re.S):
         try:
             if fmt(match.group(1)) != match.group(1):
                 unformatted.append(text[: match.start()].count("\n") + 1)

@@ -51,5 +51,5 @@ def test_limits_module_imports_nothing_and_the_parser_needs_no_expander():
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout.strip() == "['cnnc.diagnostics', 'cnnc.limits', 'cnnc.syntax', 'cnnc.syntax.ast', "
-        "'cnnc.syntax.parser']"
+        "'cnnc.syntax.characters', 'cnnc.syntax.parser', 'cnnc.syntax.positions']"
     )

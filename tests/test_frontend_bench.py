@@ -65,3 +65,11 @@ def test_benchmark_chains_have_the_stated_length(tmp_path):
     assert len(analysis.graph) == 1001  # the input and 1,000 layers
     ops = [node.op.name for node in analysis.graph.topological()]
     assert ops[:4] == ["input", "conv", "batchnorm", "relu"] and ops[-1] == "conv"
+
+
+def test_the_largest_chain_is_the_largest_network_allowed():
+    from cnnc.limits import MAX_NODES
+
+    bench = _bench()
+    assert bench.CHAINS["chain50000"] + 1 == MAX_NODES  # its steps and the input
+    assert [bench.CHAINS[f"chain{n}"] for n in (1000, 10000)] == [1000, 10000]

@@ -76,7 +76,7 @@ def check_spec(text: str, path: Path = GENERATED, overrides: dict | None = None,
             return None
         render_all(analysis.diagnostics, analysis.sources)
         for diag in analysis.diagnostics:
-            assert re.fullmatch(r"[EW]\d{4}", diag.code), diag
+            assert re.fullmatch(r"[EWN]\d{4}", diag.code), diag
             json.dumps(diag.to_json())
         if analysis.ok:
             json.dumps(summary_json(analysis))
@@ -402,7 +402,7 @@ def _docs_examples() -> list[str]:
     doc = ROOT / "docs" / "language.md"
     if not doc.exists():
         return []
-    return re.findall(r"^```cnn(?:-error [EW]\d{4})?\n(.*?)^```", doc.read_text(), re.M | re.S)
+    return re.findall(r"^```cnn(?:-error [EWN]\d{4})?\n(.*?)^```", doc.read_text(), re.M | re.S)
 
 
 def _shipped(small: bool) -> list[tuple[Path, str]]:

@@ -1,7 +1,7 @@
 """docs/language.md is checked, not just written.
 
 - every ```cnn example analyses without an error or a warning; every ```cnn-error CODE
-  example fails with that code (or, for a W code, warns with it);
+  example fails with that code (or, for a W or N code, warns or notes with it);
 - every op of the language appears in a checked example;
 - the op reference is exactly tools/op_reference.py's output;
 - the diagnostics table lists exactly the codes the compiler emits, and the standard
@@ -37,7 +37,7 @@ class Example:
 
 def _examples() -> list[Example]:
     found = []
-    for match in re.finditer(r"^```cnn(?:-error ([EW]\d{4}))?\n(.*?)^```$", TEXT, re.M | re.S):
+    for match in re.finditer(r"^```cnn(?:-error ([EWN]\d{4}))?\n(.*?)^```$", TEXT, re.M | re.S):
         found.append(Example(TEXT[:match.start()].count("\n") + 1, match.group(1), match.group(2)))
     return found
 
@@ -59,7 +59,7 @@ def test_example(example: Example):
         assert analysis.ok and not codes, f"docs/language.md:{example.line}\n{rendered}"
     else:
         assert example.code in codes, f"docs/language.md:{example.line}: expected {example.code}\n{rendered}"
-        assert analysis.ok == example.code.startswith("W"), rendered
+        assert analysis.ok == example.code.startswith(("W", "N")), rendered
 
 
 def test_every_op_appears_in_a_checked_example():
@@ -79,8 +79,8 @@ def test_op_reference_is_generated():
 def test_every_diagnostic_code_is_listed():
     emitted = set()
     for path in (ROOT / "cnnc").rglob("*.py"):
-        emitted |= set(re.findall(r"[\"']([EW]\d{4})[\"']", path.read_text()))
-    listed = set(re.findall(r"^\| `([EW]\d{4})` \|", TEXT, re.M))
+        emitted |= set(re.findall(r"[\"']([EWN]\d{4})[\"']", path.read_text()))
+    listed = set(re.findall(r"^\| `([EWN]\d{4})` \|", TEXT, re.M))
     assert emitted == listed, f"missing from the doc: {emitted - listed}; not emitted: {listed - emitted}"
 
 

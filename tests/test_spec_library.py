@@ -216,14 +216,16 @@ def test_summary_json_in_a_fresh_process():
 def test_spec_checks_without_warnings(capsys, path: Path):
     assert main(["check", str(path)]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
     assert captured.out.startswith("ok: ")
-    assert analyze(path).diagnostics == []
+    # Notes (N codes) are allowed: a spec faithful to its reference may drop a row the reference drops.
+    diagnostics = analyze(path).diagnostics
+    assert [d for d in diagnostics if d.level != "note"] == []
+    assert captured.err == "" if not diagnostics else captured.err.startswith("note[")
 
 
 @pytest.mark.parametrize("row", [r for r in TABLE if r.sets], ids=lambda r: r.id)
 def test_variants_check_without_warnings(row: Row):
-    assert _analyze(row.spec, row.sets).diagnostics == []
+    assert [d for d in _analyze(row.spec, row.sets).diagnostics if d.level != "note"] == []
 
 
 @pytest.mark.parametrize("path", LIB_FILES, ids=lambda p: p.stem)

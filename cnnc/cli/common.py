@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from cnnc.compiler import Analysis, analyze
-from cnnc.diagnostics import render_all
+from cnnc.diagnostics import render_all, use_color
 from cnnc.errors import UsageError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -29,6 +29,12 @@ def add_spec_args(parser: argparse.ArgumentParser) -> None:
         help="check at another input shape, e.g. 512x512x3 (repeatable)",
     )
     parser.add_argument("--network", help="which network of the file (default: its only one)")
+
+
+TARGET_HELP = (
+    "what to write: torch (a PyTorch nn.Module in model.py), keras (a Keras model function in model.py), "
+    "onnx (model.onnx, with weights)"
+)
 
 
 def parse_value(text: str) -> object:
@@ -77,7 +83,7 @@ def run_analysis(args: argparse.Namespace) -> Analysis:
 def print_diagnostics(analysis: Analysis) -> None:
     """Every diagnostic of the analysis, rendered with its source line, on stderr."""
     if analysis.diagnostics:
-        print(render_all(analysis.diagnostics, analysis.sources), file=sys.stderr)
+        print(render_all(analysis.diagnostics, analysis.sources, use_color(sys.stderr)), file=sys.stderr)
 
 
 def checked_analysis(args: argparse.Namespace) -> Analysis | None:

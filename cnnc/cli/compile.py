@@ -7,16 +7,21 @@ import argparse
 from pathlib import Path
 
 from cnnc import build
-from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis, print_diagnostics
+from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, TARGET_HELP, add_spec_args, checked_analysis, print_diagnostics
 from cnnc.compiler import Analysis
 from cnnc.diagnostics import CnncError
+from cnnc.tasks import TASKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spec_args(parser)
-    parser.add_argument("--target", choices=sorted(build.TARGETS), required=True)
-    parser.add_argument("--task", help="also write a training harness for this task (e.g. classify)")
-    parser.add_argument("-o", "--output", default="build", help="output folder (default: build)")
+    parser.add_argument("--target", choices=sorted(build.TARGETS), required=True, help=TARGET_HELP)
+    parser.add_argument(
+        "--task",
+        metavar="{" + ",".join(sorted(TASKS)) + "}",  # not choices=: the library's message for another names them too
+        help="also write train.py, the training harness for this task (default: the model alone)",
+    )
+    parser.add_argument("-o", "--output", default="build", metavar="DIR", help="output folder")
     parser.add_argument(
         "--weights",
         type=Path,

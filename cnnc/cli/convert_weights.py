@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis
-from cnnc.errors import UsageError
+from cnnc.errors import UsageError, writing
 from cnnc.foreign_weights import import_weights, write_weights
 
 FRAMEWORKS = ("torch", "keras")
@@ -28,10 +28,13 @@ _SOURCE = {"torch": "state dict (.pt/.pth)", "keras": "Keras .h5 or .weights.h5"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec_args(parser)
-    parser.add_argument("--from", dest="source_framework", choices=FRAMEWORKS, required=True)
-    parser.add_argument("--to", dest="target_framework", choices=FRAMEWORKS, required=True)
+    parser.add_argument(
+        "--from", dest="source_framework", choices=FRAMEWORKS, required=True, help="the framework that wrote SOURCE"
+    )
+    parser.add_argument(
+        "--to", dest="target_framework", choices=FRAMEWORKS, required=True, help="the framework to write TARGET for"
+    )
     parser.add_argument("source", help="weights to read (a .pt/.pth state dict, or Keras .weights.h5 / .h5)")
     parser.add_argument("target", help="weights to write")
 
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if analysis is None:
         return EXIT_ERRORS
     imported = import_weights(analysis.graph, args.source)
-    Path(args.target).parent.mkdir(parents=True, exist_ok=True)
-    write_weights(analysis.graph, imported, args.target, args.target_framework)
+    with writing(args.target):
+        Path(args.target).parent.mkdir(parents=True, exist_ok=True)
+        write_weights(analysis.graph, imported, args.target, args.target_framework)
     print(f"matched {len(imported.matches)} tensors by {imported.by}; wrote {args.target}")
     return EXIT_OK

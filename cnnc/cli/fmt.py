@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK
-from cnnc.diagnostics import CnncError, SourceCache, render_all
+from cnnc.diagnostics import CnncError, SourceCache, render_all, use_color
+from cnnc.errors import writing
 from cnnc.expand.loader import read_source
 from cnnc.syntax.fmt import FormatError, format_source
 
@@ -31,7 +32,7 @@ def formatted(name: str, text: str) -> str | None:
     except CnncError as exc:
         sources = SourceCache()
         sources.add(name, text)
-        print(render_all(exc.diagnostics, sources), file=sys.stderr)
+        print(render_all(exc.diagnostics, sources, use_color(sys.stderr)), file=sys.stderr)
     except FormatError as exc:  # cnnc's own bug: refuse rather than change what the spec means
         print(f"cnnc: error: {name}: not formatted: {exc}", file=sys.stderr)
     return None
@@ -62,5 +63,6 @@ def _report(name: str, text: str, result: str, args: argparse.Namespace) -> None
     if args.check:
         print(f"would reformat {name}", file=sys.stderr)
     elif not args.diff:
-        Path(name).write_text(result, encoding="utf-8")
+        with writing(name):
+            Path(name).write_text(result, encoding="utf-8")
         print(f"reformatted {name}", file=sys.stderr)

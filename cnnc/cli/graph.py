@@ -14,7 +14,7 @@ from pathlib import Path
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis
 from cnnc.draw.dot import network_dot
 from cnnc.draw.render import FORMATS, render
-from cnnc.errors import UsageError
+from cnnc.errors import UsageError, writing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if analysis is None:
         return EXIT_ERRORS
     dot = network_dot(analysis.graph, args.depth)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".dot":
-        args.output.write_text(dot, encoding="utf-8")
-    else:
-        args.output.write_bytes(render(dot, suffix))
+    picture = dot if suffix == ".dot" else render(dot, suffix)
+    with writing(args.output):
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(picture, str):
+            args.output.write_text(picture, encoding="utf-8")
+        else:
+            args.output.write_bytes(picture)
     print(f"wrote {args.output}")
     return EXIT_OK

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK, add_spec_args, checked_analysis
-from cnnc.errors import UsageError
+from cnnc.errors import UsageError, writing
 from cnnc.foreign_weights import import_weights, write_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec_args(parser)
     parser.add_argument("file", help="weights to read: a PyTorch state dict (.pth/.pt), a Keras .h5 or .weights.h5")
     parser.add_argument("-o", "--out", required=True, help="weights to write (.pt for torch, .weights.h5 for keras)")
@@ -44,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for line in imported.report():
             print(f"  {line}")
-    write_weights(analysis.graph, imported, args.out, args.target)
+    with writing(args.out):
+        write_weights(analysis.graph, imported, args.out, args.target)
     print(f"matched {len(imported.matches)} tensors of {args.file} by {imported.by}; wrote {args.out}")
     return EXIT_OK

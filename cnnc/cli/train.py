@@ -22,9 +22,9 @@ import sys
 from pathlib import Path
 
 from cnnc import build
-from cnnc.cli.common import EXIT_ERRORS, EXIT_USAGE, add_spec_args, checked_analysis
+from cnnc.cli.common import EXIT_ERRORS, EXIT_USAGE, TARGET_HELP, add_spec_args, checked_analysis
 from cnnc.cli.compile import generate_or_report
-from cnnc.errors import UsageError
+from cnnc.errors import UsageError, writing
 from cnnc.foreign_weights import import_weights, write_weights
 from cnnc.tasks import TASKS
 from cnnc.tasks.runtime import config
@@ -34,28 +34,57 @@ _PATH_OPTIONS = ("data", "out", "weights", "ensemble")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_spec_args(parser)
-    parser.add_argument("--target", choices=sorted(build.TARGETS), required=True)
-    parser.add_argument("--task", choices=sorted(TASKS), default="classify", help="the task (default: classify)")
-    parser.add_argument("--build", help="build folder (default: build/<spec>-<target>)")
-    parser.add_argument("--nproc", type=int, default=1, help="torch: run under torchrun with this many processes")
+    parser.add_argument("--target", choices=sorted(build.TARGETS), required=True, help=TARGET_HELP)
+    parser.add_argument("--task", choices=sorted(TASKS), default="classify", help="the task")
+    parser.add_argument("--build", metavar="DIR", help="build folder (default: build/<spec>-<target>)")
+    parser.add_argument("--nproc", type=int, default=1, metavar="N", help="torch: run under torchrun with N processes")
     _add_task_options(parser)
 
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per option of every task (the shared table and each task's own), grouped as the tables say."""
-    every = {o.name: o for task in TASKS.values() for f in task.frameworks for o in task.option_list(f)}
+    """One flag per option of every task (the shared table and each task's own), grouped as the tables say.
+
+    The flags' argparse default is SUPPRESS (only the options given are written into train.py), so
+    the help states each option's choices and default itself, per task where the tasks differ.
+    """
+    per_task = {
+        (name, framework): {o.name: o for o in task.option_list(framework)}
+        for name, task in TASKS.items()
+        for framework in task.frameworks
+    }
+    every = {o.name: o for options in per_task.values() for o in options.values()}
     groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
     for option in every.values():
-        kwargs: dict = {"default": argparse.SUPPRESS, "dest": f"task_{option.name}", "help": option.help}
+        defaults = {task: found[option.name].default for (task, _), found in per_task.items() if option.name in found}
+        help_text = option.help + _default(defaults)
+        kwargs: dict = {"default": argparse.SUPPRESS, "dest": f"task_{option.name}", "help": help_text}
         if option.type is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif option.many:
             kwargs.update(nargs="*", metavar="FILE")
+        elif option.choices:
+            kwargs.update(metavar="{" + ",".join(option.choices) + "}")
         else:
-            kwargs.update(metavar=option.name.upper())
+            kwargs.update(metavar=option.name.upper().replace("-", "_"))
         groups[option.group].add_argument(option.flag, **kwargs)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value in (None, "", []) else str(value).replace("%", "%%")
+
+
+def _default(defaults: dict[str, object]) -> str:
+    """` (default: x)`, or where tasks differ ` (default: x; detect: y)` (the choices are in the metavar)."""
+    shown = {task: _shown(value) for task, value in defaults.items()}
+    if not shown:
+        return ""
+    values = list(shown.values())
+    common = max(dict.fromkeys(values), key=values.count)
+    others = sorted({f"{task}: {value}" for task, value in shown.items() if value != common})
+    return f" (default: {'; '.join([common, *others])})"
 
 
 def task_overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -110,8 +139,10 @@ def prepared_weights(graph, path: str, target: str, folder: Path) -> str:
         return path
     stem = Path(path).name.removesuffix(".weights.h5").removesuffix(".h5").rsplit(".", 1)[0]
     out = folder / "weights" / (stem + (".pt" if target == "torch" else ".weights.h5"))
-    write_weights(graph, imported, out, target)
-    out.with_suffix(".matches.txt").write_text("\n".join(imported.report()) + "\n")
+    with writing(out):
+        write_weights(graph, imported, out, target)
+    with writing(out.with_suffix(".matches.txt")):
+        out.with_suffix(".matches.txt").write_text("\n".join(imported.report()) + "\n")
     head = f"; new head left as initialised: {', '.join(imported.left)}" if imported.left else ""
     print(
         f"weights: {path} aligned to the spec by {imported.by}: {len(imported.matches)} tensors matched "

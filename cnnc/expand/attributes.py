@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from cnnc.diagnostics import Span, did_you_mean
 from cnnc.expand.evaluate import Evaluator
 from cnnc.expand.scope import Scope
-from cnnc.expand.values import Poison, Symbol, Tensor, type_name
+from cnnc.expand.values import Poison, Symbol, Tensor, a_type_name, type_name
 from cnnc.ir.attrs import Attrs
 from cnnc.ir.ops import Op
 from cnnc.syntax import ast
@@ -55,7 +55,7 @@ def build_attrs(
         if name in UNIVERSAL:
             value = ev.eval(arg.value, scope)
             if not isinstance(value, bool):
-                ev.report("E0201", f"`frozen` is true or false, got a {type_name(value)}", arg.value.span)
+                ev.report("E0201", f"`frozen` is true or false, got {a_type_name(value)}", arg.value.span)
                 ok = False
             frozen = value is True
             continue

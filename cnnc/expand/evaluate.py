@@ -23,8 +23,8 @@ from cnnc.expand.values import (
     Poison,
     Symbol,
     Tensor,
+    a_type_name,
     shape_attribute,
-    type_name,
 )
 from cnnc.limits import MAX_EXPONENT, MAX_MAGNITUDE, MAX_RANGE, MAX_STEPS, MAX_STRING
 from cnnc.syntax import ast
@@ -154,7 +154,7 @@ class Evaluator:
         if isinstance(obj, Poison):
             return POISON
         if not isinstance(obj, Tensor):
-            return self.report("E0207", f"a {type_name(obj)} has no attribute `{expr.name}`", expr.span)
+            return self.report("E0207", f"{a_type_name(obj)} has no attribute `{expr.name}`", expr.span)
         value = shape_attribute(obj, expr.name)
         if value is None:
             rank = len(obj.shape) - 1
@@ -172,7 +172,7 @@ class Evaluator:
         if isinstance(obj, Poison) or isinstance(index, Poison):
             return POISON
         if not isinstance(obj, (tuple, list, range)) or not isinstance(index, int) or isinstance(index, bool):
-            return self.report("E0207", f"cannot index a {type_name(obj)} with a {type_name(index)}", expr.span)
+            return self.report("E0207", f"cannot index {a_type_name(obj)} with {a_type_name(index)}", expr.span)
         if not -len(obj) <= index < len(obj):
             return self.report("E0206", f"index {index} is out of range for length {len(obj)}", expr.span)
         return obj[index]
@@ -200,7 +200,7 @@ class Evaluator:
             return value
         if isinstance(value, Symbol):
             return self.unknown_name(value, expr.span, scope)
-        return self.report("E0207", f"a condition must be true or false, got a {type_name(value)}", expr.span)
+        return self.report("E0207", f"a condition must be true or false, got {a_type_name(value)}", expr.span)
 
     def _eval_UnaryOp(self, expr: ast.UnaryOp, scope) -> object:
         if expr.op == "not":
@@ -233,7 +233,7 @@ class Evaluator:
         if expr.op in ("==", "!="):
             return _COMPARE[expr.op](left, right)
         if not (is_number(left) and is_number(right)):
-            return self.report("E0207", f"cannot compare a {type_name(left)} with a {type_name(right)}", expr.span)
+            return self.report("E0207", f"cannot compare {a_type_name(left)} with {a_type_name(right)}", expr.span)
         return _COMPARE[expr.op](left, right)
 
     def _arith(self, expr: ast.BinOp, left, right, scope) -> object:
@@ -267,7 +267,7 @@ class Evaluator:
     def _operand_error(self, op: str, value: object, span: Span, scope) -> Poison:
         if isinstance(value, Symbol):
             return self.unknown_name(value, span, scope)
-        return self.report("E0207", f"cannot apply `{op}` to a {type_name(value)}", span)
+        return self.report("E0207", f"cannot apply `{op}` to {a_type_name(value)}", span)
 
     def _eval_Call(self, expr: ast.Call, scope) -> object:
         if expr.func not in BUILTINS:

@@ -26,7 +26,7 @@ from cnnc.expand.nodes import Nodes
 from cnnc.expand.params import bind_network_params
 from cnnc.expand.reporter import Reporter
 from cnnc.expand.scope import BodyInfo, Frame, Scope, SharedInstance
-from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor
+from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor, a_type_name
 from cnnc.ir import ops as op_table
 from cnnc.ir.calls import Iteration, Loop, ValueName
 from cnnc.ir.graph import Graph
@@ -108,7 +108,10 @@ class Expander:
         if scope.kind != "network":
             self.report("E0210", "`input` belongs in a network; a block reads its input as `in`", stmt.span)
             return
-        shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or self.eval(stmt.shape, scope)
+        declared = self.eval(stmt.shape, scope)
+        shape = self.input_shapes.get(stmt.name, self.input_shapes.get(None)) or declared
+        if shape is not declared and not self.same_rank(stmt, declared, shape):
+            shape = POISON
         if stmt.name not in self.graph.inputs:
             scope.vars[stmt.name] = POISON  # until it is bound: a bad shape must not make the name unknown
         if isinstance(shape, Poison):
@@ -129,6 +132,29 @@ class Expander:
         if isinstance(tensor, Tensor):
             scope.vars[stmt.name] = tensor
             self.structure.name_value(ValueName(stmt.name, tensor.node, None, stmt.span))
+
+    def same_rank(self, stmt: ast.InputStmt, declared: object, given: tuple[int, ...]) -> bool:
+        """`--input` changes sizes, never the rank: a 2D network given a 1D shape is a mistake."""
+        if isinstance(declared, int) and not isinstance(declared, bool):
+            declared = (declared,)
+        if not isinstance(declared, (tuple, list)) or len(declared) == len(given):
+            return True
+        if not isinstance(stmt.shape, (ast.ShapeLiteral, ast.Literal)):
+            return True  # a shape computed from parameters: the spec says it may change
+        rank, wanted = len(declared), "x".join(map(str, declared))
+        example = "x".join(map(str, (*given, *declared[len(given) :])[:rank])) if len(given) < rank else None
+        self.report(
+            "E0220",
+            f"--input gives `{stmt.name}` rank {len(given)} ({'x'.join(map(str, given))}), "
+            f"but the spec declares rank {rank} ({wanted})",
+            stmt.shape.span,
+            notes=[
+                "a spec meant to take another rank says so with a parameter: "
+                f"`network N(shape: shape = {wanted})` and `input {stmt.name}: shape`"
+            ],
+            help=f"give all {rank} sizes, e.g. `--input {example}`" if example else f"give {rank} sizes",
+        )
+        return False
 
     def _stmt_Assign(self, stmt: ast.Assign, scope: Scope) -> None:
         value = self.evaluator.assigned_value(stmt.name, stmt.value, scope)
@@ -172,7 +198,7 @@ class Expander:
         if not isinstance(items, (list, tuple, range)):
             self.report(
                 "E0207",
-                f"cannot loop over a {type(items).__name__}",
+                f"cannot loop over {a_type_name(items)}",
                 stmt.iterable.span,
                 help="loop over `range(n)` or a list",
             )
@@ -248,7 +274,7 @@ class Expander:
 
     # --- chains and steps ---
     def chain(self, expr: ast.Chain, scope: Scope) -> object:
-        value = self.eval(expr.source, scope)
+        value = self.tensor_operand(self.eval(expr.source, scope), expr.source, scope)
         for index, step in enumerate(expr.steps):
             if isinstance(value, Poison):
                 self.check_attributes_only(expr.steps[index:], scope)
@@ -281,7 +307,7 @@ class Expander:
         if scope.kind != "network":
             self.report("E0210", "`output` belongs in a network; a block ends with `return`", span)
         elif not isinstance(value, Tensor):
-            self.report("E0207", f"only a tensor can be an output, not a {type(value).__name__}", span)
+            self.report("E0207", f"only a tensor can be an output, not {a_type_name(value)}", span)
         elif name in self.graph.outputs:
             self.report(
                 "E0211",
@@ -317,8 +343,24 @@ class Expander:
         if isinstance(value, (tuple, list)) and value and all(isinstance(v, Tensor) for v in value):
             return list(value)
         if not isinstance(value, Poison):
-            self.report("E0207", f"a chain needs a tensor here, got a {type(value).__name__}", span)
+            self.report("E0207", f"a chain needs a tensor here, got {a_type_name(value)}", span)
         return None
+
+    def tensor_operand(self, value: object, expr: ast.Expr, scope: Scope) -> object:
+        """A chain's head or a merge's operand: a bare word that names nothing is an unknown name.
+
+        Reported at the word itself, with the nearest tensor in scope as the suggestion (the
+        word is where a tensor is expected, so tensors are what it most likely meant).
+        """
+        if not isinstance(value, Symbol):
+            return value
+        if op_table.lookup(value) is not None or value in self.program.blocks:
+            return self.report(
+                "E0209", f"`{value}` needs an input", expr.span, help=f"a chain starts with a tensor: `x -> {value}`"
+            )
+        tensors = [name for name, bound in scope.vars.items() if isinstance(bound, Tensor)]
+        hint = did_you_mean(value, tensors) or did_you_mean(value, scope.visible_names())
+        return self.report("E0102", f"unknown name `{value}`", expr.span, help=hint)
 
     # --- merges called as functions: add(a, b), concat(a, b, c) ---
     def tensor_call(self, call: ast.Call, scope: Scope) -> object:
@@ -337,13 +379,13 @@ class Expander:
                 ),
             )
         tensors = [a for a in call.args if a.name is None]
-        values = [self.eval(a.value, scope) for a in tensors]
+        values = [self.tensor_operand(self.eval(a.value, scope), a.value, scope) for a in tensors]
         if any(isinstance(v, Poison) for v in values):
             return POISON
         inputs: list[Tensor] = []
         for arg, v in zip(tensors, values):
             if not isinstance(v, Tensor):
-                return self.report("E0207", f"`{call.func}` takes tensors, got a {type(v).__name__}", arg.value.span)
+                return self.report("E0207", f"`{call.func}` takes tensors, got {a_type_name(v)}", arg.value.span)
             inputs.append(v.at(arg.value.span))  # point at the whole operand, not its last step
         keywords = [a for a in call.args if a.name is not None]
         return self.nodes.add_op(op, inputs, keywords, call, scope)

@@ -72,6 +72,10 @@ def _load_file(path: Path, program: Program, seen: set[Path]) -> ast.Module | No
 
 def _merge_imports(program: Program, module: ast.Module, folder: Path, seen: set[Path]) -> None:
     for imp in module.imports:
+        if "\x00" in imp.path:  # the operating system refuses it (ValueError, not OSError)
+            reason = "a file name cannot hold a NUL character"
+            program.diagnostics.append(Diagnostic("error", "E0404", f"cannot import {imp.path!r}: {reason}", imp.span))
+            continue
         target = (folder / imp.path).resolve()
         if target in seen:
             continue  # already loaded (or an import cycle): its definitions are in

@@ -42,20 +42,26 @@ class Poison:
 POISON = Poison()
 
 
+def a_type_name(value: object) -> str:
+    """`type_name` with its article: "an int", "a tensor", "a name `same`"."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def type_name(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, Symbol):
         return f"name `{value}`"
-    return {
-        int: "int",
-        float: "float",
-        str: "string",
-        tuple: "tuple",
-        list: "list",
-        range: "range",
-        Tensor: "tensor",
-    }.get(type(value), type(value).__name__)
+    if isinstance(value, Tensor):
+        return "tensor"
+    for kind, name in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return name
+    return "value"  # never a Python class name in a message: the user wrote no Python
+
+
+_TYPE_NAMES = ((int, "int"), (float, "float"), (str, "string"), (tuple, "tuple"), (list, "list"), (range, "range"))
 
 
 def shape_attribute(tensor: Tensor, name: str) -> object | None:
