@@ -34,3 +34,27 @@ def the_output(graph: Graph, task: str, code: str, keep: str) -> tuple[str, Node
             help=f"keep only {keep}",
         )
     return name, end, span, problem
+
+
+def feature_maps(graph: Graph) -> list[Node]:
+    """The layers whose output is a feature map (H x W x C), in the spec's order: the ones whose activations
+    style transfer compares and unit visualisation ranks."""
+    inputs = set(graph.inputs.values())
+    return [n for n in graph.topological() if len(n.shape) == 3 and n.id not in inputs]
+
+
+def layer_problem(graph: Graph, name: str, task: str, what: str, unknown: str, not_map: str):
+    """A Diagnostic at the network when `name` (a layer as `cnnc summary` lists it, given for `what`) is no
+    layer (code `unknown`: the valid names listed) or has no feature map (code `not_map`), else None."""
+    from cnnc.diagnostics import did_you_mean
+
+    valid = [n.id for n in feature_maps(graph)]
+    if name in valid:
+        return None
+    listed = "layers with a feature map: " + ", ".join(valid)
+    if name in graph:
+        shape = "x".join(map(str, graph.node(name).shape))
+        return Diagnostic("error", not_map, f"task `{task}`: {what} `{name}` is {shape}, not a feature map "
+                          "(H x W x C)", graph.span, notes=[listed], help="name a conv, pool or activation layer")
+    return Diagnostic("error", unknown, f"task `{task}`: {what} `{name}` is no layer of `{graph.name}`",
+                      graph.span, notes=[listed], help=did_you_mean(name, valid) or "`cnnc summary SPEC` lists them")
