@@ -29,7 +29,7 @@ from cnnc.foreign_weights import import_weights, write_weights
 from cnnc.tasks import TASKS
 from cnnc.tasks.runtime import config
 
-_PATH_OPTIONS = ("data", "out", "weights", "ensemble")
+_PATH_OPTIONS = ("data", "out", "weights", "ensemble", "content", "style", "images")  # style, visualize: images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

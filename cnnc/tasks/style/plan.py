@@ -25,20 +25,34 @@ def plan(graph: Graph, values: dict | None = None) -> StyleHead:
     problem = input_problem(graph, "style", "E0771", "one image input (H x W x 1 or 3)", "input x: 128x128x3")
     shape = graph.node(next(iter(graph.inputs.values()))).shape if graph.inputs else ()
     if problem is None and shape[2] not in (1, 3):
-        problem = Diagnostic("error", "E0771", f"task `style` needs an image of 1 or 3 channels, the input has "
-                             f"{shape[2]}", graph.span, help="declare an input such as `input x: 128x128x3`")
+        problem = Diagnostic(
+            "error",
+            "E0771",
+            f"task `style` needs an image of 1 or 3 channels, the input has {shape[2]}",
+            graph.span,
+            help="declare an input such as `input x: 128x128x3`",
+        )
     if problem is not None:
         raise CnncError(problem)
     content, style = _default_layers(graph)
     content = values.get("content_layer") or content
     style = tuple(values.get("style_layers") or style)
-    problems = [p for name, what in [(content, "content layer"), *((s, "style layer") for s in style)]
-                if (p := layer_problem(graph, name, "style", what, "E0772", "E0773")) is not None]
+    problems = [
+        p
+        for name, what in [(content, "content layer"), *((s, "style layer") for s in style)]
+        if (p := layer_problem(graph, name, "style", what, "E0772", "E0773")) is not None
+    ]
     weights = tuple(values.get("style_weights") or ())
     if weights and len(weights) != len(style):
-        problems.append(Diagnostic("error", "E0774", f"task `style`: {len(weights)} style weights for "
-                                   f"{len(style)} style layers", graph.span,
-                                   help="give one lambda per style layer, in the order of --style-layers"))
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0774",
+                f"task `style`: {len(weights)} style weights for {len(style)} style layers",
+                graph.span,
+                help="give one lambda per style layer, in the order of --style-layers",
+            )
+        )
     if problems:
         raise CnncError(problems)
     weights = weights or tuple(round(1.0 / len(style), 6) for _ in style)
@@ -52,8 +66,14 @@ def _default_layers(graph: Graph) -> tuple[str, tuple[str, ...]]:
         levels.setdefault(tuple(node.shape[:2]), []).append(node)
     picks = [[n for n in nodes if n.op.name in ACTIVATIONS] or nodes for nodes in levels.values()]
     if not picks:
-        raise CnncError(Diagnostic("error", "E0773", "task `style` needs layers with a feature map (H x W x C), "
-                                   f"`{graph.name}` has none", graph.span))
+        raise CnncError(
+            Diagnostic(
+                "error",
+                "E0773",
+                f"task `style` needs layers with a feature map (H x W x C), `{graph.name}` has none",
+                graph.span,
+            )
+        )
     style = tuple(level[0].id for level in picks[:5])
     fourth = picks[min(3, len(picks) - 1)]
     return fourth[min(1, len(fourth) - 1)].id, style

@@ -50,13 +50,20 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
     code.statement("HEAD = ", call("StyleHead", **{k: literal(v) for k, v in vars(head).items()}))
     code.line()
     name = code_name if framework == "keras" else module_path
-    code.line(f"# The layers with a feature map, as the spec names them, and their {FRAMEWORK_NAMES[framework]} "
-              "names:")
+    code.line(f"# The layers with a feature map, as the spec names them, and their {FRAMEWORK_NAMES[framework]} names:")
     code.line("# --content-layer and --style-layers take any of them.")
     code.statement("LAYERS = ", dict_of([(quote(n.id), quote(name(n.id))) for n in feature_maps(graph)]))
     code.line()
-    write_config(code, options, {**values, "content_layer": head.content_layer,
-                                 "style_layers": list(head.style_layers), "style_weights": list(head.style_weights)})
+    write_config(
+        code,
+        options,
+        {
+            **values,
+            "content_layer": head.content_layer,
+            "style_layers": list(head.style_layers),
+            "style_weights": list(head.style_weights),
+        },
+    )
     device = ", env.device" if framework == "torch" else ""
     code.lines += [
         "",
@@ -65,8 +72,8 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
         "    cfg = rt.parse_args(options, CONFIG, argv, __doc__)",
         "    env = task.setup(cfg)  # the device, threads, the seed of noise and random weights",
         "    layers = common.resolve(HEAD, LAYERS, cfg)  # (content layer, style layers, lambdas), checked",
-        "    content = common.read_image(cfg.content, HEAD.size, \"content\", env.log)  # H x W x C in [0,1]",
-        "    style = common.read_image(cfg.style, HEAD.size, \"style\", env.log)",
+        '    content = common.read_image(cfg.content, HEAD.size, "content", env.log)  # H x W x C in [0,1]',
+        '    style = common.read_image(cfg.style, HEAD.size, "style", env.log)',
         "    if not cfg.weights:",
         "        env.log(common.RANDOM_WEIGHTS)",
         "    env.log(common.describe(cfg, layers))  # the preprocessing, the layers and their lambdas",
@@ -75,7 +82,7 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
         "    run = common.Run(cfg, content, style, env.log)",
         "    image, start = run.resume(common.first_image(content, cfg))  # G at step 0, or where --resume left it",
         "    image = common.optimise(objective, image, run, start)  # Adam or L-BFGS on the pixels of G",
-        "    run.finish(image, cfg.weights or \"random\")",
+        '    run.finish(image, cfg.weights or "random")',
         "    return 0",
         "",
         "",

@@ -58,6 +58,7 @@ class StyleHead:
 
 # ---------------------------------------------------------------- the costs (numpy reference)
 
+
 def gram(a: np.ndarray) -> np.ndarray:
     """G_kk' = sum_ij a_ijk a_ijk' of one n_H x n_W x n_C activation."""
     flat = a.reshape(-1, a.shape[-1]).astype(np.float64)
@@ -82,6 +83,7 @@ def costs(content: tuple, style: list[tuple], weights, alpha: float, beta: float
 
 # ---------------------------------------------------------------- layers and options
 
+
 def resolve(head: StyleHead, layers: dict[str, str], cfg) -> tuple[str, tuple[str, ...], tuple[float, ...]]:
     """The run's content layer, style layers and lambdas (--content-layer ... override HEAD's), checked."""
     content = cfg.content_layer or head.content_layer
@@ -102,11 +104,14 @@ def resolve(head: StyleHead, layers: dict[str, str], cfg) -> tuple[str, tuple[st
 def describe(cfg, layers: tuple) -> str:
     content, style, weights = layers
     lambdas = ", ".join(f"{name} ({w:g})" for name, w in zip(style, weights, strict=True))
-    return (f"preprocess: {cfg.preprocess}; J = {cfg.alpha:g} J_content at {content} + {cfg.beta:g} J_style at "
-            f"{lambdas}; G from {cfg.init_image}, {cfg.optimizer}, {cfg.steps} steps")
+    return (
+        f"preprocess: {cfg.preprocess}; J = {cfg.alpha:g} J_content at {content} + {cfg.beta:g} J_style at "
+        f"{lambdas}; G from {cfg.init_image}, {cfg.optimizer}, {cfg.steps} steps"
+    )
 
 
 # ---------------------------------------------------------------- images
+
 
 def read_image(path: str | None, size: tuple[int, int, int], what: str, log=print) -> np.ndarray:
     """An image file as H x W x C floats in [0,1] at the network's size (resized, and said, if not)."""
@@ -118,8 +123,10 @@ def read_image(path: str | None, size: tuple[int, int, int], what: str, log=prin
         with Image.open(path) as image:
             image = image.convert("L" if size[2] == 1 else "RGB")
             if image.size != (size[1], size[0]):
-                log(f"{what} image {path}: {image.size[1]}x{image.size[0]}, resized to {size[0]}x{size[1]} "
-                    "(the network's input)")
+                log(
+                    f"{what} image {path}: {image.size[1]}x{image.size[0]}, resized to {size[0]}x{size[1]} "
+                    "(the network's input)"
+                )
                 image = image.resize((size[1], size[0]), Image.BICUBIC)
             array = np.asarray(image, dtype=np.float32) / 255.0
     except FileNotFoundError:
@@ -188,6 +195,7 @@ def plot_costs(path: Path, history: list[dict]) -> None:
 
 # ---------------------------------------------------------------- the optimisation and what it writes
 
+
 class Run:
     """The bookkeeping of one optimisation: the costs' history, progress lines, pictures, the state to resume."""
 
@@ -217,14 +225,21 @@ class Run:
         """Step `step`'s costs (of G before that step's update); a line and a picture when due."""
         j_content, j_style, total = parts
         cfg = self.cfg
-        row = {"step": step, "content": cfg.alpha * j_content, "style": cfg.beta * j_style, "total": total,
-               "seconds": round(self.seconds(), 2)}
+        row = {
+            "step": step,
+            "content": cfg.alpha * j_content,
+            "style": cfg.beta * j_style,
+            "total": total,
+            "seconds": round(self.seconds(), 2),
+        }
         if not all(math.isfinite(row[k]) for k in ("content", "style", "total")):
             raise ConfigError(f"the cost is not finite at step {step} ({row}): lower --lr")
         self.history.append(row)
         if step % cfg.log_every == 0 or step == cfg.steps:
-            self.log(f"step {step:5d}/{cfg.steps}  alpha*J_content {row['content']:.4g}  "
-                     f"beta*J_style {row['style']:.4g}  J {total:.4g}  ({row['seconds']:.1f} s)")
+            self.log(
+                f"step {step:5d}/{cfg.steps}  alpha*J_content {row['content']:.4g}  "
+                f"beta*J_style {row['style']:.4g}  J {total:.4g}  ({row['seconds']:.1f} s)"
+            )
         if step and step % cfg.image_every == 0 and step < cfg.steps:
             save_png(self.out / f"step_{step:04d}.png", image)
             self.checkpoint(step, image)
@@ -244,14 +259,23 @@ class Run:
         write_text(self.out / "costs.csv", buffer.getvalue())
         plot_costs(self.out / "costs.png", self.history)
         first, last = self.history[0]["total"], self.history[-1]["total"]
-        result = {"first_cost": first, "final_cost": last, "ratio": first / max(last, 1e-30),
-                  "steps": self.history[-1]["step"], "seconds": round(self.seconds(), 1),
-                  "optimizer": self.cfg.optimizer, "preprocess": self.cfg.preprocess, "weights": weights}
+        result = {
+            "first_cost": first,
+            "final_cost": last,
+            "ratio": first / max(last, 1e-30),
+            "steps": self.history[-1]["step"],
+            "seconds": round(self.seconds(), 1),
+            "optimizer": self.cfg.optimizer,
+            "preprocess": self.cfg.preprocess,
+            "weights": weights,
+        }
         write_text(self.out / "result.json", json.dumps(result, indent=2) + "\n")
         self.checkpoint(self.history[-1]["step"], image)
-        self.log(f"J fell from {first:.4g} to {last:.4g} ({result['ratio']:.1f}x) in {result['seconds']} s; "
-                 f"wrote {self.out / 'result.png'}, {self.out / 'strip.png'} (content | style | result), "
-                 f"costs.csv, costs.png, result.json")
+        self.log(
+            f"J fell from {first:.4g} to {last:.4g} ({result['ratio']:.1f}x) in {result['seconds']} s; "
+            f"wrote {self.out / 'result.png'}, {self.out / 'strip.png'} (content | style | result), "
+            f"costs.csv, costs.png, result.json"
+        )
         return result
 
 
@@ -289,8 +313,15 @@ def _lbfgs(objective, image: np.ndarray, run: Run, start: int) -> np.ndarray:
         if step[0] < run.cfg.steps:
             run.record(step[0], seen["parts"], xk.reshape(shape).astype(np.float32))
 
-    found = minimize(fun, image.reshape(-1).astype(np.float64), jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
-                     callback=callback, options={"maxiter": max(run.cfg.steps - start, 1), "maxcor": 20})
+    found = minimize(
+        fun,
+        image.reshape(-1).astype(np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=Bounds(0.0, 1.0),
+        callback=callback,
+        options={"maxiter": max(run.cfg.steps - start, 1), "maxcor": 20},
+    )
     image = found.x.reshape(shape).astype(np.float32)
     run.record(run.cfg.steps, objective.costs(image), image)
     return image

@@ -81,8 +81,12 @@ class Objective:
         """(J_content, J_style, J) of G, differentiable."""
         found = self.features(self._input(image))
         j_content = content_cost(self.a_c, found[self.content_layer])
-        j_style = tf.add_n([w * layer_style_cost(g, found[name])
-                            for w, g, name in zip(self.weights, self.g_s, self.style_layers, strict=True)])
+        j_style = tf.add_n(
+            [
+                w * layer_style_cost(g, found[name])
+                for w, g, name in zip(self.weights, self.g_s, self.style_layers, strict=True)
+            ]
+        )
         return j_content, j_style, self.cfg.alpha * j_content + self.cfg.beta * j_style
 
     @tf.function(reduce_retracing=True)
