@@ -85,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     build.write_atomically(files, folder)
     print(f"compiled into {folder}", flush=True)
-    command = [sys.executable, "train.py"]
+    script = TASKS[args.task].script  # train.py, or the task's own (visualize.py)
+    command = [sys.executable, script]
     if args.nproc > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", "train.py"]
+        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", script]
     try:
         return subprocess.call(command, cwd=folder, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except KeyboardInterrupt:

@@ -20,13 +20,20 @@ like `localize/` and one entry in `TASKS` below.
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify, detect, landmarks, localize, segment, style, verify
+from cnnc.tasks import classify, detect, landmarks, localize, segment, style, verify, visualize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        classify.TASK, localize.TASK, landmarks.TASK, detect.TASK, segment.TASK, verify.TASK, style.TASK
+        classify.TASK,
+        localize.TASK,
+        landmarks.TASK,
+        detect.TASK,
+        segment.TASK,
+        verify.TASK,
+        style.TASK,
+        visualize.TASK,
     )
 }
 

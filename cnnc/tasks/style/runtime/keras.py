@@ -27,7 +27,7 @@ class Features:
         if missing:
             raise ConfigError(f"the Keras model has no layer {layers[missing[0]]} (`{missing[0]}`)")
         outputs = [model.get_layer(layers[n]).output for n in self.names]
-        self.model = keras.Model(model.inputs, outputs)
+        self.model = keras.Model(model.inputs[0] if len(model.inputs) == 1 else model.inputs, outputs)
 
     def __call__(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
         found = self.model(x, training=False)
