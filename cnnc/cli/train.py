@@ -45,7 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_task_options(parser: argparse.ArgumentParser) -> None:
     """One flag per option of every task (the shared table and each task's own), grouped as the tables say."""
-    every = {o.name: o for task in TASKS.values() for f in task.frameworks for o in task.option_list(f)}
+    every: dict = {}  # the first record of a name wins: the shared table's (a task redefining --optimizer or
+    for task in TASKS.values():  # --lr checks its own values when its options are converted)
+        for framework in task.frameworks:
+            for option in task.option_list(framework):
+                every.setdefault(option.name, option)
     groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
     for option in every.values():
         kwargs: dict = {"default": argparse.SUPPRESS, "dest": f"task_{option.name}", "help": option.help}

@@ -213,7 +213,7 @@ class Run:
             return image, 0
         with np.load(path, allow_pickle=False) as blob:
             image, step = blob["image"], int(blob["step"])
-            self.history = json.loads(str(blob["history"]))
+            self.history = [row for row in json.loads(str(blob["history"])) if row["step"] < step]  # step: again
             self.seconds_before = float(blob["seconds"])
         self.log(f"resumed at step {step} from {path} (Adam's moments start afresh)")
         return image, step
@@ -308,10 +308,9 @@ def _lbfgs(objective, image: np.ndarray, run: Run, start: int) -> np.ndarray:
     run.record(start, objective.costs(image), image)
     step = [start]
 
-    def callback(xk: np.ndarray) -> None:
+    def callback(xk: np.ndarray) -> None:  # after each iteration: the costs of its last evaluation, at xk
         step[0] += 1
-        if step[0] < run.cfg.steps:
-            run.record(step[0], seen["parts"], xk.reshape(shape).astype(np.float32))
+        run.record(step[0], seen["parts"], xk.reshape(shape).astype(np.float32))
 
     found = minimize(
         fun,
@@ -323,5 +322,7 @@ def _lbfgs(objective, image: np.ndarray, run: Run, start: int) -> np.ndarray:
         options={"maxiter": max(run.cfg.steps - start, 1), "maxcor": 20},
     )
     image = found.x.reshape(shape).astype(np.float32)
-    run.record(run.cfg.steps, objective.costs(image), image)
+    if step[0] < run.cfg.steps:
+        last = run.history[-1]
+        run.log(f"L-BFGS stopped after step {step[0]}: {found.message}; J {last['total']:.4g}")
     return image
