@@ -54,7 +54,19 @@ def layer_problem(graph: Graph, name: str, task: str, what: str, unknown: str, n
     listed = "layers with a feature map: " + ", ".join(valid)
     if name in graph:
         shape = "x".join(map(str, graph.node(name).shape))
-        return Diagnostic("error", not_map, f"task `{task}`: {what} `{name}` is {shape}, not a feature map "
-                          "(H x W x C)", graph.span, notes=[listed], help="name a conv, pool or activation layer")
-    return Diagnostic("error", unknown, f"task `{task}`: {what} `{name}` is no layer of `{graph.name}`",
-                      graph.span, notes=[listed], help=did_you_mean(name, valid) or "`cnnc summary SPEC` lists them")
+        return Diagnostic(
+            "error",
+            not_map,
+            f"task `{task}`: {what} `{name}` is {shape}, not a feature map (H x W x C)",
+            graph.span,
+            notes=[listed],
+            help="name a conv, pool or activation layer",
+        )
+    return Diagnostic(
+        "error",
+        unknown,
+        f"task `{task}`: {what} `{name}` is no layer of `{graph.name}`",
+        graph.span,
+        notes=[listed],
+        help=did_you_mean(name, valid) or "`cnnc summary SPEC` lists them",
+    )
