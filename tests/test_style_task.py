@@ -411,3 +411,66 @@ def test_an_unreadable_image_stops_train_py_with_one_line(tmp_path):
     done = _run(folder, "--content", str(bad), "--style", str(bad))
     assert done.returncode == 2
     assert done.stdout.strip().splitlines()[-1].startswith(f"error: cannot read the content image {bad}")
+
+
+# ---------------------------------------------------------------- pretrained weights (the reference's own files)
+
+
+@pytest.mark.slow
+def test_a_torchvision_vgg19_state_dict_gives_torchvisions_features(tmp_path):
+    """specs/vgg19.cnn at 64x64 with torchvision's vgg19 state dict (random here: no download): every tensor
+    loads, and the content layer's activations are torchvision's own."""
+    import torch
+    import torchvision
+    from differential import load
+
+    from cnnc.backends import torch as torch_backend
+    from cnnc.tasks.style.runtime import torch as style_torch
+
+    analysis = analyze(SPECS / "vgg19.cnn", input_shapes={"x": (64, 64, 3)})
+    reference = torchvision.models.vgg19(weights=None).eval()
+    torch.save(reference.state_dict(), tmp_path / "vgg19.pth")
+    model = load(torch_backend.generate(analysis)["model.py"], "style_vgg19")
+    env = style_torch.setup(types.SimpleNamespace(device="cpu", threads=0, seed=0))
+    said = []
+    env.log = said.append
+    cfg = types.SimpleNamespace(weights=str(tmp_path / "vgg19.pth"))
+    features = style_torch.feature_network(model.build_model, {"features.22": "features.22"}, ["features.22"], cfg, env)
+    assert said == [f"weights: 38/38 tensors from {tmp_path / 'vgg19.pth'}"]
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        want = reference.features[:23](x)
+    assert torch.allclose(features(x.contiguous(memory_format=torch.channels_last))["features.22"], want, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_keras_vgg19_weights_file_loads_by_layer_name_at_another_size(tmp_path):
+    """specs/keras_vgg19.cnn at 64x64 with keras.applications' VGG19 weights as its own .h5 (random, notop):
+    the convolutions load by name, and block4's activations are keras.applications'."""
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from cnnc.backends.keras import build
+    from cnnc.tasks.style.runtime import keras as style_keras
+
+    analysis = analyze(SPECS / "keras_vgg19.cnn", input_shapes={"x": (64, 64, 3)})
+    reference = keras.applications.VGG19(weights=None, include_top=False, input_shape=(64, 64, 3))
+    path = tmp_path / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    import h5py
+
+    with h5py.File(path, "w") as f:  # the layout keras.applications downloads
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    env = style_keras.setup(types.SimpleNamespace(threads=0, seed=0))
+    said = []
+    env.log = said.append
+    features = style_keras.feature_network(
+        lambda: build(analysis.graph),
+        {"block4.relu2": "block4_relu2"},
+        ["block4.relu2"],
+        types.SimpleNamespace(weights=str(path)),
+        env,
+    )
+    assert said[0].startswith("weights: 16 layers by name from ")
+    x = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    want = np.asarray(keras.Model(reference.input, reference.get_layer("block4_conv2").output)(x))
+    assert np.allclose(np.asarray(features(x)["block4.relu2"]), want, rtol=1e-4, atol=1e-3 * np.abs(want).max())

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     folder = Path(args.build or Path("build") / f"{Path(args.spec).stem}-{args.target}").resolve()
     overrides = {"out": str(folder / "run"), **task_overrides(args)}
-    if overrides.get("weights"):
+    if overrides.get("weights") and not _read_by_the_task(args, overrides["weights"]):
         overrides["weights"] = prepared_weights(analysis.graph, overrides["weights"], args.target, folder)
     if args.nproc > 1 and args.target != "torch":
         raise UsageError("--nproc is for --target torch; Keras takes --strategy")
@@ -98,6 +98,13 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: cd {folder} && python train.py --resume", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _read_by_the_task(args: argparse.Namespace, path: str) -> bool:
+    """Style transfer on Keras reads keras.applications' own .h5 by layer name itself (its convolutions fit at
+    any input size, where aligning the whole file to the spec would stop at fc1)."""
+    legacy = path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
+    return args.task == "style" and args.target == "keras" and legacy
 
 
 # weights files of our own runs that the runtime reads as they are (a Keras .npz checkpoint, a whole .keras model)

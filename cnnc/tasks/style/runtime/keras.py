@@ -121,7 +121,22 @@ def feature_network(build_model, layers: dict[str, str], names: list[str], cfg, 
     from ...runtime import keras_lib as rt
 
     model = build_model()
-    if cfg.weights:
+    if cfg.weights and cfg.weights.endswith((".h5", ".hdf5")) and not cfg.weights.endswith(".weights.h5"):
+        # keras.applications' own file (vgg19_weights_tf_dim_ordering_tf_kernels[_notop].h5): by layer name, so
+        # the convolutions load at any input size; a layer that does not fit (fc1 at 128x128, or absent) is skipped
+        before = [v.numpy().copy() for v in model.weights]
+        model.load_weights(cfg.weights, by_name=True, skip_mismatch=True)
+        loaded = sorted(
+            {
+                v.path.split("/")[0]
+                for v, old in zip(model.weights, before, strict=True)
+                if not np.array_equal(v.numpy(), old)
+            }
+        )
+        if not loaded:
+            raise ConfigError(f"{cfg.weights}: no layer of the model by name in it (Keras' layer names)")
+        env.log(f"weights: {len(loaded)} layers by name from {cfg.weights}: {', '.join(loaded)}")
+    elif cfg.weights:
         rt.load_matching(model, cfg.weights, env)
     model.trainable = False
     return Features(model, layers, names)
