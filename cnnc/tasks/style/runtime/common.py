@@ -293,7 +293,9 @@ def optimise(objective, image: np.ndarray, run: Run, start: int = 0) -> np.ndarr
 
 
 def _lbfgs(objective, image: np.ndarray, run: Run, start: int) -> np.ndarray:
-    """scipy's L-BFGS-B on the pixels, bounded to [0,1], one recorded step per iteration."""
+    """scipy's L-BFGS-B on the pixels, bounded to [0,1], one recorded step per iteration.  Its tolerances are
+    off (0): J's scale depends on the weights (1e-3 with random ones), so it runs --steps iterations unless the
+    line search itself gives up (then it says so)."""
     try:
         from scipy.optimize import Bounds, minimize
     except ImportError:
@@ -319,7 +321,7 @@ def _lbfgs(objective, image: np.ndarray, run: Run, start: int) -> np.ndarray:
         method="L-BFGS-B",
         bounds=Bounds(0.0, 1.0),
         callback=callback,
-        options={"maxiter": max(run.cfg.steps - start, 1), "maxcor": 20},
+        options={"maxiter": max(run.cfg.steps - start, 1), "maxcor": 20, "ftol": 0.0, "gtol": 0.0},
     )
     image = found.x.reshape(shape).astype(np.float32)
     if step[0] < run.cfg.steps:
