@@ -147,3 +147,27 @@ def test_a_wrong_unit_at_run_time_is_one_line():
 
     with pytest.raises(ConfigError, match="layer `conv1` has units 0..5; no unit 9"):
         common.resolve(head, {"conv1": "conv1", "conv2": "conv2"}, {"conv1": ((5, 5), (1, 1), (0, 0), 6)}, cfg)
+
+
+def test_images_of_another_size_in_a_npz_are_resized_and_said(tmp_path):
+    from sklearn.datasets import load_digits
+
+    np.savez(tmp_path / "digits.npz", x=load_digits().images[:5].astype(np.float32))  # 8x8, 0..16
+    said = []
+    x = common.read_images(str(tmp_path / "digits.npz"), (32, 32, 1), True, said.append)
+    assert x.shape == (5, 32, 32, 1) and x.dtype == np.float32 and 10 < x.max() <= 16
+    assert said[0] == f"images: 8x8 in {tmp_path / 'digits.npz'}, resized to 32x32 (bilinear, as the harness does)"
+
+
+def test_unreadable_images_are_one_clear_message(tmp_path):
+    from cnnc.tasks.runtime.data import DataError
+
+    (tmp_path / "bad.npz").write_text("no")
+    with pytest.raises(DataError, match=r"cannot read .*bad.npz: .* \(a .npz with an array `x`\)"):
+        common.read_images(str(tmp_path / "bad.npz"), (32, 32, 1), True)
+    with pytest.raises(DataError, match="neither a folder of images nor a .npz file"):
+        common.read_images(str(tmp_path / "none.png"), (32, 32, 1), True)
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "a.png").write_text("no")
+    with pytest.raises(DataError, match=r"cannot read image .*a.png"):
+        common.read_images(str(tmp_path / "pics"), (32, 32, 1), True)

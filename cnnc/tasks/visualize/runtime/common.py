@@ -66,8 +66,14 @@ def read_images(path: str | None, size: tuple[int, int, int], scale: bool, log=p
             raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]} (a .npz with an array `x`)") from None
         if x.ndim == 3:
             x = x[..., None]
-        if tuple(x.shape[1:]) != tuple(size):
-            raise DataError(f"{path}: x is {tuple(x.shape[1:])} per image, the network takes {tuple(size)}")
+        if x.shape[-1] != size[2]:
+            raise DataError(f"{path}: x has {x.shape[-1]} channels per image, the network takes {size[2]}")
+        if tuple(x.shape[1:3]) != tuple(size[:2]):
+            log(
+                f"images: {x.shape[1]}x{x.shape[2]} in {path}, resized to {size[0]}x{size[1]} (bilinear, as the "
+                "harness does)"
+            )
+            x = _resized(x, size)
     elif source.is_dir():
         files = image_files(source)
         if not files:
@@ -78,6 +84,22 @@ def read_images(path: str | None, size: tuple[int, int, int], scale: bool, log=p
     x = x.astype(np.float32) / (255.0 if scale and x.dtype == np.uint8 else 1.0)
     log(f"images: {len(x)} from {path}, {'x'.join(map(str, size))}")
     return x
+
+
+def _resized(x: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    from PIL import Image
+
+    out = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c]).astype(np.float32)).resize(
+                (size[1], size[0]), Image.BILINEAR
+            )
+        )
+        for image in x
+        for c in range(size[2])
+    ]
+    out = np.stack(out).reshape(len(x), size[2], size[0], size[1]).transpose(0, 2, 3, 1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8) if x.dtype == np.uint8 else out.astype(np.float32)
 
 
 def patch(image: np.ndarray, i: int, j: int, geometry) -> np.ndarray:
