@@ -154,8 +154,10 @@ def test_images_of_another_size_in_a_npz_are_resized_and_said(tmp_path):
 
     np.savez(tmp_path / "digits.npz", x=load_digits().images[:5].astype(np.float32))  # 8x8, 0..16
     said = []
-    x = common.read_images(str(tmp_path / "digits.npz"), (32, 32, 1), True, said.append)
-    assert x.shape == (5, 32, 32, 1) and x.dtype == np.float32 and 10 < x.max() <= 16
+    x = common.read_images(str(tmp_path / "digits.npz"), (32, 32, 1), said.append)
+    assert x.shape == (5, 32, 32, 1) and x.dtype == np.float32 and x.max() == 1.0  # / the peak, as the harness
+    standard = common.network_input(x, "standardize", said.append)
+    assert abs(standard.mean()) < 1e-5 and standard.std() == pytest.approx(1.0, rel=1e-4)
     assert said[0] == f"images: 8x8 in {tmp_path / 'digits.npz'}, resized to 32x32 (bilinear, as the harness does)"
 
 
@@ -164,10 +166,10 @@ def test_unreadable_images_are_one_clear_message(tmp_path):
 
     (tmp_path / "bad.npz").write_text("no")
     with pytest.raises(DataError, match=r"cannot read .*bad.npz: .* \(a .npz with an array `x`\)"):
-        common.read_images(str(tmp_path / "bad.npz"), (32, 32, 1), True)
+        common.read_images(str(tmp_path / "bad.npz"), (32, 32, 1))
     with pytest.raises(DataError, match="neither a folder of images nor a .npz file"):
-        common.read_images(str(tmp_path / "none.png"), (32, 32, 1), True)
+        common.read_images(str(tmp_path / "none.png"), (32, 32, 1))
     (tmp_path / "pics").mkdir()
     (tmp_path / "pics" / "a.png").write_text("no")
     with pytest.raises(DataError, match=r"cannot read image .*a.png"):
-        common.read_images(str(tmp_path / "pics"), (32, 32, 1), True)
+        common.read_images(str(tmp_path / "pics"), (32, 32, 1))

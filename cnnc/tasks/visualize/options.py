@@ -26,7 +26,14 @@ OPTIONS = (
         "top", 9, "patches per unit: the images whose strongest response of the unit is highest, one patch each", GROUP
     ),
     opt("zoom", 4, "each patch drawn this many times larger in the grid pictures (patches.npz keeps them 1:1)", GROUP),
-    opt("scale", True, "divide uint8 pixels by 255 (as the classify harness's --normalize scale)", GROUP),
+    opt(
+        "normalize",
+        "scale",
+        "the network's input as the training harness made it: scale (uint8 / 255, other "
+        "values / their peak if above 1), standardize (also (x - mean) / std per channel, over these images), none",
+        GROUP,
+        choices=("scale", "standardize", "none"),
+    ),
 )
 KEEP = ("batch_size", "out", "weights", "device", "threads", "seed")
 WITHOUT = tuple(o.name for o in SHARED if o.name not in KEEP)

@@ -53,8 +53,9 @@ def resolve(head: VisualizeHead, layers: dict, fields: dict, cfg) -> tuple[str, 
     return layer, units
 
 
-def read_images(path: str | None, size: tuple[int, int, int], scale: bool, log=print) -> np.ndarray:
-    """N x H x W x C floats: a folder of image files (decoded at the model's size) or a .npz's `x`."""
+def read_images(path: str | None, size: tuple[int, int, int], log=print) -> np.ndarray:
+    """N x H x W x C floats in [0,1] (uint8 / 255, other values / their peak if above 1): a folder of image
+    files (decoded at the model's size) or a .npz's `x`."""
     if not path:
         raise ConfigError("give the images to search: --images FOLDER or --images FILE.npz")
     source = Path(path)
@@ -81,9 +82,20 @@ def read_images(path: str | None, size: tuple[int, int, int], scale: bool, log=p
         x = np.stack([decode_image(str(f), size) for f in files])
     else:
         raise DataError(f"cannot read {path}: neither a folder of images nor a .npz file")
-    x = x.astype(np.float32) / (255.0 if scale and x.dtype == np.uint8 else 1.0)
+    peak = 255.0 if x.dtype == np.uint8 else max(float(np.abs(x).max()) if x.size else 1.0, 1.0)
+    x = x.astype(np.float32) / np.float32(peak)
     log(f"images: {len(x)} from {path}, {'x'.join(map(str, size))}")
     return x
+
+
+def network_input(images: np.ndarray, normalize: str, log=print) -> np.ndarray:
+    """What the network reads: the images in [0,1] (scale, none), or standardized per channel over them."""
+    if normalize != "standardize":
+        return images
+    flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
+    mean, std = flat.mean(axis=0), np.maximum(flat.std(axis=0), 1e-6)
+    log(f"standardized with these images' mean {np.round(mean, 4).tolist()} and std {np.round(std, 4).tolist()}")
+    return ((images - mean) / std).astype(np.float32)
 
 
 def _resized(x: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
