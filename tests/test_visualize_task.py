@@ -104,7 +104,7 @@ def _digits(path):
     return path
 
 
-@pytest.mark.parametrize("target", ["torch", "keras"])
+@pytest.mark.parametrize("target", ["torch", pytest.param("keras", marks=pytest.mark.slow)])  # Keras: start-up
 def test_lenet_digits_write_nine_patch_grids_at_the_receptive_field(tmp_path, target):
     folder = tmp_path / f"vis_{target}"
     assert main(["compile", str(LENET), "--target", target, "--task", "visualize", "-o", str(folder)]) == 0
