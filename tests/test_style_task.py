@@ -42,6 +42,17 @@ network Small(num_classes: int = 4) {
 """
 
 
+# The same without the sequential body: PyTorch applies its ReLUs as functions (F.relu(x, inplace=True)),
+# read through FUNCTIONAL (after the module before them).
+FUNCTIONAL = """network Plain() {
+  input x: 24x24x3
+  x -> conv(8, 3, padding=same) -> batchnorm -> relu -> conv(8, 3, padding=same) -> relu -> maxpool(2)
+    -> conv(16, 3, padding=same) -> relu -> maxpool(2) -> conv(16, 3, padding=same) -> relu
+    -> conv(16, 3, padding=same) -> relu -> flatten -> dense(4) -> output y
+}
+"""
+
+
 def _cfg(**kw):
     values = dict(
         alpha=10.0,
@@ -138,26 +149,30 @@ def _layer_names(graph, framework):
     return {n.id: name(n.id) for n in feature_maps(graph)}
 
 
-@pytest.mark.parametrize("preprocess", ["imagenet", "caffe"])
-def test_torch_and_keras_give_the_same_costs_for_the_same_images_and_weights(spec_file, preprocess):
+@pytest.mark.parametrize(("preprocess", "text"), [("imagenet", SMALL), ("caffe", SMALL), ("imagenet", FUNCTIONAL)])
+def test_torch_and_keras_give_the_same_costs_for_the_same_images_and_weights(spec_file, preprocess, text):
     import torch
     from differential import keras_model, torch_model
 
     from cnnc.tasks.style.runtime import keras as style_keras
     from cnnc.tasks.style.runtime import torch as style_torch
+    from cnnc.tasks.style.script import functional_taps
     from cnnc.weights import load_torch_state_into_keras
 
-    analysis = analyze(spec_file(SMALL))
+    analysis = analyze(spec_file(text))
     head = plan.plan(analysis.graph)
     layers = (head.content_layer, head.style_layers, head.style_weights)
     net_t = torch_model(analysis)
+    taps = functional_taps(analysis.graph)
+    if text is FUNCTIONAL:  # every default layer is a ReLU the model applies as a function
+        assert set(layers[1]) | {layers[0]} <= set(taps) and taps["relu1"] == ("batchnorm1", (("relu", 0.0),))
     net_k = keras_model(analysis)
     load_torch_state_into_keras(analysis.graph, net_t.state_dict(), net_k)
     content, style, g = _images()
     cfg = _cfg(preprocess=preprocess)
     names = [layers[0], *layers[1]]
     j_torch = style_torch.Objective(
-        style_torch.Features(net_t, _layer_names(analysis.graph, "torch"), names),
+        style_torch.Features(net_t, _layer_names(analysis.graph, "torch"), names, taps),
         content,
         style,
         layers,

@@ -17,6 +17,31 @@ from cnnc.tasks.checks import feature_maps, input_problem, layer_problem
 from cnnc.tasks.style.runtime.common import StyleHead
 
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh", "swish", "silu", "hard_swish")
+# what may stand between a layer with weights and the activation read after it (PyTorch: FUNCTIONAL in train.py)
+ELEMENTWISE = (
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "swish",
+    "hard_swish",
+    "hard_sigmoid",
+    "gelu",
+    "leaky_relu",
+    "elu",
+    "dropout",
+    "identity",
+)
+
+
+def weights_before(graph: Graph, node: Node) -> tuple[Node, list[Node]] | None:
+    """(the layer with weights, the activations from it to `node`) where `node` is an activation right after
+    one (conv -> relu, conv -> bn -> relu: the layers Gatys et al. read), else None."""
+    chain, source = [], node
+    while source.op.name in ELEMENTWISE and len(graph.input_ids(source.id)) == 1:
+        chain.append(source)
+        source = graph.node(graph.input_ids(source.id)[0])
+    return (source, chain[::-1]) if chain and source.params.total and not source.shares else None
 
 
 def plan(graph: Graph, values: dict | None = None) -> StyleHead:
@@ -63,8 +88,14 @@ def _default_layers(graph: Graph) -> tuple[str, tuple[str, ...]]:
     """Gatys et al.'s layers for a VGG, by resolution level: (conv4_2's activation, conv1_1 .. conv5_1's)."""
     levels: dict[tuple[int, int], list[Node]] = {}
     for node in feature_maps(graph):
-        levels.setdefault(tuple(node.shape[:2]), []).append(node)
-    picks = [[n for n in nodes if n.op.name in ACTIVATIONS] or nodes for nodes in levels.values()]
+        if node.op.name not in ("zeropad", "cropping", "crop"):  # padding makes no level of its own
+            levels.setdefault(tuple(node.shape[:2]), []).append(node)
+    picks = [
+        [n for n in nodes if n.op.name in ACTIVATIONS and weights_before(graph, n)]
+        or [n for n in nodes if n.op.name in ACTIVATIONS]
+        or nodes
+        for nodes in levels.values()
+    ]
     if not picks:
         raise CnncError(
             Diagnostic(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from cnnc.backends.pysource import CodeWriter, call, dict_of, literal, quote
 from cnnc.ir.names import code_name, module_path
 from cnnc.tasks.checks import feature_maps
+from cnnc.tasks.style.plan import weights_before
 from cnnc.tasks.style.runtime.common import StyleHead
 from cnnc.tasks.task import FRAMEWORK_NAMES, write_config, write_header
 
@@ -25,6 +26,26 @@ _WRITES = (
     "Writes to --out (run/): step_NNNN.png every --image-every steps, result.png, strip.png (content | style |\n"
     "result), costs.csv and costs.png (alpha J_content, beta J_style, J per step), result.json, last.npz."
 )
+
+
+def functional_taps(graph) -> dict[str, tuple[str, tuple]]:
+    """spec name -> (the module path of the layer with weights it comes from, the activations after it, each
+    (op, alpha)) for every feature map reached from a layer with weights through activations alone."""
+    taps = {}
+    for node in feature_maps(graph):
+        found = weights_before(graph, node)
+        if found is not None:
+            chain = tuple((n.op.name, float(getattr(n.attrs, "alpha", 0.0) or 0.0)) for n in found[1])
+            taps[node.id] = (module_path(found[0].id), chain)
+    return taps
+
+
+def write_functional(code: CodeWriter, graph) -> None:
+    code.line("# Activations the model computes as functions (F.relu(x)), not modules, are read after the module")
+    code.line("# with weights they follow: (its path, the activations applied to its output, each (op, alpha)).")
+    taps = functional_taps(graph)
+    code.statement("FUNCTIONAL = ", dict_of([(quote(k), literal(v)) for k, v in taps.items()]))
+    code.line()
 
 
 def render_script(head: StyleHead, framework: str, values: dict, analysis, options: list) -> str:
@@ -54,6 +75,8 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
     code.line("# --content-layer and --style-layers take any of them.")
     code.statement("LAYERS = ", dict_of([(quote(n.id), quote(name(n.id))) for n in feature_maps(graph)]))
     code.line()
+    if framework == "torch":
+        write_functional(code, graph)
     write_config(
         code,
         options,
@@ -65,6 +88,7 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
         },
     )
     device = ", env.device" if framework == "torch" else ""
+    functional = ", FUNCTIONAL" if framework == "torch" else ""
     code.lines += [
         "",
         "",
@@ -77,7 +101,7 @@ def render_script(head: StyleHead, framework: str, values: dict, analysis, optio
         "    if not cfg.weights:",
         "        env.log(common.RANDOM_WEIGHTS)",
         "    env.log(common.describe(cfg, layers))  # the preprocessing, the layers and their lambdas",
-        "    net = task.feature_network(build_model, LAYERS, [layers[0], *layers[1]], cfg, env)",
+        f"    net = task.feature_network(build_model, LAYERS, [layers[0], *layers[1]], cfg, env{functional})",
         f"    objective = task.Objective(net, content, style, layers, cfg{device})  # a(C) and G(S) computed once",
         "    run = common.Run(cfg, content, style, env.log)",
         "    image, start = run.resume(common.first_image(content, cfg))  # G at step 0, or where --resume left it",

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...runtime.config import ConfigError
 from .common import PREPROCESS
 from .common import StyleHead as StyleHead  # train.py imports the head record from the task's runtime
+
+ACTIVATIONS = {  # (tensor, alpha) -> tensor: the ops the spec may apply after a module as functions
+    "relu": lambda x, a: F.relu(x),
+    "relu6": lambda x, a: F.relu6(x),
+    "sigmoid": lambda x, a: torch.sigmoid(x),
+    "tanh": lambda x, a: torch.tanh(x),
+    "swish": lambda x, a: F.silu(x),
+    "hard_swish": lambda x, a: F.hardswish(x),
+    "hard_sigmoid": lambda x, a: F.hardsigmoid(x),
+    "gelu": lambda x, a: F.gelu(x),
+    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
+    "elu": lambda x, a: F.elu(x, a),
+    "dropout": lambda x, a: x,  # eval mode
+    "identity": lambda x, a: x,
+}
 
 
 class _Enough(Exception):
@@ -23,21 +39,28 @@ class _Enough(Exception):
 class Features(nn.Module):
     """The activations of `layers` (spec name -> module path) for an image batch, as a dict by spec name."""
 
-    def __init__(self, model: nn.Module, layers: dict[str, str], names: list[str]):
+    def __init__(self, model: nn.Module, layers: dict[str, str], names: list[str], functional: dict | None = None):
         super().__init__()
         self.model, self.names, self.found = model, list(dict.fromkeys(names)), {}
-        modules = dict(model.named_modules())
-        valid = [n for n, path in layers.items() if path in modules]
+        modules, functional = dict(model.named_modules()), functional or {}
         for name in self.names:
-            if layers[name] not in modules:
+            if layers[name] in modules:
+                modules[layers[name]].register_forward_hook(self._hook(name))
+            elif name in functional and functional[name][0] in modules:
+                source, chain = functional[name]  # F.relu(x) after a module: its output, then the activations
+                modules[source].register_forward_hook(self._hook(name, chain))
+            else:
+                valid = [n for n, path in layers.items() if path in modules or n in functional]
                 raise ConfigError(
-                    f"layer `{name}` is a function in the PyTorch model, not a module, so it cannot "
-                    f"be read; layers that can: {', '.join(valid)}"
+                    f"layer `{name}` is computed by a function in the PyTorch model, after no module it can be read "
+                    f"from; layers that can: {', '.join(valid)}"
                 )
-            modules[layers[name]].register_forward_hook(self._hook(name))
 
-    def _hook(self, name: str):
+    def _hook(self, name: str, chain: tuple = ()):
         def keep(module, inputs, output) -> None:
+            output = output.clone() if not chain else output  # the model may apply F.relu(inplace=True) next
+            for op, alpha in chain:
+                output = ACTIVATIONS[op](output, alpha)
             self.found[name] = output
             if len(self.found) == len(self.names):
                 raise _Enough
@@ -131,7 +154,7 @@ class Objective:
         return tuple(float(p.detach()) for p in parts), self.g.detach().cpu().numpy()
 
 
-def feature_network(build_model, layers: dict[str, str], names: list[str], cfg, env) -> Features:
+def feature_network(build_model, layers: dict[str, str], names: list[str], cfg, env, functional=None) -> Features:
     """The spec's model in eval mode with its --weights (random if none: said), read at `names`."""
     from ...runtime import torch_lib as rt
 
@@ -141,7 +164,7 @@ def feature_network(build_model, layers: dict[str, str], names: list[str], cfg, 
         rt.load_matching(model, cfg.weights, env)
     for p in model.parameters():
         p.requires_grad_(False)
-    return Features(model, layers, names)
+    return Features(model, layers, names, functional)
 
 
 def setup(cfg):
