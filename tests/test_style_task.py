@@ -154,9 +154,9 @@ def test_torch_and_keras_give_the_same_costs_for_the_same_images_and_weights(spe
     import torch
     from differential import keras_model, torch_model
 
+    from cnnc.tasks.checks import functional_taps
     from cnnc.tasks.style.runtime import keras as style_keras
     from cnnc.tasks.style.runtime import torch as style_torch
-    from cnnc.tasks.style.script import functional_taps
     from cnnc.weights import load_torch_state_into_keras
 
     analysis = analyze(spec_file(text))

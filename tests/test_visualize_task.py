@@ -173,3 +173,31 @@ def test_unreadable_images_are_one_clear_message(tmp_path):
     (tmp_path / "pics" / "a.png").write_text("no")
     with pytest.raises(DataError, match=r"cannot read image .*a.png"):
         common.read_images(str(tmp_path / "pics"), (32, 32, 1))
+
+
+def test_a_layer_that_is_a_function_in_pytorch_reads_as_in_keras():
+    """tanh2 is `torch.tanh(x)` in the PyTorch model: read after conv2 (FUNCTIONAL), it equals Keras' layer."""
+    import types
+
+    import torch
+    from differential import keras_model, torch_model
+
+    from cnnc.ir.names import code_name, module_path
+    from cnnc.tasks.checks import functional_taps
+    from cnnc.tasks.visualize.runtime import keras as vis_keras
+    from cnnc.tasks.visualize.runtime import torch as vis_torch
+    from cnnc.weights import load_torch_state_into_keras
+
+    analysis = analyze(LENET)
+    net_t, net_k = torch_model(analysis), keras_model(analysis)
+    load_torch_state_into_keras(analysis.graph, net_t.state_dict(), net_k)
+    cfg = types.SimpleNamespace(weights=None)
+    env = types.SimpleNamespace(device=torch.device("cpu"))
+    taps = functional_taps(analysis.graph)
+    assert taps["tanh2"] == ("conv2", (("tanh", 0.0),))
+    ours = vis_torch.feature_network(lambda: net_t, {"tanh2": module_path("tanh2")}, "tanh2", cfg, env, taps)
+    theirs = vis_keras.feature_network(lambda: net_k, {"tanh2": code_name("tanh2")}, "tanh2", cfg, env)
+    x = np.random.default_rng(3).uniform(0, 1, (4, 32, 32, 1)).astype(np.float32)
+    got, want = vis_torch.activations(ours, x, 2, env), vis_keras.activations(theirs, x, 2, env)
+    assert got.shape == want.shape == (4, 10, 10, 16)
+    assert np.allclose(got, want, atol=1e-5)

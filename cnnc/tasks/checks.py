@@ -70,3 +70,44 @@ def layer_problem(graph: Graph, name: str, task: str, what: str, unknown: str, n
         notes=[listed],
         help=did_you_mean(name, valid) or "`cnnc summary SPEC` lists them",
     )
+
+
+# what may stand between a layer with weights and the activation read after it (PyTorch: FUNCTIONAL in train.py)
+ELEMENTWISE = (
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "swish",
+    "hard_swish",
+    "hard_sigmoid",
+    "gelu",
+    "leaky_relu",
+    "elu",
+    "dropout",
+    "identity",
+)
+
+
+def weights_before(graph: Graph, node: Node) -> tuple[Node, list[Node]] | None:
+    """(the layer with weights, the activations from it to `node`) where `node` is an activation right after
+    one (conv -> relu, conv -> bn -> relu: the layers Gatys et al. read), else None."""
+    chain, source = [], node
+    while source.op.name in ELEMENTWISE and len(graph.input_ids(source.id)) == 1:
+        chain.append(source)
+        source = graph.node(graph.input_ids(source.id)[0])
+    return (source, chain[::-1]) if chain and source.params.total and not source.shares else None
+
+
+def functional_taps(graph) -> dict[str, tuple[str, tuple]]:
+    """spec name -> (the module path of the layer with weights it comes from, the activations after it, each
+    (op, alpha)) for every feature map reached from a layer with weights through activations alone."""
+    from cnnc.ir.names import module_path
+
+    taps = {}
+    for node in feature_maps(graph):
+        found = weights_before(graph, node)
+        if found is not None:
+            chain = tuple((n.op.name, float(getattr(n.attrs, "alpha", 0.0) or 0.0)) for n in found[1])
+            taps[node.id] = (module_path(found[0].id), chain)
+    return taps

@@ -13,35 +13,10 @@ from __future__ import annotations
 
 from cnnc.diagnostics import CnncError, Diagnostic
 from cnnc.ir.graph import Graph, Node
-from cnnc.tasks.checks import feature_maps, input_problem, layer_problem
+from cnnc.tasks.checks import feature_maps, input_problem, layer_problem, weights_before
 from cnnc.tasks.style.runtime.common import StyleHead
 
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "sigmoid", "tanh", "swish", "silu", "hard_swish")
-# what may stand between a layer with weights and the activation read after it (PyTorch: FUNCTIONAL in train.py)
-ELEMENTWISE = (
-    "relu",
-    "relu6",
-    "sigmoid",
-    "tanh",
-    "swish",
-    "hard_swish",
-    "hard_sigmoid",
-    "gelu",
-    "leaky_relu",
-    "elu",
-    "dropout",
-    "identity",
-)
-
-
-def weights_before(graph: Graph, node: Node) -> tuple[Node, list[Node]] | None:
-    """(the layer with weights, the activations from it to `node`) where `node` is an activation right after
-    one (conv -> relu, conv -> bn -> relu: the layers Gatys et al. read), else None."""
-    chain, source = [], node
-    while source.op.name in ELEMENTWISE and len(graph.input_ids(source.id)) == 1:
-        chain.append(source)
-        source = graph.node(graph.input_ids(source.id)[0])
-    return (source, chain[::-1]) if chain and source.params.total and not source.shares else None
 
 
 def plan(graph: Graph, values: dict | None = None) -> StyleHead:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from cnnc.backends.pysource import CodeWriter, call, dict_of, literal, quote
 from cnnc.ir.names import code_name, module_path
-from cnnc.tasks.checks import feature_maps
-from cnnc.tasks.style.plan import weights_before
+from cnnc.tasks.checks import feature_maps, functional_taps
 from cnnc.tasks.style.runtime.common import StyleHead
 from cnnc.tasks.task import FRAMEWORK_NAMES, write_config, write_header
 
@@ -26,18 +25,6 @@ _WRITES = (
     "Writes to --out (run/): step_NNNN.png every --image-every steps, result.png, strip.png (content | style |\n"
     "result), costs.csv and costs.png (alpha J_content, beta J_style, J per step), result.json, last.npz."
 )
-
-
-def functional_taps(graph) -> dict[str, tuple[str, tuple]]:
-    """spec name -> (the module path of the layer with weights it comes from, the activations after it, each
-    (op, alpha)) for every feature map reached from a layer with weights through activations alone."""
-    taps = {}
-    for node in feature_maps(graph):
-        found = weights_before(graph, node)
-        if found is not None:
-            chain = tuple((n.op.name, float(getattr(n.attrs, "alpha", 0.0) or 0.0)) for n in found[1])
-            taps[node.id] = (module_path(found[0].id), chain)
-    return taps
 
 
 def write_functional(code: CodeWriter, graph) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cnnc.backends.pysource import CodeWriter, call, dict_of, literal, quote, tuple_of
 from cnnc.ir.names import code_name, module_path
-from cnnc.tasks.checks import feature_maps
+from cnnc.tasks.checks import feature_maps, functional_taps
 from cnnc.tasks.task import FRAMEWORK_NAMES, write_config
 from cnnc.tasks.visualize.runtime.common import VisualizeHead
 
@@ -46,6 +46,12 @@ def render_script(head: VisualizeHead, framework: str, values: dict, analysis, o
     code.line(f"# The layers with a feature map, as the spec names them, and their {FRAMEWORK_NAMES[framework]} names:")
     code.statement("LAYERS = ", dict_of([(quote(n.id), quote(name(n.id))) for n in maps]))
     code.line()
+    if framework == "torch":
+        code.line("# Activations the model computes as functions (F.relu(x)) are read after the module with weights")
+        code.line("# they follow: (its path, the activations applied to its output, each (op, alpha)).")
+        taps = functional_taps(graph)
+        code.statement("FUNCTIONAL = ", dict_of([(quote(k), literal(v)) for k, v in taps.items()]))
+        code.line()
     code.line("# Each one's receptive field (rows, cols), jump between units and where unit (0, 0)'s field starts")
     code.line("# in the input (< 0: in the padding), from cnnc's receptive-field pass; and its units (channels).")
     code.statement(
@@ -76,6 +82,7 @@ def render_script(head: VisualizeHead, framework: str, values: dict, analysis, o
             "out": values.get("out") if values.get("out") != "run" else "visualize",
         },
     )
+    functional = ", FUNCTIONAL" if framework == "torch" else ""
     code.lines += [
         "",
         "",
@@ -87,7 +94,7 @@ def render_script(head: VisualizeHead, framework: str, values: dict, analysis, o
         "    inputs = common.network_input(images, cfg.normalize, env.log)  # as the network was trained",
         "    if not cfg.weights:",
         "        env.log(common.RANDOM_WEIGHTS)",
-        "    net = task.feature_network(build_model, LAYERS, layer, cfg, env)",
+        f"    net = task.feature_network(build_model, LAYERS, layer, cfg, env{functional})",
         "    activations = task.activations(net, inputs, cfg.batch_size, env)  # N x h x w x units",
         "    found = common.top_patches(activations, images, units, FIELDS[layer], cfg.top)",
         "    common.save(found, layer, FIELDS[layer], cfg, env.log)  # unit_NNN.png, patches.npz, top.json",

@@ -5,38 +5,59 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ...runtime.config import ConfigError
 from .common import VisualizeHead as VisualizeHead  # visualize.py imports the head record from here
+
+ACTIVATIONS = {  # (tensor, alpha) -> tensor: the ops the spec may apply after a module as functions
+    "relu": lambda x, a: F.relu(x),
+    "relu6": lambda x, a: F.relu6(x),
+    "sigmoid": lambda x, a: torch.sigmoid(x),
+    "tanh": lambda x, a: torch.tanh(x),
+    "swish": lambda x, a: F.silu(x),
+    "hard_swish": lambda x, a: F.hardswish(x),
+    "hard_sigmoid": lambda x, a: F.hardsigmoid(x),
+    "gelu": lambda x, a: F.gelu(x),
+    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
+    "elu": lambda x, a: F.elu(x, a),
+    "dropout": lambda x, a: x,  # eval mode
+    "identity": lambda x, a: x,
+}
 
 
 class _Enough(Exception):
     pass
 
 
-def feature_network(build_model, layers: dict[str, str], layer: str, cfg, env):
-    """(model, the layer's module) in eval mode with --weights (random if none: said)."""
+def feature_network(build_model, layers: dict[str, str], layer: str, cfg, env, functional: dict | None = None):
+    """(model, the module to read, the activations to apply to its output) in eval mode with --weights (random
+    if none: said).  An activation the model applies as a function is read after the module before it."""
     from ...runtime import torch_lib as rt
 
     model = build_model().to(env.device).eval()
     if cfg.weights:
         model.load_state_dict(rt.read_weights(cfg.weights, env.device))
-    modules = dict(model.named_modules())
-    if layers[layer] not in modules:
-        can = ", ".join(n for n, path in layers.items() if path in modules)
-        raise ConfigError(
-            f"layer `{layer}` is a function in the PyTorch model, not a module, so it cannot be "
-            f"read; layers that can: {can}"
-        )
-    return model, modules[layers[layer]]
+    modules, functional = dict(model.named_modules()), functional or {}
+    if layers[layer] in modules:
+        return model, modules[layers[layer]], ()
+    if layer in functional and functional[layer][0] in modules:
+        return model, modules[functional[layer][0]], functional[layer][1]
+    can = ", ".join(n for n, path in layers.items() if path in modules or n in functional)
+    raise ConfigError(
+        f"layer `{layer}` is computed by a function in the PyTorch model, after no module it can be "
+        f"read from; layers that can: {can}"
+    )
 
 
 @torch.inference_mode()
 def activations(net, images: np.ndarray, batch_size: int, env) -> np.ndarray:
-    model, module = net
+    model, module, chain = net
     kept = []
 
     def keep(mod, inputs, output):
+        for op, alpha in chain:
+            output = ACTIVATIONS[op](output, alpha)
         kept.append(output.float().permute(0, 2, 3, 1).cpu().numpy())
         raise _Enough
 
