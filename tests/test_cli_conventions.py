@@ -62,17 +62,17 @@ def test_train_help_states_task_defaults_and_choices():
     sub = next(a for a in build_parser("train")._actions if isinstance(a, argparse._SubParsersAction))
     text = " ".join(sub.choices["train"].format_help().split())
     assert "--epochs EPOCHS epochs to train (in all, counting resumed ones) (default: 10)" in text
-    assert "--optimizer {sgd,adam,rmsprop,adagrad,adadelta} the update rule (default: sgd)" in text
+    assert "--optimizer {sgd,adam,rmsprop,adagrad,adadelta,lbfgs} the update rule (default: sgd; style: adam)" in text
     assert "(default: val_loss; detect: val_map50)" in text
     assert "--target {keras,onnx,torch} what to write: torch (a PyTorch nn.Module" in text
-    assert "--task {classify,detect,landmarks,localize,segment,verify} the task (default: classify)" in text
+    assert "--task {classify,detect,landmarks,localize,segment,style,verify,visualize} the task (default: classify)" in text
 
 
 def test_compile_help_lists_targets_and_tasks():
     sub = next(a for a in build_parser("compile")._actions if isinstance(a, argparse._SubParsersAction))
     text = " ".join(sub.choices["compile"].format_help().split())
     assert "--target {keras,onnx,torch} what to write" in text
-    assert "--task {classify,detect,landmarks,localize,segment,verify}" in text
+    assert "--task {classify,detect,landmarks,localize,segment,style,verify,visualize}" in text
     assert "-o DIR, --output DIR output folder (default: build)" in text
 
 

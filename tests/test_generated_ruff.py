@@ -4,7 +4,8 @@ cnnc never runs ruff itself (it is not a runtime dependency): the one code write
 `cnnc.backends.pysource`, lays the source out as ruff's formatter would.  This test
 holds it to that over the whole spec library, both targets, model.py alone and with
 the classify harness's train.py, the localize harness's train.py for a linear and a sigmoid head, the verify
-harness's train.py, verify.py and recognize.py for a siamese and an embedding network, plus
+harness's train.py, verify.py and recognize.py for a siamese and an embedding network, the style
+harness's train.py for both VGG-19 specs and the visualize harness's visualize.py for LeNet-5, plus
 each backend's own op specs.  Everything is
 generated in-process into one folder and ruff runs once per command over it, with the
 project's settings (line length 120).
@@ -35,7 +36,7 @@ NOT_CLASSIFIERS = {"edges": "E0702", "siamese": "E0701", "unet": "E0702", "yolo"
 
 def _write(out: Path, files: dict[str, str]) -> None:
     out.mkdir(parents=True)
-    for name in ("model.py", "train.py", "verify.py", "recognize.py"):
+    for name in ("model.py", "train.py", "verify.py", "recognize.py", "visualize.py"):
         if name in files:
             (out / name).write_text(files[name], encoding="utf-8")
 
@@ -62,6 +63,12 @@ def _compile_all(out: Path) -> dict[str, set[str]]:
     for target in ("torch", "keras"):  # the verify task's scripts, for a siamese and an embedding network
         for spec in (ROOT / "specs" / "siamese.cnn", ROOT / "examples" / "verify" / "digits_embedding.cnn"):
             _write(out / f"verify_{spec.stem}_{target}", generate(analyze(spec), CompileOptions(target, "verify")))
+    for target in ("torch", "keras"):  # the style task's train.py (VGG-19s), the visualize task's visualize.py
+        for spec in ("vgg19", "keras_vgg19"):
+            files = generate(analyze(ROOT / "specs" / f"{spec}.cnn"), CompileOptions(target, "style"))
+            _write(out / f"style_{spec}_{target}", files)
+        lenet = generate(analyze(ROOT / "specs" / "lenet5.cnn"), CompileOptions(target, "visualize"))
+        _write(out / f"visualize_lenet5_{target}", lenet)
     for target, paths in OWN.items():
         for path in paths:
             _write(out / f"own_{path.stem}_{target}", generate(analyze(path), CompileOptions(target)))
@@ -90,9 +97,11 @@ def test_every_library_spec_and_target_was_compiled(compiled):
     classifiers = len(LIBRARY) - len(NOT_CLASSIFIERS)
     localizers = 2 * 2  # a linear and a sigmoid head, both targets
     verifiers = 2 * 2  # a siamese and an embedding network, both targets
+    stylers, visualizers = 2 * 2, 2  # two VGG-19 specs, both targets; LeNet-5, both targets
     own = len(OWN["torch"]) + len(OWN["keras"])
-    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + localizers + verifiers + own
-    assert len(scripts) == 2 * classifiers + localizers + verifiers
+    assert len(models) == 2 * len(LIBRARY) + 2 * classifiers + localizers + verifiers + stylers + visualizers + own
+    assert len(scripts) == 2 * classifiers + localizers + verifiers + stylers
+    assert len(sorted(out.glob("visualize_*/visualize.py"))) == visualizers
     assert len(sorted(out.glob("verify_*/verify.py")) + sorted(out.glob("verify_*/recognize.py"))) == 2 * verifiers
 
 

@@ -123,7 +123,8 @@ def test_compile_reports_a_spec_that_does_not_fit_the_task(spec_file, tmp_path, 
 def test_unknown_task_is_a_usage_error(spec_file, tmp_path, capsys):
     status = main(["compile", str(spec_file(SMALL)), "--target", "torch", "--task", "sgment", "-o", str(tmp_path)])
     assert status == 2
-    assert "unknown task 'sgment'; tasks: classify, detect, landmarks, localize, segment, verify" in capsys.readouterr().err
+    tasks = "classify, detect, landmarks, localize, segment, style, verify, visualize"
+    assert f"unknown task 'sgment'; tasks: {tasks}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
@@ -170,7 +171,7 @@ def test_bad_task_option_is_a_usage_error(spec_file):
 
 
 def test_registry_names_its_tasks():
-    assert sorted(TASKS) == ["classify", "detect", "landmarks", "localize", "segment", "verify"]
+    assert sorted(TASKS) == ["classify", "detect", "landmarks", "localize", "segment", "style", "verify", "visualize"]
     assert TASKS["classify"].frameworks == ("torch", "keras")
 
 

@@ -29,7 +29,7 @@ from cnnc.foreign_weights import import_weights, write_weights
 from cnnc.tasks import TASKS
 from cnnc.tasks.runtime import config
 
-_PATH_OPTIONS = ("data", "out", "weights", "ensemble")
+_PATH_OPTIONS = ("data", "out", "weights", "ensemble", "content", "style", "images")  # style, visualize: images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,10 @@ def _add_task_options(parser: argparse.ArgumentParser) -> None:
         for name, task in TASKS.items()
         for framework in task.frameworks
     }
-    every = {o.name: o for options in per_task.values() for o in options.values()}
+    every: dict = {}  # the first record of a name wins: the shared table's (a task redefining --optimizer or
+    for options in per_task.values():  # --lr checks its own values when its options are converted)
+        for option in options.values():
+            every.setdefault(option.name, option)
     groups = {name: parser.add_argument_group(f"task options: {name}") for name in config.groups(list(every.values()))}
     for option in every.values():
         defaults = {task: found[option.name].default for (task, _), found in per_task.items() if option.name in found}
@@ -63,8 +66,11 @@ def _add_task_options(parser: argparse.ArgumentParser) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif option.many:
             kwargs.update(nargs="*", metavar="FILE")
-        elif option.choices:
-            kwargs.update(metavar="{" + ",".join(option.choices) + "}")
+        elif option.choices:  # every task's choices (style adds lbfgs to the shared optimizers)
+            choices = dict.fromkeys(
+                c for found in per_task.values() if option.name in found for c in found[option.name].choices or ()
+            )
+            kwargs.update(metavar="{" + ",".join(choices) + "}")
         else:
             kwargs.update(metavar=option.name.upper().replace("-", "_"))
         groups[option.group].add_argument(option.flag, **kwargs)
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     folder = Path(args.build or Path("build") / f"{Path(args.spec).stem}-{args.target}").resolve()
     overrides = {"out": str(folder / "run"), **task_overrides(args)}
-    if overrides.get("weights"):
+    if overrides.get("weights") and not _read_by_the_task(args, overrides["weights"]):
         overrides["weights"] = prepared_weights(analysis.graph, overrides["weights"], args.target, folder)
     if args.nproc > 1 and args.target != "torch":
         raise UsageError("--nproc is for --target torch; Keras takes --strategy")
@@ -114,14 +120,22 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERRORS
     build.write_atomically(files, folder)
     print(f"compiled into {folder}", flush=True)
-    command = [sys.executable, "train.py"]
+    script = TASKS[args.task].script  # train.py, or the task's own (visualize.py)
+    command = [sys.executable, script]
     if args.nproc > 1:
-        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", "train.py"]
+        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", script]
     try:
         return subprocess.call(command, cwd=folder, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     except KeyboardInterrupt:
         print(f"interrupted; continue with: cd {folder} && python train.py --resume", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _read_by_the_task(args: argparse.Namespace, path: str) -> bool:
+    """Style transfer on Keras reads keras.applications' own .h5 by layer name itself (its convolutions fit at
+    any input size, where aligning the whole file to the spec would stop at fc1)."""
+    legacy = path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
+    return args.task == "style" and args.target == "keras" and legacy
 
 
 # weights files of our own runs that the runtime reads as they are (a Keras .npz checkpoint, a whole .keras model)

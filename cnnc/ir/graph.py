@@ -42,6 +42,8 @@ class Node:
     params: Params = field(default_factory=Params)
     macs: int = 0
     receptive_field: tuple[int, ...] | None = None
+    receptive_jump: tuple[int, ...] | None = None  # input pixels between neighbouring units (the product of strides)
+    receptive_start: tuple[int, ...] | None = None  # where unit 0's field starts in the input (< 0: in the padding)
 
     @property
     def activation_size(self) -> int:

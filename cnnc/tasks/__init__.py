@@ -20,12 +20,21 @@ like `localize/` and one entry in `TASKS` below.
 from __future__ import annotations
 
 from cnnc.errors import UsageError
-from cnnc.tasks import classify, detect, landmarks, localize, segment, verify
+from cnnc.tasks import classify, detect, landmarks, localize, segment, style, verify, visualize
 from cnnc.tasks.task import Task, runtime_files, task_config
 
 TASKS: dict[str, Task] = {
     task.name: task
-    for task in (classify.TASK, localize.TASK, landmarks.TASK, detect.TASK, segment.TASK, verify.TASK)
+    for task in (
+        classify.TASK,
+        localize.TASK,
+        landmarks.TASK,
+        detect.TASK,
+        segment.TASK,
+        verify.TASK,
+        style.TASK,
+        visualize.TASK,
+    )
 }
 
 
@@ -40,8 +49,8 @@ def generate(analysis, options) -> dict[str, str]:
         values = task_config(task, options.target, dict(options.task_options))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    plan = task.plan(analysis.graph)
-    files = {"train.py": task.render(plan, options.target, values, analysis)}
+    plan = task.plan(analysis.graph, values) if task.configured else task.plan(analysis.graph)
+    files = {task.script: task.render(plan, options.target, values, analysis)}
     if task.scripts is not None:  # the task's other scripts (verify: verify.py, recognize.py)
         files.update(task.scripts(plan, options.target))
     files.update(runtime_files(task, options.target))

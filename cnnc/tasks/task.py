@@ -41,6 +41,8 @@ class Task:
     render: Callable[[Any, str, dict[str, Any], Any], str]  # plan, framework, config, analysis -> train.py
     frameworks: tuple[str, ...] = ("torch", "keras")
     scripts: Callable[[Any, str], dict[str, str]] | None = None  # plan, framework -> more scripts (verify.py)
+    configured: bool = False  # plan(graph, options): the plan checks options against the spec (layer names)
+    script: str = "train.py"  # the name of the main script render writes
 
     def option_list(self, framework: str) -> list[config.Option]:
         return config.options_for(framework, *config.task_options(self.options))
