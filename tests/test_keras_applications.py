@@ -23,6 +23,8 @@ CASES = [
     ("ResNet101", "keras_resnet101.cnn", 64, True),
     ("ResNet152", "keras_resnet152.cnn", 64, True),
     ("ResNet50V2", "keras_resnet50v2.cnn", 64, False),
+    ("ResNet101V2", "keras_resnet101v2.cnn", 64, True),
+    ("ResNet152V2", "keras_resnet152v2.cnn", 64, True),
     ("VGG16", "keras_vgg16.cnn", 32, False),
     ("VGG19", "keras_vgg19.cnn", 32, True),
     ("DenseNet121", "keras_densenet121.cnn", 64, False),

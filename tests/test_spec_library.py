@@ -73,6 +73,10 @@ TABLE = [
         source="issue: total, macs; keras: trainable"),
     Row("keras_resnet50v2", {}, total=25_613_800, trainable=25_568_360, macs=3_482_255_360,
         source="issue: total, macs; keras: trainable"),
+    Row("keras_resnet101v2", {}, total=44_675_560, trainable=44_577_896, macs=7_194_476_544,
+        source="keras: total, trainable"),
+    Row("keras_resnet152v2", {}, total=60_380_648, trainable=60_236_904, macs=10_906_697_728,
+        source="keras: total, trainable"),
     Row("googlenet", {}, total=13_019_960, trainable=13_004_888, macs=1_506_748_416, source="issue: trainable"),
     Row("googlenet", {"aux_logits": False}, total=6_639_464, trainable=6_624_904, macs=1_498_376_192,
         source="issue: trainable, macs"),
@@ -374,6 +378,7 @@ def test_docs_table_rows(rendered_table: str):
 KERAS = [
     ("keras_resnet50", {}, "ResNet50", {}), ("keras_resnet101", {}, "ResNet101", {}),
     ("keras_resnet152", {}, "ResNet152", {}), ("keras_resnet50v2", {}, "ResNet50V2", {}),
+    ("keras_resnet101v2", {}, "ResNet101V2", {}), ("keras_resnet152v2", {}, "ResNet152V2", {}),
     ("inception_v3", {}, "InceptionV3", {}), ("xception", {}, "Xception", {}),
     ("mobilenet", {}, "MobileNet", {}), ("mobilenet", {"alpha": 0.5}, "MobileNet", {"alpha": 0.5}),
     ("mobilenet", {"alpha": 0.75, "depth_multiplier": 2}, "MobileNet", {"alpha": 0.75, "depth_multiplier": 2}),
