@@ -34,6 +34,9 @@ CASES = [
     ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
     ("Xception", "xception.cnn", 71, True),
     ("InceptionV3", "inception_v3.cnn", 75, True),
+    ("InceptionResNetV2", "inception_resnet_v2.cnn", 75, True),
+    ("NASNetMobile", "nasnet_mobile.cnn", 64, True),
+    ("NASNetLarge", "nasnet_large.cnn", 64, True),
 ]
 
 
