@@ -226,7 +226,7 @@ def test_the_formatted_library_analyses_to_the_same_ir(tmp_path, monkeypatch):
     loader._parse_cached.cache_clear()
     after = {p.name: _ir(copy / "specs" / p.name) for p in specs}
     loader._parse_cached.cache_clear()
-    assert len(after) == len(specs) == 39  # the library, keras_ and torchvision_ variants included
+    assert len(after) == len(specs) == 44  # the library, keras_ and torchvision_ variants included
     for name in before:
         assert after[name] == before[name], name
 

@@ -23,6 +23,8 @@ CASES = [
     ("ResNet101", "keras_resnet101.cnn", 64, True),
     ("ResNet152", "keras_resnet152.cnn", 64, True),
     ("ResNet50V2", "keras_resnet50v2.cnn", 64, False),
+    ("ResNet101V2", "keras_resnet101v2.cnn", 64, True),
+    ("ResNet152V2", "keras_resnet152v2.cnn", 64, True),
     ("VGG16", "keras_vgg16.cnn", 32, False),
     ("VGG19", "keras_vgg19.cnn", 32, True),
     ("DenseNet121", "keras_densenet121.cnn", 64, False),
@@ -32,6 +34,9 @@ CASES = [
     ("MobileNetV2", "mobilenet_v2.cnn", 64, False),
     ("Xception", "xception.cnn", 71, True),
     ("InceptionV3", "inception_v3.cnn", 75, True),
+    ("InceptionResNetV2", "inception_resnet_v2.cnn", 75, True),
+    ("NASNetMobile", "nasnet_mobile.cnn", 64, True),
+    ("NASNetLarge", "nasnet_large.cnn", 64, True),
 ]
 
 
@@ -98,6 +103,24 @@ def test_inception_v3_modules_carry_keras_names_and_values():
     ours = keras_backend.build(analysis.graph)
     load_by_name(reference, ours)
     names = [f"mixed{i}" for i in range(11)] + ["mixed9_0", "concatenate", "mixed9_1", "concatenate_1"]
+    taps = [keras.Model(m.inputs, [m.get_layer(n).output for n in names]) for m in (reference, ours)]
+    x = np.random.default_rng(1).standard_normal((2, 75, 75, 3)).astype("float32")
+    expected, got = (tap.predict_on_batch(x) for tap in taps)
+    for name, e, g in zip(names, expected, got):
+        assert e.shape == g.shape and np.abs(e - g).max() < 1e-4, name
+
+
+@pytest.mark.slow
+def test_inception_resnet_v2_residual_sums_carry_keras_names_and_values():
+    """Keras' CustomScaleLayer (x + scale * up, no weights) is our scale and add: the add carries its
+    automatic name (custom_scale_layer ... custom_scale_layer_39), so the residual sums tap by name."""
+    keras.backend.clear_session()
+    reference = keras.applications.InceptionResNetV2(weights=None, input_shape=(75, 75, 3))
+    analysis = analyze(ROOT / "specs" / "inception_resnet_v2.cnn", input_shapes={None: (75, 75, 3)})
+    ours = keras_backend.build(analysis.graph)
+    load_by_name(reference, ours)
+    names = ["custom_scale_layer", "block35_10_ac", "mixed_6a", "custom_scale_layer_29", "mixed_7a",
+             "custom_scale_layer_39", "conv_7b_ac"]
     taps = [keras.Model(m.inputs, [m.get_layer(n).output for n in names]) for m in (reference, ours)]
     x = np.random.default_rng(1).standard_normal((2, 75, 75, 3)).astype("float32")
     expected, got = (tap.predict_on_batch(x) for tap in taps)

@@ -24,10 +24,11 @@ from cnnc.ir.shape_math import fmt  # noqa: E402
 ORDER = [
     "lenet5", "alexnet", "alexnet_original", "vgg16", "vgg19", "keras_vgg16", "keras_vgg19", "resnet18", "resnet34",
     "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "keras_resnet50", "keras_resnet101", "keras_resnet152",
-    "keras_resnet50v2", "googlenet", "inception_v3", "torchvision_inception_v3", "xception", "squeezenet", "mobilenet",
-    "mobilenet_v2", "torchvision_mobilenet_v2", "mobilenet_v3", "densenet121", "densenet169", "densenet201",
-    "keras_densenet121", "keras_densenet169", "keras_densenet201", "efficientnet", "unet", "yolo", "siamese", "ecg1d",
-    "mri3d", "edges",
+    "keras_resnet50v2", "keras_resnet101v2", "keras_resnet152v2", "googlenet", "inception_v3",
+    "torchvision_inception_v3", "inception_resnet_v2", "xception", "nasnet_mobile", "nasnet_large", "squeezenet",
+    "mobilenet", "mobilenet_v2", "torchvision_mobilenet_v2", "mobilenet_v3", "densenet121", "densenet169",
+    "densenet201", "keras_densenet121", "keras_densenet169", "keras_densenet201", "efficientnet", "unet", "yolo",
+    "siamese", "ecg1d", "mri3d", "edges",
 ]
 
 # Rows beyond each spec's defaults: the variants a reader looks for.
