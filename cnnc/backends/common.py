@@ -9,6 +9,7 @@ pads exactly alike.
 from __future__ import annotations
 
 from cnnc.ir.graph import Graph, Node
+from cnnc.ir.ops import transpose_geometry
 from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, same_pad_pairs
 
 Pairs = tuple[tuple[int, int], ...]
@@ -56,6 +57,22 @@ def window_geometry(node: Node, in_shape: Shape) -> tuple[tuple, tuple, tuple, P
     stride = per_dim(stride_value, rank, "stride")
     dilation = per_dim(getattr(attrs, "dilation", 1), rank, "dilation")
     return kernel, stride, dilation, resolve_padding(attrs.padding, in_shape[:-1], kernel, stride, dilation)
+
+
+def transpose_crops(attrs, sizes: Shape) -> tuple[tuple, tuple, Pairs]:
+    """(kernel, stride, crop pairs) of a transposed convolution: the IR's output is the full
+    output (n - 1) * s + k with `before` cells cropped at the start and `after` at the end (a
+    negative `after` adds cells there).  `same` crops as TensorFlow does, the odd cell at the end."""
+    kernel, stride, out = transpose_geometry(attrs, sizes)
+    pairs = []
+    for n, k, s, o in zip(sizes, kernel, stride, out):
+        total = (n - 1) * s + k - o
+        if attrs.padding in ("same", "valid"):
+            before = max(total, 0) // 2
+        else:
+            before = per_dim(attrs.padding, len(sizes), "padding")[len(pairs)]
+        pairs.append((before, total - before))
+    return kernel, stride, tuple(pairs)
 
 
 def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:

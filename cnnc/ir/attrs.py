@@ -84,7 +84,8 @@ class ConvTransposeAttrs(LayerAttrs):
     kernel: Size
     stride: Size = 1
     padding: Literal["valid", "same"] | NonNegInt | tuple[NonNegInt, ...] = "valid"
-    output_padding: NonNegInt | tuple[NonNegInt, ...] = 0
+    # None (not given) and 0 differ under `same`, as in Keras: n * s, or (n - 1) * s + k - 2 * (k // 2) + p.
+    output_padding: NonNegInt | tuple[NonNegInt, ...] | None = None
     bias: bool = True
 
 

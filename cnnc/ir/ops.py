@@ -298,16 +298,37 @@ register(
 )
 
 
-def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
-    rank = spatial_rank(ins[0], "conv_transpose")
+def transpose_geometry(attrs: A.ConvTransposeAttrs, sizes: Shape) -> tuple[tuple, tuple, tuple]:
+    """(kernel, stride, output size) per spatial axis of a transposed convolution.
+
+    Keras' rule (keras.src.utils.conv_utils.deconv_output_length): `same` gives n * s when
+    output_padding is not given, else (n - 1) * s + k - 2 * (k // 2) + p; explicit padding
+    (PyTorch's) gives (n - 1) * s - 2p + k + output_padding.  Both frameworks refuse
+    output_padding >= stride.
+    """
+    rank = len(sizes)
     kernel = per_dim(attrs.kernel, rank, "kernel")
     stride = per_dim(attrs.stride, rank, "stride")
-    extra = per_dim(attrs.output_padding, rank, "output_padding")
+    extra = per_dim(attrs.output_padding or 0, rank, "output_padding")
+    for s, e in zip(stride, extra):
+        if e >= s:
+            raise ShapeError(
+                f"output_padding {e} is not smaller than the stride {s}",
+                code="E0305",
+                notes=[
+                    f"output_padding adds 0 to stride - 1 = {s - 1} cells at the end: one more stride step "
+                    "is a different input size, and PyTorch and Keras both refuse it"
+                ],
+                help=f"use output_padding below {s}, or a larger stride",
+            )
     if attrs.padding == "same":
-        return tuple(n * s for n, s in zip(ins[0][:-1], stride)) + (attrs.filters,)
-    pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
+        if attrs.output_padding is None:
+            return kernel, stride, tuple(n * s for n, s in zip(sizes, stride))
+        pads = tuple(k // 2 for k in kernel)
+    else:
+        pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
     out = []
-    for n, f, s, p, e in zip(ins[0][:-1], kernel, stride, pads, extra):
+    for n, f, s, p, e in zip(sizes, kernel, stride, pads, extra):
         size = (n - 1) * s - 2 * p + f + e
         if size < 1:
             raise ShapeError(
@@ -315,7 +336,12 @@ def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
                 notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - 2*{p} + {f} + {e} = {size}"],
             )
         out.append(size)
-    return tuple(out) + (attrs.filters,)
+    return kernel, stride, tuple(out)
+
+
+def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
+    spatial_rank(ins[0], "conv_transpose")
+    return transpose_geometry(attrs, ins[0][:-1])[2] + (attrs.filters,)
 
 
 register(

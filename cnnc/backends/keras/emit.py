@@ -134,10 +134,12 @@ def emit_pointwise(b: Builder, node: Node) -> str:
 def emit_conv_transpose(b: Builder, node: Node) -> str:
     a, rank = node.attrs, _rank(b, node)
     args = [b.attr(node, "filters"), b.attr(node, "kernel"), *_opt(b, node, "strides", "stride", 1)]
-    if a.padding == "same":  # Keras' `same` gives n * s, the IR's rule
+    extra = inline(per_dim(a.output_padding or 0, rank, "output_padding"))
+    if a.padding == "same":  # Keras' `same` is the IR's rule, with output_padding or without
         args.append('padding="same"')
+        args += [] if a.output_padding is None else [f"output_padding={extra}"]
     else:  # with output_padding given, Keras' valid output is (n - 1) * s + f + output_padding
-        args.append(f"output_padding={inline(per_dim(a.output_padding, rank, 'output_padding'))}")
+        args.append(f"output_padding={extra}")
     args += _opt(b, node, "use_bias", "bias", True)
     y = b.layer(node, f"layers.Conv{rank}DTranspose", args, b.input(node))
     if a.padding not in ("valid", "same") and any(per_dim(a.padding, rank, "padding")):

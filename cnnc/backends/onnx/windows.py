@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cnnc.backends.common import Pairs, window_geometry
+from cnnc.backends.common import Pairs, transpose_crops, window_geometry
 from cnnc.backends.onnx.site import Site, emits
 from cnnc.ir.shape_math import per_dim
 
@@ -58,25 +58,19 @@ def emit_pointwise(site: Site) -> str:
 
 @emits("conv_transpose")
 def emit_conv_transpose(site: Site) -> str:
-    """`same` gives n * s: TensorFlow crops the full output (n - 1) * s + k by (k - s) // 2 at the
-    start and the rest at the end, or, when k < s, adds s - k at the end (output_padding)."""
-    attrs, rank = site.attrs, site.rank
-    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
-    extra = per_dim(attrs.output_padding, rank, "output_padding")
-    if attrs.padding == "same":
-        pairs = tuple((max(k - s, 0) // 2, max(k - s, 0) - max(k - s, 0) // 2) for k, s in zip(kernel, stride))
-        extra = tuple(max(s - k, 0) for k, s in zip(kernel, stride))
-    else:
-        pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
-        pairs = tuple((p, p) for p in pads)
-    inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if attrs.bias else [])
+    """The full output (n - 1) * s + k cropped as the IR says (`transpose_crops`): ONNX takes the
+    crop at each end as pads and cells added at the end as output_padding."""
+    kernel, stride, crops = transpose_crops(site.attrs, site.shape[:-1])
+    pairs = tuple((before, max(after, 0)) for before, after in crops)
+    extra = [max(-after, 0) for _, after in crops]
+    inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if site.attrs.bias else [])
     return site.op(
         "ConvTranspose",
         inputs,
         kernel_shape=list(kernel),
         strides=list(stride),
         pads=onnx_pads(pairs),
-        output_padding=list(extra),
+        output_padding=extra,
     )
 
 

@@ -7,11 +7,10 @@ gives the same cells, an explicit `F.pad` where it does not.
 
 from __future__ import annotations
 
-from cnnc.backends.common import Pairs, symmetric, uniform, window_geometry
+from cnnc.backends.common import Pairs, symmetric, transpose_crops, uniform, window_geometry
 from cnnc.backends.pysource import Expr, call, dict_of, list_of, literal
 from cnnc.backends.torch.site import AVG_POOL_HELPER, FRESH, Emit, Site, emits, size_literal
 from cnnc.ir.ops import constant_kernel
-from cnnc.ir.shape_math import per_dim
 
 # --- padding -------------------------------------------------------------
 
@@ -138,13 +137,14 @@ def emit_pointwise(site: Site) -> Emit:
 
 @emits("conv_transpose", output=FRESH)
 def emit_conv_transpose(site: Site) -> Emit:
-    attrs, rank = site.attrs, site.rank
-    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
-    padding, extra, crop = _transpose_padding(
-        attrs.padding, per_dim(attrs.output_padding, rank, "output_padding"), kernel, stride
-    )
+    kernel, stride, crops = transpose_crops(site.attrs, site.shape[:-1])
+    # PyTorch crops `padding` at both ends and adds output_padding at the end: an odd crop
+    # (TensorFlow's `same` puts the odd cell at the end) is one more cell sliced off after.
+    padding = tuple(before for before, _ in crops)
+    extra = tuple(max(before - after, 0) for before, after in crops)
+    sliced = tuple(after > before for before, after in crops)
     module = call(
-        _conv_class(rank, transposed=True),
+        _conv_class(site.rank, transposed=True),
         literal(site.channels),
         site.value("filters"),
         size_literal(kernel),
@@ -154,30 +154,10 @@ def emit_conv_transpose(site: Site) -> Emit:
         bias=site.option("bias", True),
     )
     emit = Emit(call(site.module, site.x), module)
-    if any(crop):
-        slices = ", ".join(":-1" if c else ":" for c in crop)
+    if any(sliced):
+        slices = ", ".join(":-1" if c else ":" for c in sliced)
         emit.then = ("{}[:, :, " + slices + "]",)
     return emit
-
-
-def _transpose_padding(padding, output_padding: tuple, kernel: tuple, stride: tuple) -> tuple[tuple, tuple, tuple]:
-    """(padding, output_padding, crop one at the end) per axis.
-
-    `same` gives n * s, cropping the full output (n - 1) * s + k the way
-    TensorFlow does: (k - s) // 2 at the start, the rest at the end.  PyTorch
-    crops symmetrically, so an odd k - s leaves one more to crop at the end.
-    """
-    rank = len(kernel)
-    if padding == "same":
-        pads, extras, crops = [], [], []
-        for k, s in zip(kernel, stride):
-            total = k - s
-            pads.append(max(total, 0) // 2)
-            extras.append(max(-total, 0))
-            crops.append(int(total > 0 and total % 2 == 1))
-        return tuple(pads), tuple(extras), tuple(crops)
-    pads = (0,) * rank if padding == "valid" else per_dim(padding, rank, "padding")
-    return pads, output_padding, (0,) * rank
 
 
 # --- pooling ---------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""cnnc's shapes against the reference frameworks' own shape tests.
+
+Every row is one case of ONNX's shape inference tests, ONNX's backend node tests (the
+`input_shape` / `output_shape` each export documents) or Keras' layer tests, cited as
+`owner/repo/path::test`: the input shape, the attributes and the expected output shape
+as the test states them, written channels-last without the batch as cnnc's shapes are
+(ONNX's `N x C x spatial` and Keras' `channels_first` cases moved; ONNX's `pads` as
+(before, after) pairs; `auto_pad=SAME_UPPER` is `same`, `SAME_LOWER` is `same_lower`).
+Rows were transcribed with a script over the tests' literals and kept as a table.
+
+`REFUSED` holds the cases cnnc does not express, each with the diagnostic code that says so.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnc.compiler import analyze
+
+CASES = [
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv', '5x6x7x4', 'conv(5, (2, 4, 3), stride=(1, 1, 2), padding=((0, 0), (1, 0), (1, 1)), dilation=(1, 2, 2))', '4x1x3x5'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_1d_simple', '5x4', 'conv(50, 2)', '4x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_dilations', '8x8x8x4', 'conv(50, 3, dilation=(1, 2, 3))', '6x4x2x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_strides', '8x8x8x4', 'conv(50, 3, stride=(1, 2, 3))', '6x3x2x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_pads', '7x6x4x4', 'conv(50, 3, padding=((1, 0), (1, 1), (2, 2)))', '6x6x6x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_auto_pad', '7x6x4x4', 'conv(50, (4, 3, 2), padding=same)', '7x6x4x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_auto_pads', '7x6x4x4', 'conv(50, (4, 3, 2), stride=(2, 2, 1), padding=same)', '4x3x4x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_auto_pad_dilation', '65x64x63x4', 'conv(50, (4, 3, 2), padding=same, dilation=(2, 3, 4))', '65x64x63x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_group', '8x8x8x4', 'conv(4, 8, groups=4)', '1x1x1x4'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_only_one_pos', '5x4', 'conv(50, 5, stride=2)', '1x50'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_average_pool_auto_pads', '7x6x4x4', 'avgpool((4, 3, 2), stride=(2, 2, 1), padding=same)', '4x3x4x4'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_average_pool_with_dilations', '4x4x3', 'avgpool(2, stride=1, dilation=2)', '2x2x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_average_pool_with_same_upper_padding_and_stride_and_dilation', '4x4x3', 'avgpool(2, stride=2, padding=same, dilation=(2, 3))', '2x2x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool', '4x4x3', 'maxpool(2, stride=1)', '3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_indices', '4x4x3', 'maxpool(2, stride=1)', '3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_3D', '4x4x4x3', 'maxpool(2, stride=1)', '3x3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding', '4x4x3', 'maxpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding_and_stride', '4x4x3', 'maxpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_floor_mode', '35x35x288', 'maxpool(2, stride=2)', '17x17x288'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_ceil_mode', '35x35x288', 'maxpool(2, stride=2, ceil=true)', '18x18x288'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_ceil', '4x4x1', 'maxpool(3, stride=2, ceil=true)', '2x2x1'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_dilations', '4x4x3', 'maxpool(2, stride=1, dilation=2)', '2x2x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_upper_padding_and_stride', '4x4x3', 'maxpool(2, stride=2, padding=same)', '2x2x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_upper_padding_and_stride_and_dilation', '4x4x3', 'maxpool(2, stride=2, padding=same, dilation=(2, 3))', '2x2x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_upper_padding_and_stride_one', '4x4x3', 'maxpool(2, stride=1, padding=same)', '4x4x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_lower_padding_and_stride', '9x9x3', 'maxpool(2, stride=2, padding=same_lower)', '5x5x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_lower_padding_and_stride_and_dilation', '9x9x3', 'maxpool(2, stride=2, padding=same_lower, dilation=(2, 3))', '5x5x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_lower_padding_and_big_stride', '4x4x3', 'maxpool(2, stride=4, padding=same_lower)', '1x1x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool', '4x4x3', 'avgpool(2, stride=1)', '3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_3D', '4x4x4x3', 'avgpool(2, stride=1)', '3x3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding', '4x4x3', 'avgpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding_and_stride', '4x4x3', 'avgpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_ceil', '4x4x1', 'avgpool(3, stride=2, ceil=true)', '2x2x1'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose', '16x16x48', 'conv_transpose(32, 3, stride=2)', '33x33x32'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_pads', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)))', '30x30x32'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_output_shape', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)), output_shape=36)', '36x36x32'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_dilations', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)), dilation=3)', '34x34x32'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_group', '16x16x48', 'conv_transpose(64, 3, stride=2, padding=((1, 2), (1, 2)), groups=2)', '30x30x64'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_group_and_output_shape', '16x16x48', 'conv_transpose(64, 3, stride=2, padding=((1, 2), (1, 2)), groups=2, output_shape=36)', '36x36x64'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_auto_pads', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=same)', '32x32x32'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_pads', '5x5x1', 'avgpool(5, stride=1, padding=2)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_pads_count_include_pad', '5x5x1', 'avgpool(5, stride=1, padding=2, count_include_pad=true)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_strides', '5x5x1', 'avgpool(2, stride=2)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_same_upper', '5x5x1', 'avgpool(3, stride=2, padding=same)', '3x3x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_1d_default', '32x3', 'avgpool(2, stride=1)', '31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_default', '32x32x3', 'avgpool(2, stride=1)', '31x31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_3d_default', '32x32x32x3', 'avgpool(2, stride=1)', '31x31x31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_same_upper', '32x32x3', 'avgpool(2, stride=1, padding=same)', '32x32x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_same_lower', '32x32x3', 'avgpool(2, stride=1, padding=same_lower)', '32x32x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_pads', '28x28x3', 'avgpool(3, stride=1, padding=2)', '30x30x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_pads_count_include_pad', '28x28x3', 'avgpool(3, stride=1, padding=2, count_include_pad=true)', '30x30x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_strides', '32x32x3', 'avgpool(5, stride=3)', '10x10x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_ceil', '4x4x1', 'avgpool(3, stride=2, ceil=true)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_ceil_last_window_starts_on_pad', '2x2x3', 'avgpool(3, stride=3, padding=1, ceil=true, count_include_pad=true)', '1x1x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_dilations', '4x4x1', 'avgpool(2, stride=1, dilation=2, ceil=true)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_uint8', '5x5x1', 'maxpool(5, stride=1, padding=2)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_precomputed_pads', '5x5x1', 'maxpool(5, stride=1, padding=2)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_with_argmax_2d_precomputed_pads', '5x5x1', 'maxpool(5, stride=1, padding=2)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_precomputed_strides', '5x5x1', 'maxpool(2, stride=2)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_with_argmax_2d_precomputed_strides', '5x5x1', 'maxpool(2, stride=2)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_precomputed_same_upper', '5x5x1', 'maxpool(3, stride=2, padding=same)', '3x3x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_1d_default', '32x3', 'maxpool(2, stride=1)', '31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_default', '32x32x3', 'maxpool(2, stride=1)', '31x31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_3d_default', '32x32x32x3', 'maxpool(2, stride=1)', '31x31x31x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_same_upper', '32x32x3', 'maxpool(2, stride=1, padding=same)', '32x32x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_same_lower', '32x32x3', 'maxpool(2, stride=1, padding=same_lower)', '32x32x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_pads', '28x28x3', 'maxpool(3, stride=1, padding=2)', '30x30x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_strides', '32x32x3', 'maxpool(5, stride=3)', '10x10x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_ceil', '4x4x1', 'maxpool(3, stride=2, ceil=true)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_ceil_output_size_reduce_by_one', '2x2x1', 'maxpool(1, stride=2, ceil=true)', '1x1x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_dilations', '4x4x1', 'maxpool(2, stride=1, dilation=2)', '2x2x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_3d_dilations', '4x4x4x1', 'maxpool(2, stride=1, dilation=2)', '2x2x2x1'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling1d', '5x4', 'avgpool(2, stride=1)', '4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling1d', '4x5', 'avgpool(2, stride=1, padding=same)', '4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling1d', '5x4', 'avgpool(2, stride=2)', '2x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x5x4', 'avgpool(2, stride=1)', '4x4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x5x4', 'avgpool(2, stride=1, padding=same)', '5x5x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x4x5', 'avgpool(2, stride=1)', '4x3x5'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x4x5', 'avgpool(2, stride=1, padding=same)', '5x4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x5x4', 'avgpool((2, 3), stride=2)', '2x2x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x5x4', 'avgpool((2, 3), stride=2, padding=same)', '3x3x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling2d', '5x4x5', 'avgpool((2, 3), stride=3, padding=same)', '2x2x5'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling3d', '5x5x5x4', 'avgpool(2, stride=1)', '4x4x4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling3d', '5x5x4x5', 'avgpool(2, stride=1, padding=same)', '5x5x4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/average_pooling_test.py::AveragePoolingBasicTest::test_average_pooling3d', '5x5x5x4', 'avgpool((2, 3, 2), stride=(2, 2, 1))', '2x2x4x4'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv1d_basic', '5x4', 'conv(5, 2)', '4x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv1d_basic', '4x4', 'conv(6, 2, padding=same, dilation=2, groups=2)', '4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv1d_basic', '4x4', 'conv(6, 2, padding=causal, dilation=2, groups=2)', '4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv1d_basic', '5x4', 'conv(6, 2, stride=2, groups=2)', '2x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv2d_basic', '5x5x4', 'conv(5, 2)', '4x4x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv2d_basic', '4x4x4', 'conv(6, 2, padding=same, dilation=2, groups=2)', '4x4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv2d_basic', '5x5x4', 'conv(6, 2, stride=(2, 1), groups=2)', '2x4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv3d_basic', '5x5x5x4', 'conv(5, 2)', '4x4x4x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv3d_basic', '4x4x4x4', 'conv(6, 2, padding=same, dilation=2, groups=2)', '4x4x4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_test.py::ConvBasicTest::test_conv3d_basic', '5x5x5x4', 'conv(6, (2, 2, 3), stride=(2, 1, 2), groups=2)', '2x4x2x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv1d_transpose_basic', '8x4', 'conv_transpose(5, 2, stride=2)', '16x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv1d_transpose_basic', '8x4', 'conv_transpose(6, 2, stride=3, padding=same, output_padding=2)', '23x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv1d_transpose_basic', '8x4', 'conv_transpose(6, 2, stride=2)', '16x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(5, 2, stride=2)', '16x16x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(6, 2, stride=3, padding=same, output_padding=2)', '23x23x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(6, (2, 3), stride=(2, 1))', '16x10x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '14x14x2', 'conv_transpose(2, 7, stride=16)', '224x224x2'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(5, 2, stride=2)', '16x16x16x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(6, 2, stride=3, padding=same, output_padding=2)', '23x23x23x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(6, (2, 2, 3), stride=(2, 1, 2))', '16x9x17x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv1d_basic', '5x4', 'depthwise(2, multiplier=5)', '4x20'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv1d_basic', '4x4', 'depthwise(2, padding=same, dilation=2, multiplier=6)', '4x24'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv1d_basic', '5x4', 'depthwise(2, stride=2, multiplier=6)', '2x24'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv1d_basic', '10x4', 'depthwise(2, padding=same, dilation=2, multiplier=6)', '10x24'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv2d_basic', '5x5x4', 'depthwise(2, multiplier=5)', '4x4x20'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv2d_basic', '4x4x4', 'depthwise(2, padding=same, dilation=2, multiplier=6)', '4x4x24'),
+    ('keras-team/keras/keras/src/layers/convolutional/depthwise_conv_test.py::DepthwiseConvBasicTest::test_depthwise_conv2d_basic', '5x5x4', 'depthwise(2, stride=2, multiplier=6)', '2x2x24'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling1d', '5x4', 'maxpool(2, stride=1)', '4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling1d', '4x5', 'maxpool(2, stride=1, padding=same)', '4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling1d', '5x4', 'maxpool(2, stride=2)', '2x4'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling2d', '5x5x4', 'maxpool(2, stride=1)', '4x4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling2d', '5x4x5', 'maxpool(2, stride=1, padding=same)', '5x4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling2d', '5x5x4', 'maxpool((2, 3), stride=2)', '2x2x4'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling3d', '5x5x5x4', 'maxpool(2, stride=1)', '4x4x4x4'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling3d', '5x5x4x5', 'maxpool(2, stride=1, padding=same)', '5x5x4x5'),
+    ('keras-team/keras/keras/src/layers/pooling/max_pooling_test.py::MaxPoolingBasicTest::test_max_pooling3d', '5x5x5x4', 'maxpool((2, 3, 2), stride=(2, 2, 1))', '2x2x4x4'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv1d_basic', '5x4', 'separable(5, 2, multiplier=5)', '4x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv1d_basic', '4x4', 'separable(6, 2, padding=same, dilation=2, multiplier=6)', '4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv1d_basic', '5x4', 'separable(6, 2, stride=2, multiplier=6)', '2x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '5x5x4', 'separable(5, 2, multiplier=5)', '4x4x5'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '4x4x4', 'separable(6, 2, padding=same, dilation=2, multiplier=6)', '4x4x6'),
+    ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '5x5x4', 'separable(6, 2, stride=2, multiplier=6)', '2x2x6'),
+]
+
+
+def _probe(tmp_path, shape: str, step: str):
+    path = tmp_path / "case.cnn"
+    path.write_text(f"network T() {{\n  input x: {shape}\n  x -> {step} as probe -> output y\n}}\n")
+    return analyze(path)
+
+
+@pytest.mark.parametrize(
+    "shape, step, expected", [pytest.param(*row[1:], id=f"{i}-{row[0].split('::')[1]}") for i, row in enumerate(CASES)]
+)
+def test_reference_shape(tmp_path, shape, step, expected):
+    analysis = _probe(tmp_path, shape, step)
+    assert analysis.ok, [(d.code, d.message) for d in analysis.diagnostics]
+    assert "x".join(map(str, analysis.graph.node("probe").shape)) == expected
+
+
+def test_the_table_cites_each_framework():
+    sources = {row[0].split("/")[0] + "/" + row[0].split("/")[1] for row in CASES}
+    assert sources == {"onnx/onnx", "keras-team/keras"}
+    assert len(CASES) >= 100
