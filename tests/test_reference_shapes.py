@@ -34,8 +34,6 @@ CASES = [
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool', '4x4x3', 'maxpool(2, stride=1)', '3x3x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_indices', '4x4x3', 'maxpool(2, stride=1)', '3x3x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_3D', '4x4x4x3', 'maxpool(2, stride=1)', '3x3x3x3'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding', '4x4x3', 'maxpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding_and_stride', '4x4x3', 'maxpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_floor_mode', '35x35x288', 'maxpool(2, stride=2)', '17x17x288'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_ceil_mode', '35x35x288', 'maxpool(2, stride=2, ceil=true)', '18x18x288'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_ceil', '4x4x1', 'maxpool(3, stride=2, ceil=true)', '2x2x1'),
@@ -48,18 +46,13 @@ CASES = [
     ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_same_lower_padding_and_big_stride', '4x4x3', 'maxpool(2, stride=4, padding=same_lower)', '1x1x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool', '4x4x3', 'avgpool(2, stride=1)', '3x3x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_3D', '4x4x4x3', 'avgpool(2, stride=1)', '3x3x3x3'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding', '4x4x3', 'avgpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding_and_stride', '4x4x3', 'avgpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_ceil', '4x4x1', 'avgpool(3, stride=2, ceil=true)', '2x2x1'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose', '16x16x48', 'conv_transpose(32, 3, stride=2)', '33x33x32'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_pads', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)))', '30x30x32'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_output_shape', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)), output_shape=36)', '36x36x32'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_dilations', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)), dilation=3)', '34x34x32'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_group', '16x16x48', 'conv_transpose(64, 3, stride=2, padding=((1, 2), (1, 2)), groups=2)', '30x30x64'),
-    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_group_and_output_shape', '16x16x48', 'conv_transpose(64, 3, stride=2, padding=((1, 2), (1, 2)), groups=2, output_shape=36)', '36x36x64'),
     ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_auto_pads', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=same)', '32x32x32'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_pads', '5x5x1', 'avgpool(5, stride=1, padding=2)', '5x5x1'),
-    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_pads_count_include_pad', '5x5x1', 'avgpool(5, stride=1, padding=2, count_include_pad=true)', '5x5x1'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_strides', '5x5x1', 'avgpool(2, stride=2)', '2x2x1'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_same_upper', '5x5x1', 'avgpool(3, stride=2, padding=same)', '3x3x1'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_1d_default', '32x3', 'avgpool(2, stride=1)', '31x3'),
@@ -68,10 +61,8 @@ CASES = [
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_same_upper', '32x32x3', 'avgpool(2, stride=1, padding=same)', '32x32x3'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_same_lower', '32x32x3', 'avgpool(2, stride=1, padding=same_lower)', '32x32x3'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_pads', '28x28x3', 'avgpool(3, stride=1, padding=2)', '30x30x3'),
-    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_pads_count_include_pad', '28x28x3', 'avgpool(3, stride=1, padding=2, count_include_pad=true)', '30x30x3'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_strides', '32x32x3', 'avgpool(5, stride=3)', '10x10x3'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_ceil', '4x4x1', 'avgpool(3, stride=2, ceil=true)', '2x2x1'),
-    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_ceil_last_window_starts_on_pad', '2x2x3', 'avgpool(3, stride=3, padding=1, ceil=true, count_include_pad=true)', '1x1x3'),
     ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_dilations', '4x4x1', 'avgpool(2, stride=1, dilation=2, ceil=true)', '2x2x1'),
     ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_uint8', '5x5x1', 'maxpool(5, stride=1, padding=2)', '5x5x1'),
     ('onnx/onnx/onnx/backend/test/case/node/maxpool.py::test_maxpool_2d_precomputed_pads', '5x5x1', 'maxpool(5, stride=1, padding=2)', '5x5x1'),
@@ -119,7 +110,6 @@ CASES = [
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(5, 2, stride=2)', '16x16x5'),
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(6, 2, stride=3, padding=same, output_padding=2)', '23x23x6'),
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '8x8x4', 'conv_transpose(6, (2, 3), stride=(2, 1))', '16x10x6'),
-    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '14x14x2', 'conv_transpose(2, 7, stride=16)', '224x224x2'),
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(5, 2, stride=2)', '16x16x16x5'),
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(6, 2, stride=3, padding=same, output_padding=2)', '23x23x23x6'),
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv3d_transpose_basic', '8x8x8x4', 'conv_transpose(6, (2, 2, 3), stride=(2, 1, 2))', '16x9x17x6'),
@@ -145,6 +135,29 @@ CASES = [
     ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '5x5x4', 'separable(5, 2, multiplier=5)', '4x4x5'),
     ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '4x4x4', 'separable(6, 2, padding=same, dilation=2, multiplier=6)', '4x4x6'),
     ('keras-team/keras/keras/src/layers/convolutional/separable_conv_test.py::SeparableConvBasicTest::test_separable_conv2d_basic', '5x5x4', 'separable(6, 2, stride=2, multiplier=6)', '2x2x6'),
+    # Keras' `valid` without output_padding pads k < s up to n * s; PyTorch (and cnnc) give (n - 1) * s + k,
+    # so Keras' 224 is written with output_padding = s - k = 9: (14 - 1) * 16 + 7 + 9 = 224.
+    ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '14x14x2', 'conv_transpose(2, 7, stride=16, output_padding=9)', '224x224x2'),
+]
+
+# Cases cnnc refuses, each with its code: padding as wide as the window leaves windows of padding
+# alone (ONNX gives -inf or NaN there); ConvTranspose's `output_shape` is not an attribute (padding and
+# output_padding say the same size).
+REFUSED = [
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding', '4x4x3', 'maxpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3', 'E0305'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_maxpool_with_padding_and_stride', '4x4x3', 'maxpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3', 'E0305'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding', '4x4x3', 'avgpool(2, stride=1, padding=((1, 2), (1, 2)))', '6x6x3', 'E0305'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_averagepool_with_padding_and_stride', '4x4x3', 'avgpool(2, stride=2, padding=((1, 2), (1, 2)))', '3x3x3', 'E0305'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_output_shape', '16x16x48', 'conv_transpose(32, 3, stride=2, padding=((1, 2), (1, 2)), output_shape=36)', '36x36x32', 'E0203'),
+    ('onnx/onnx/tests/python/shape_inference_test.py::test_conv_transpose_with_group_and_output_shape', '16x16x48', 'conv_transpose(64, 3, stride=2, padding=((1, 2), (1, 2)), groups=2, output_shape=36)', '36x36x64', 'E0203'),
+]
+
+# Average pools that count padded cells, which another branch adds (`count_include_pad`): move these
+# rows into CASES once it is merged.
+COUNT_INCLUDE_PAD = [
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_precomputed_pads_count_include_pad', '5x5x1', 'avgpool(5, stride=1, padding=2, count_include_pad=true)', '5x5x1'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_pads_count_include_pad', '28x28x3', 'avgpool(3, stride=1, padding=2, count_include_pad=true)', '30x30x3'),
+    ('onnx/onnx/onnx/backend/test/case/node/averagepool.py::test_averagepool_2d_ceil_last_window_starts_on_pad', '2x2x3', 'avgpool(3, stride=3, padding=1, ceil=true, count_include_pad=true)', '1x1x3'),
 ]
 
 
@@ -161,6 +174,14 @@ def test_reference_shape(tmp_path, shape, step, expected):
     analysis = _probe(tmp_path, shape, step)
     assert analysis.ok, [(d.code, d.message) for d in analysis.diagnostics]
     assert "x".join(map(str, analysis.graph.node("probe").shape)) == expected
+
+
+@pytest.mark.parametrize(
+    "shape, step, expected, code", [pytest.param(*row[1:], id=row[0].split("::")[1]) for row in REFUSED]
+)
+def test_refused_reference_case(tmp_path, shape, step, expected, code):
+    analysis = _probe(tmp_path, shape, step)
+    assert [d.code for d in analysis.diagnostics if d.level == "error"] == [code]
 
 
 def test_the_table_cites_each_framework():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.ops import transpose_geometry
-from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, same_pad_pairs
+from cnnc.ir.shape_math import Shape, keyword_pairs, pad_pairs, per_dim, same_pad_pairs
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -42,6 +42,8 @@ def resolve_padding(
         return ((0, 0),) * rank
     if padding == "same":
         return same_pad_pairs(sizes, kernel, stride, dilation or (1,) * rank)
+    if padding in ("same_lower", "causal"):
+        return keyword_pairs(padding, sizes, kernel, stride, dilation or (1,) * rank)
     return pad_pairs(padding, rank)
 
 
@@ -59,20 +61,21 @@ def window_geometry(node: Node, in_shape: Shape) -> tuple[tuple, tuple, tuple, P
     return kernel, stride, dilation, resolve_padding(attrs.padding, in_shape[:-1], kernel, stride, dilation)
 
 
-def transpose_crops(attrs, sizes: Shape) -> tuple[tuple, tuple, Pairs]:
-    """(kernel, stride, crop pairs) of a transposed convolution: the IR's output is the full
-    output (n - 1) * s + k with `before` cells cropped at the start and `after` at the end (a
-    negative `after` adds cells there).  `same` crops as TensorFlow does, the odd cell at the end."""
-    kernel, stride, out = transpose_geometry(attrs, sizes)
+def transpose_crops(attrs, sizes: Shape) -> tuple[tuple, tuple, tuple, Pairs]:
+    """(kernel, stride, dilation, crop pairs) of a transposed convolution: the IR's output is the
+    full output (n - 1) * s + d * (k - 1) + 1 with `before` cells cropped at the start and `after`
+    at the end (a negative `after` adds cells there).  `same` crops as TensorFlow does, the odd
+    cell at the end; explicit padding crops its own (before, after)."""
+    rank = len(sizes)
+    window, stride, out = transpose_geometry(attrs, sizes)
+    explicit = None if attrs.padding in ("same", "valid") else pad_pairs(attrs.padding, rank)
     pairs = []
-    for n, k, s, o in zip(sizes, kernel, stride, out):
-        total = (n - 1) * s + k - o
-        if attrs.padding in ("same", "valid"):
-            before = max(total, 0) // 2
-        else:
-            before = per_dim(attrs.padding, len(sizes), "padding")[len(pairs)]
+    for axis, (n, f, s, o) in enumerate(zip(sizes, window, stride, out)):
+        total = (n - 1) * s + f - o
+        before = explicit[axis][0] if explicit else max(total, 0) // 2
         pairs.append((before, total - before))
-    return kernel, stride, tuple(pairs)
+    kernel, dilation = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.dilation, rank, "dilation")
+    return kernel, stride, dilation, tuple(pairs)
 
 
 def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:

@@ -299,7 +299,7 @@ register(
 
 
 def transpose_geometry(attrs: A.ConvTransposeAttrs, sizes: Shape) -> tuple[tuple, tuple, tuple]:
-    """(kernel, stride, output size) per spatial axis of a transposed convolution.
+    """(dilated kernel, stride, output size) per spatial axis of a transposed convolution.
 
     Keras' rule (keras.src.utils.conv_utils.deconv_output_length): `same` gives n * s when
     output_padding is not given, else (n - 1) * s + k - 2 * (k // 2) + p; explicit padding
@@ -309,6 +309,8 @@ def transpose_geometry(attrs: A.ConvTransposeAttrs, sizes: Shape) -> tuple[tuple
     rank = len(sizes)
     kernel = per_dim(attrs.kernel, rank, "kernel")
     stride = per_dim(attrs.stride, rank, "stride")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     extra = per_dim(attrs.output_padding or 0, rank, "output_padding")
     for s, e in zip(stride, extra):
         if e >= s:
@@ -323,24 +325,32 @@ def transpose_geometry(attrs: A.ConvTransposeAttrs, sizes: Shape) -> tuple[tuple
             )
     if attrs.padding == "same":
         if attrs.output_padding is None:
-            return kernel, stride, tuple(n * s for n, s in zip(sizes, stride))
-        pads = tuple(k // 2 for k in kernel)
+            return window, stride, tuple(n * s for n, s in zip(sizes, stride))
+        pairs = tuple((k // 2, k // 2) for k in window)
     else:
-        pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
+        pairs = ((0, 0),) * rank if attrs.padding == "valid" else pad_pairs(attrs.padding, rank)
     out = []
-    for n, f, s, p, e in zip(sizes, kernel, stride, pads, extra):
-        size = (n - 1) * s - 2 * p + f + e
+    for n, f, s, (pb, pa), e in zip(sizes, window, stride, pairs, extra):
+        size = (n - 1) * s - pb - pa + f + e
         if size < 1:
+            pad = f"2*{pb}" if pb == pa else f"{pb}+{pa}"
             raise ShapeError(
                 f"transposed convolution gives an empty output ({size})",
-                notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - 2*{p} + {f} + {e} = {size}"],
+                notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - {pad} + {f} + {e} = {size}"],
             )
         out.append(size)
-    return kernel, stride, tuple(out)
+    return window, stride, tuple(out)
 
 
 def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
     spatial_rank(ins[0], "conv_transpose")
+    for what, n in (("input", ins[0][-1]), ("output", attrs.filters)):
+        if n % attrs.groups:
+            raise ShapeError(
+                f"groups={attrs.groups} does not divide the {what} channels {n}",
+                code="E0305",
+                help="the channels on both sides must be multiples of `groups`",
+            )
     return transpose_geometry(attrs, ins[0][:-1])[2] + (attrs.filters,)
 
 
@@ -352,8 +362,10 @@ register(
         "Transposed convolution (learned upsampling).",
         positional=("filters", "kernel"),
         shape=_transpose_shape,
-        params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
-        macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
+        params=lambda a, ins, out: Params(
+            _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters // a.groups + a.filters * a.bias
+        ),
+        macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters // a.groups * _positions(ins[0]),
         width_attr="filters",
         shape_free_attrs=_BIAS,
     )
@@ -364,21 +376,31 @@ register(
 
 def _pool_window(attrs: A.PoolAttrs, rank: int) -> Window:
     size = per_dim(attrs.size, rank, "size")
-    return size, per_dim(attrs.stride or attrs.size, rank, "stride")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    return tuple(d * (k - 1) + 1 for k, d in zip(size, dilation)), per_dim(attrs.stride or attrs.size, rank, "stride")
 
 
 def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
+    """Explicit padding may reach the window less one cell (ONNX's MaxPool and AveragePool take
+    any; PyTorch's own layers stop at half the window, where the backends pad explicitly): every
+    window then still holds a real cell."""
     rank = spatial_rank(ins[0], "pool")
-    size, stride = _pool_window(attrs, rank)
-    if attrs.padding not in ("valid", "same"):
-        for (before, after), f in zip(pad_pairs(attrs.padding, rank), size):
-            if max(before, after) > f // 2:
+    size = per_dim(attrs.size, rank, "size")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    window, stride = _pool_window(attrs, rank)
+    if attrs.padding not in ("valid", "same", "same_lower", "causal"):
+        for (before, after), f in zip(pad_pairs(attrs.padding, rank), window):
+            if max(before, after) >= f:
                 raise ShapeError(
-                    f"pool padding {max(before, after)} is more than half the window {f}",
+                    f"pool padding {max(before, after)} is not smaller than the window {f}",
                     code="E0305",
-                    notes=["a window made only of padding has nothing to pool"],
+                    notes=[
+                        "a window made only of padding has nothing to pool (ONNX accepts it and gives "
+                        "-inf or NaN there; PyTorch's pools stop at half the window)"
+                    ],
+                    help=f"use padding below {f}",
                 )
-    return window_output(ins[0][:-1], size, stride, attrs.padding, None, attrs.ceil) + ins[0][-1:]
+    return window_output(ins[0][:-1], size, stride, attrs.padding, dilation, attrs.ceil) + ins[0][-1:]
 
 
 for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):

@@ -60,7 +60,7 @@ def emit_pointwise(site: Site) -> str:
 def emit_conv_transpose(site: Site) -> str:
     """The full output (n - 1) * s + k cropped as the IR says (`transpose_crops`): ONNX takes the
     crop at each end as pads and cells added at the end as output_padding."""
-    kernel, stride, crops = transpose_crops(site.attrs, site.shape[:-1])
+    kernel, stride, dilation, crops = transpose_crops(site.attrs, site.shape[:-1])
     pairs = tuple((before, max(after, 0)) for before, after in crops)
     extra = [max(-after, 0) for _, after in crops]
     inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if site.attrs.bias else [])
@@ -71,6 +71,8 @@ def emit_conv_transpose(site: Site) -> str:
         strides=list(stride),
         pads=onnx_pads(pairs),
         output_padding=extra,
+        dilations=list(dilation),
+        group=site.attrs.groups,
     )
 
 
@@ -78,10 +80,11 @@ def emit_conv_transpose(site: Site) -> str:
 def emit_pool(site: Site) -> str:
     """Padding at the end is made exactly enough for the IR's output size, which also covers
     PyTorch's ceil mode (its last window may start in the padding, never past it)."""
-    kernel, stride, _, pairs = window_geometry(site.node, site.shape)
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     sizes, out = site.shape[:-1], site.node.shape[:-1]
-    pairs = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out))
-    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs)}
+    pairs = tuple((b, max(0, (o - 1) * s + w - n - b)) for (b, _), n, w, s, o in zip(pairs, sizes, window, stride, out))
+    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs), "dilations": list(dilation)}
     if site.node.op.name == "maxpool":
         return site.op("MaxPool", [site.x], **attrs)
     return site.op("AveragePool", [site.x], count_include_pad=0, **attrs)
