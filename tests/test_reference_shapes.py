@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the table keeps one reference case per line, its citation first)
 """cnnc's shapes against the reference frameworks' own shape tests.
 
 Every row is one case of ONNX's shape inference tests, ONNX's backend node tests (the
@@ -188,3 +189,85 @@ def test_the_table_cites_each_framework():
     sources = {row[0].split("/")[0] + "/" + row[0].split("/")[1] for row in CASES}
     assert sources == {"onnx/onnx", "keras-team/keras"}
     assert len(CASES) >= 100
+
+
+# --- the bugs the references found, and the refusals, as diagnostics ------------------------
+
+
+def _error(tmp_path, shape: str, step: str):
+    from cnnc.diagnostics import render
+
+    analysis = _probe(tmp_path, shape, step)
+    errors = [d for d in analysis.diagnostics if d.level == "error"]
+    assert len(errors) == 1, [(d.code, d.message) for d in analysis.diagnostics]
+    lines = render(errors[0], analysis.sources).splitlines()
+    index = next(i for i, line in enumerate(lines) if "^" in line and "|" in line)
+    cut = lines[index - 1].index("|") + 2
+    source, marks = lines[index - 1][cut:], lines[index][cut:]
+    start = marks.index("^")
+    return errors[0], source[start : len(marks.rstrip())]
+
+
+def test_same_with_output_padding_is_keras_rule(tmp_path):
+    # keras conv_transpose_test::test_conv2d_transpose_basic: 8 -> 23 with k=2, s=3, p=2; 12 -> 23 (not 24) below
+    analysis = _probe(tmp_path, "12x12x3", "conv_transpose(4, 3, stride=2, padding=same, output_padding=0)")
+    assert analysis.graph.node("probe").shape == (23, 23, 4)
+    analysis = _probe(tmp_path, "12x12x3", "conv_transpose(4, 3, stride=2, padding=same)")
+    assert analysis.graph.node("probe").shape == (24, 24, 4)
+
+
+def test_output_padding_not_below_the_stride_is_refused(tmp_path):
+    diag, under = _error(tmp_path, "8x8x3", "conv_transpose(4, 3, stride=2, output_padding=2)")
+    assert (diag.code, diag.message) == ("E0305", "output_padding 2 is not smaller than the stride 2")
+    assert "stride - 1 = 1" in diag.notes[0]
+    assert under == "conv_transpose(4, 3, stride=2, output_padding=2) as probe"
+
+
+def test_pool_padding_as_wide_as_the_window_is_refused(tmp_path):
+    diag, under = _error(tmp_path, "4x4x3", "maxpool(2, stride=1, padding=((1, 2), (1, 2)))")
+    assert (diag.code, diag.message) == ("E0305", "pool padding 2 is not smaller than the window 2")
+    assert under.startswith("maxpool(2")
+
+
+def test_causal_padding_is_one_dimensional(tmp_path):
+    diag, under = _error(tmp_path, "8x8x3", "conv(4, 3, padding=causal)")
+    assert (diag.code, diag.message) == ("E0305", "`padding=causal` is for 1D input, got 2 spatial dimensions")
+    assert under == "conv(4, 3, padding=causal) as probe"
+
+
+def test_causal_output_never_sees_a_later_input(tmp_path):
+    import numpy as np
+    import torch
+
+    from cnnc.backends import torch as torch_backend
+
+    analysis = _probe(tmp_path, "16x2", "conv(3, 3, dilation=2, padding=causal)")
+    scope: dict = {}
+    exec(torch_backend.generate(analysis)["model.py"], scope)
+    model = scope["build_model"]().eval()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 2, 16)).astype(np.float32))
+    later = x.clone()
+    later[:, :, 10:] += 1.0
+    with torch.no_grad():
+        assert torch.equal(model(x)[:, :, :10], model(later)[:, :, :10])
+        assert not torch.equal(model(x)[:, :, 10:], model(later)[:, :, 10:])
+
+
+@pytest.mark.parametrize(
+    "step, limit",
+    [
+        ("conv_transpose(4, 3, groups=2)", "has no `groups`"),
+        ("conv_transpose(4, 3, stride=2, dilation=2)", "refuses strides > 1 with dilation_rate > 1"),
+    ],
+)
+def test_keras_refuses_what_conv_transpose_cannot_build(tmp_path, step, limit):
+    from cnnc.backends import keras as keras_backend
+    from cnnc.diagnostics import CnncError
+
+    analysis = _probe(tmp_path, "8x8x4", step)
+    assert analysis.ok
+    with pytest.raises(CnncError) as raised:
+        keras_backend.generate(analysis)
+    (diag,) = raised.value.diagnostics
+    assert diag.code == "E0307" and limit in diag.notes[0]
+    assert diag.span.line == 3

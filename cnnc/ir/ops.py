@@ -359,7 +359,10 @@ register(
         "conv_transpose",
         "conv",
         A.ConvTransposeAttrs,
-        "Transposed convolution (learned upsampling).",
+        "Transposed convolution (learned upsampling). `same` gives n * s, or with `output_padding` "
+        "Keras' (n - 1) * s + k - 2 * (k // 2) + p; explicit padding (pairs allowed) crops the full "
+        "(n - 1) * s + d * (k - 1) + 1; output_padding must be below the stride. Keras cannot build "
+        "`groups` or stride with dilation (E0307).",
         positional=("filters", "kernel"),
         shape=_transpose_shape,
         params=lambda a, ins, out: Params(
@@ -403,7 +406,11 @@ def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
     return window_output(ins[0][:-1], size, stride, attrs.padding, dilation, attrs.ceil) + ins[0][-1:]
 
 
-for _name, _doc in (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted).")):
+_POOL_DOC = (
+    " `dilation` spreads the window (Keras: a DilatedPool layer); explicit padding may reach the window less one cell."
+)
+_POOL_DOCS = (("maxpool", "Max pooling."), ("avgpool", "Average pooling (padding not counted)."))
+for _name, _doc in ((name, doc + _POOL_DOC) for name, doc in _POOL_DOCS):
     register(
         Op(
             _name,

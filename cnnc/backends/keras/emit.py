@@ -14,8 +14,8 @@ from collections.abc import Callable
 from cnnc.backends.common import resolve_padding
 from cnnc.backends.keras.build import Builder
 from cnnc.backends.naming import layer_name
-from cnnc.diagnostics import Diagnostic
 from cnnc.backends.pysource import call, inline, list_of, literal
+from cnnc.diagnostics import Diagnostic
 from cnnc.ir.graph import Node
 from cnnc.ir.ops import constant_kernel
 from cnnc.ir.shape_math import pad_pairs, per_dim, same_pad_pairs

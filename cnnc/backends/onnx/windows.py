@@ -84,10 +84,20 @@ def emit_pool(site: Site) -> str:
     window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     sizes, out = site.shape[:-1], site.node.shape[:-1]
     pairs = tuple((b, max(0, (o - 1) * s + w - n - b)) for (b, _), n, w, s, o in zip(pairs, sizes, window, stride, out))
-    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs), "dilations": list(dilation)}
-    if site.node.op.name == "maxpool":
-        return site.op("MaxPool", [site.x], **attrs)
-    return site.op("AveragePool", [site.x], count_include_pad=0, **attrs)
+    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "dilations": list(dilation)}
+    is_max = site.node.op.name == "maxpool"
+    if all(max(pair) < k for pair, k in zip(pairs, kernel)):
+        kind, extra = ("MaxPool", {}) if is_max else ("AveragePool", {"count_include_pad": 0})
+        return site.op(kind, [site.x], pads=onnx_pads(pairs), **attrs, **extra)
+    # onnxruntime wants pads below the (undilated) kernel: a dilated window's wider padding is a Pad
+    # node, -inf for max; an average divides by the pool of the padded ones (the real cells counted).
+    pads = site.ints(onnx_pads(((0, 0), (0, 0), *pairs)), "pads")
+    if is_max:
+        padded = site.op("Pad", [site.x, pads, site.constant(np.array(-np.inf, np.float32), "neg_inf")])
+        return site.op("MaxPool", [padded], **attrs)
+    ones = site.op("Pad", [site.constant(np.ones((1, 1, *sizes)), "ones"), pads])
+    total = site.op("AveragePool", [site.op("Pad", [site.x, pads])], **attrs)
+    return site.op("Div", [total, site.op("AveragePool", [ones], **attrs)])
 
 
 @emits("global_avgpool", "global_maxpool")

@@ -28,7 +28,11 @@ HELPERS: dict[str, list[str]] = {
     # PyTorch's average pools have no dilation: the window sum is a depthwise convolution with ones.
     "avg_pool_dilated": [
         "def avg_pool_dilated(",
-        "    x: torch.Tensor, pad: tuple[int, ...], size: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]",
+        "    x: torch.Tensor,",
+        "    pad: tuple[int, ...],",
+        "    size: tuple[int, ...],",
+        "    stride: tuple[int, ...],",
+        "    dilation: tuple[int, ...],",
         ") -> torch.Tensor:",
         '    """Dilated average pooling over `F.pad(x, pad)` that does not count the padded cells."""',
         "    conv = (F.conv1d, F.conv2d, F.conv3d)[x.dim() - 3]",
