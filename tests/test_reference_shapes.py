@@ -271,3 +271,21 @@ def test_keras_refuses_what_conv_transpose_cannot_build(tmp_path, step, limit):
     (diag,) = raised.value.diagnostics
     assert diag.code == "E0307" and limit in diag.notes[0]
     assert diag.span.line == 3
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        ("upsample(2, mode=bicubic)", "bicubic upsampling is not supported"),
+        ("upsample(1.5)", "upsampling by 1.5x1.5 is not supported: factors are integers"),
+        ("upsample((2, 2.5))", "upsampling by 2x2.5 is not supported: factors are integers"),
+    ],
+)
+def test_upsampling_the_frameworks_disagree_on_is_refused(tmp_path, step, message):
+    diag, under = _error(tmp_path, "8x8x3", step)
+    assert (diag.code, diag.message) == ("E0308", message)
+    assert under == f"{step} as probe"
+
+
+def test_an_integral_float_factor_is_an_integer(tmp_path):
+    assert _probe(tmp_path, "8x8x3", "upsample(2.0)").graph.node("probe").shape == (16, 16, 3)

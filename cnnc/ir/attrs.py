@@ -110,8 +110,9 @@ class AdaptivePoolAttrs(Attrs):
 
 
 class UpsampleAttrs(Attrs):
-    scale: Size = 2
-    mode: Literal["nearest", "bilinear"] = "nearest"
+    # Non-integer factors and `bicubic` are accepted here so the shape rule can say why cnnc refuses them.
+    scale: Size | Annotated[float, Field(gt=0.0)] | tuple[Annotated[float, Field(gt=0.0)], ...] = 2
+    mode: Literal["nearest", "bilinear", "bicubic"] = "nearest"
 
 
 class BatchNormAttrs(LayerAttrs):

@@ -457,6 +457,27 @@ register(
 def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
     rank = spatial_rank(ins[0], "upsample")
     scale = per_dim(attrs.scale, rank, "scale")
+    if attrs.mode == "bicubic":
+        raise ShapeError(
+            "bicubic upsampling is not supported",
+            code="E0308",
+            notes=[
+                "PyTorch's bicubic kernel uses a = -0.75 and TensorFlow's (Keras' UpSampling2D) a = -0.5: "
+                "the two generated models would disagree"
+            ],
+            help="use `mode=bilinear`, or a `conv_transpose` that learns the upsampling",
+        )
+    if any(s != int(s) for s in scale):
+        raise ShapeError(
+            f"upsampling by {'x'.join(f'{s:g}' for s in scale)} is not supported: factors are integers",
+            code="E0308",
+            notes=[
+                "PyTorch's interpolate maps a non-integer scale_factor's pixels by 1 / factor, Keras' "
+                "Resizing by input / output size: the two generated models would disagree"
+            ],
+            help="upsample by an integer factor, then pool or crop to the size you need",
+        )
+    scale = tuple(int(s) for s in scale)
     if attrs.mode == "bilinear" and rank != 2:
         raise ShapeError("bilinear upsampling needs a 2D input", code="E0305", help="use `mode=nearest`")
     return tuple(n * s for n, s in zip(ins[0][:-1], scale)) + ins[0][-1:]
@@ -467,7 +488,8 @@ register(
         "upsample",
         "pool",
         A.UpsampleAttrs,
-        "Upsampling by an integer factor.",
+        "Upsampling by an integer factor. Non-integer factors and `bicubic` are refused (E0308): "
+        "PyTorch and Keras sample them differently.",
         positional=("scale",),
         shape=_upsample_shape,
         passes_width=True,

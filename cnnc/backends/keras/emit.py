@@ -239,7 +239,7 @@ def emit_adaptive(b: Builder, node: Node) -> str:
 @emits("upsample")
 def emit_upsample(b: Builder, node: Node) -> str:
     rank = _rank(b, node)
-    scale = per_dim(node.attrs.scale, rank, "scale")
+    scale = tuple(int(s) for s in per_dim(node.attrs.scale, rank, "scale"))  # 2.0 is 2
     args = [inline(scale[0] if len(set(scale)) == 1 else scale)]
     if node.attrs.mode == "bilinear":  # half-pixel centres: PyTorch's align_corners=False
         args.append('interpolation="bilinear"')

@@ -32,7 +32,7 @@ def emit_adaptive_pool(site: Site) -> Emit:
 
 @emits("upsample", output=FRESH)
 def emit_upsample(site: Site) -> Emit:
-    scale = size_literal(per_dim(site.attrs.scale, site.rank, "scale"))
+    scale = size_literal(tuple(int(s) for s in per_dim(site.attrs.scale, site.rank, "scale")))  # 2.0 is 2
     if site.attrs.mode == "bilinear":
         return Emit(call("F.interpolate", site.x, scale_factor=scale, mode='"bilinear"', align_corners="False"))
     return Emit(call("F.interpolate", site.x, scale_factor=scale))
