@@ -289,3 +289,27 @@ def test_upsampling_the_frameworks_disagree_on_is_refused(tmp_path, step, messag
 
 def test_an_integral_float_factor_is_an_integer(tmp_path):
     assert _probe(tmp_path, "8x8x3", "upsample(2.0)").graph.node("probe").shape == (16, 16, 3)
+
+
+KERAS_REFUSES = """network TransposedGroups() {
+  input x: 9x7x4
+  a = x -> conv_transpose(6, 3, stride=2, groups=2, padding=((1, 0), (0, 2)), output_padding=1)
+  b = x -> conv_transpose(4, 3, stride=2, dilation=2, groups=4, padding=same, output_padding=1)
+  a -> output a
+  b -> output b
+}
+"""
+
+
+def test_conv_transpose_groups_and_dilation_agree_in_torch_and_onnx(spec_file, tmp_path):
+    """What Keras cannot build (E0307) is still checked across two backends: onnxruntime against PyTorch."""
+    from test_backend_onnx import check_against_torch
+
+    analysis = analyze(spec_file(KERAS_REFUSES))
+    assert analysis.ok, analysis.diagnostics
+    # groups divide the weights: 4 input channels x 6 // 2 outputs x 9 taps + 6 biases; 4 x 1 x 9 + 4
+    assert [analysis.graph.node(n).params.trainable for n in ("conv_transpose1", "conv_transpose2")] == [114, 40]
+    # (9 - 1) * 2 - 1 - 0 + 3 + 1 = 19 by (7 - 1) * 2 - 0 - 2 + 3 + 1 = 14; same: (n - 1) * 2 + 5 - 2 * 2 + 1
+    assert analysis.graph.node("conv_transpose1").shape == (19, 14, 6)
+    assert analysis.graph.node("conv_transpose2").shape == (18, 14, 4)
+    check_against_torch(analysis, tmp_path)
