@@ -313,3 +313,12 @@ def test_conv_transpose_groups_and_dilation_agree_in_torch_and_onnx(spec_file, t
     assert analysis.graph.node("conv_transpose1").shape == (19, 14, 6)
     assert analysis.graph.node("conv_transpose2").shape == (18, 14, 4)
     check_against_torch(analysis, tmp_path)
+
+
+def test_flatten_keeping_axes(tmp_path):
+    assert _probe(tmp_path, "6x5x4", "flatten(1)").graph.node("probe").shape == (6, 20)
+    assert _probe(tmp_path, "6x5x4", "flatten(2)").graph.node("probe").shape == (6, 5, 4)
+    assert _probe(tmp_path, "6x5x4", "flatten").graph.node("probe").shape == (120,)
+    diag, under = _error(tmp_path, "6x5x4", "flatten(3)")
+    assert (diag.code, diag.message) == ("E0305", "flatten axis 3 is outside a rank-3 shape 6x5x4")
+    assert under == "flatten(3) as probe"

@@ -147,6 +147,12 @@ class DenseAttrs(LayerAttrs):
     bias: bool = True
 
 
+class FlattenAttrs(Attrs):
+    # The first axis folded in: 0 folds everything (a flat vector); 1 keeps h and folds w x c into
+    # the channels (a conv map as a sequence of rows, CRNN's step from a conv stack to a 1D one).
+    axis: NonNegInt = 0
+
+
 class ReshapeAttrs(Attrs):
     shape: tuple[Annotated[int, Field(ge=-1)], ...]
 

@@ -583,13 +583,26 @@ register(
 
 # --- reshaping and dense -----------------------------------------------------
 
+
+def _flatten_shape(attrs: A.FlattenAttrs, ins) -> Shape:
+    if attrs.axis >= len(ins[0]):
+        raise ShapeError(
+            f"flatten axis {attrs.axis} is outside a rank-{len(ins[0])} shape {fmt(ins[0])}",
+            code="E0305",
+            help="axis 0 flattens everything; axis k keeps the first k axes",
+        )
+    return ins[0][: attrs.axis] + (math.prod(ins[0][attrs.axis :]),)
+
+
 register(
     Op(
         "flatten",
         "reshape",
-        A.NoAttrs,
-        "Flatten to one axis (channels-last order).",
-        shape=lambda a, ins: (math.prod(ins[0]),),
+        A.FlattenAttrs,
+        "Flatten to one axis (channels-last order); `flatten(k)` keeps the first k axes and folds the rest "
+        "into the last, as a reshape (`flatten(1)` makes an h x w x c map h rows of w * c).",
+        positional=("axis",),
+        shape=_flatten_shape,
         keeps_values=True,
         passes_width=True,
     )

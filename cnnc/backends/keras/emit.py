@@ -280,6 +280,8 @@ def emit_pad(b: Builder, node: Node) -> str:
 
 @emits("flatten")
 def emit_flatten(b: Builder, node: Node) -> str:
+    if len(node.shape) > 1:  # flatten(k) keeping axes: channels-last, so a plain Reshape
+        return b.layer(node, "layers.Reshape", [inline(tuple(node.shape))], b.input(node))
     return b.layer(node, "layers.Flatten", [], b.input(node))
 
 

@@ -114,6 +114,8 @@ def emit_crop(site: Site) -> Emit:
 
 @emits("flatten", output=VIEW)
 def emit_flatten(site: Site) -> Emit:
+    if len(site.node.shape) > 1:  # flatten(k) keeping axes: a reshape between two maps
+        return emit_reshape(site)
     return Emit(call(f"{site.x}.flatten", "1"))
 
 
