@@ -2,7 +2,8 @@
 """cnnc's shapes against the reference frameworks' own shape tests.
 
 Every row is one case of ONNX's shape inference tests, ONNX's backend node tests (the
-`input_shape` / `output_shape` each export documents) or Keras' layer tests, cited as
+`input_shape` / `output_shape` each export documents), Keras' layer tests or PyTorch's module
+tests (`TORCH_CASES`, with parameter counts), cited as
 `owner/repo/path::test`: the input shape, the attributes and the expected output shape
 as the test states them, written channels-last without the batch as cnnc's shapes are
 (ONNX's `N x C x spatial` and Keras' `channels_first` cases moved; ONNX's `pads` as
@@ -141,6 +142,35 @@ CASES = [
     ('keras-team/keras/keras/src/layers/convolutional/conv_transpose_test.py::ConvTransposeBasicTest::test_conv2d_transpose_basic', '14x14x2', 'conv_transpose(2, 7, stride=16, output_padding=9)', '224x224x2'),
 ]
 
+# PyTorch's module tests (common_nn.py, run by test_nn.py as test_<module>_<desc>) give the module's
+# arguments and the input size; the expected shape and parameter count are that module's own, run on
+# the input when the table was written (PyTorch's tests compare against a reference, not a literal).
+TORCH_CASES = [
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d', '10x4', 'conv(5, 3)', '8x5', 65),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d_stride', '10x4', 'conv(5, 3, stride=2)', '4x5', 65),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d_pad1', '10x4', 'conv(5, 3, padding=1)', '10x5', 65),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d_pad2', '10x4', 'conv(5, 5, padding=2)', '10x5', 105),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d_pad1size1', '1x4', 'conv(4, 3, padding=1)', '1x4', 52),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv1d_pad2size1', '1x4', 'conv(4, 5, padding=2)', '1x4', 84),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose1d_no_bias', '6x3', 'conv_transpose(4, 3, stride=2, padding=1, output_padding=1, bias=false)', '12x4', 36),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose1d_dilated', '6x3', 'conv_transpose(4, 3, stride=2, padding=1, output_padding=1, dilation=2)', '14x4', 40),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv2d', '7x5x3', 'conv(4, (3, 2))', '5x4x4', 76),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv2d_strided', '6x6x3', 'conv(4, 3, stride=2)', '2x2x4', 112),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv2d_padding', '6x6x3', 'conv(4, 3, stride=2, padding=1)', '3x3x4', 112),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv2d_dilated', '8x8x3', 'conv(2, 3, stride=2, padding=1, dilation=2)', '3x3x2', 56),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv2d_no_bias', '6x5x3', 'conv(4, (3, 2), bias=false)', '4x4x4', 72),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose2d', '7x6x3', 'conv_transpose(4, 3, stride=(3, 2), padding=1, output_padding=1)', '20x12x4', 112),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose2d_dilated', '6x7x3', 'conv_transpose(4, 3, stride=(2, 3), padding=1, output_padding=1, dilation=2, bias=false)', '14x22x4', 108),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose2d_no_bias', '6x7x3', 'conv_transpose(4, 3, stride=(2, 3), padding=1, output_padding=1, bias=false)', '12x20x4', 108),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv3d', '4x5x4x2', 'conv(3, (2, 3, 2))', '3x3x3x3', 75),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv3d_no_bias', '3x4x5x2', 'conv(3, (2, 3, 4), bias=false)', '2x2x2x3', 144),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv3d_1x1x1_no_bias', '3x4x5x2', 'conv(3, 1, bias=false)', '3x4x5x3', 6),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv3d_stride', '5x5x5x3', 'conv(4, 2, stride=2)', '2x2x2x4', 100),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_Conv3d_stride_padding', '5x5x5x3', 'conv(4, 2, stride=2, padding=1)', '3x3x3x4', 100),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose3d', '4x5x4x2', 'conv_transpose(3, (2, 3, 2))', '5x7x5x3', 75),
+    ('pytorch/pytorch/torch/testing/_internal/common_nn.py::test_ConvTranspose3d_dilated', '4x5x4x2', 'conv_transpose(3, (2, 3, 2), dilation=2)', '6x9x6x3', 75),
+]
+
 # Cases cnnc refuses, each with its code: padding as wide as the window leaves windows of padding
 # alone (ONNX gives -inf or NaN there); ConvTranspose's `output_shape` is not an attribute (padding and
 # output_padding say the same size).
@@ -185,10 +215,20 @@ def test_refused_reference_case(tmp_path, shape, step, expected, code):
     assert [d.code for d in analysis.diagnostics if d.level == "error"] == [code]
 
 
+@pytest.mark.parametrize(
+    "shape, step, expected, params", [pytest.param(*row[1:], id=row[0].split("::")[1]) for row in TORCH_CASES]
+)
+def test_pytorch_module_case(tmp_path, shape, step, expected, params):
+    analysis = _probe(tmp_path, shape, step)
+    assert analysis.ok, [(d.code, d.message) for d in analysis.diagnostics]
+    node = analysis.graph.node("probe")
+    assert ("x".join(map(str, node.shape)), node.params.total) == (expected, params)
+
+
 def test_the_table_cites_each_framework():
-    sources = {row[0].split("/")[0] + "/" + row[0].split("/")[1] for row in CASES}
-    assert sources == {"onnx/onnx", "keras-team/keras"}
-    assert len(CASES) >= 100
+    sources = {row[0].split("/")[0] + "/" + row[0].split("/")[1] for row in CASES + TORCH_CASES}
+    assert sources == {"onnx/onnx", "keras-team/keras", "pytorch/pytorch"}
+    assert len(CASES) + len(TORCH_CASES) >= 100
 
 
 # --- the bugs the references found, and the refusals, as diagnostics ------------------------
