@@ -91,7 +91,7 @@ network N() {
         ("conv(8, 0)", "`kernel` must be at least 1, got 0", "0"),
         ("conv(8, 3, stride=-1)", "`stride` must be at least 1, got -1", "-1"),
         ("dropout(1.5)", "`rate` must be less than 1.0, got 1.5", "1.5"),
-        ("conv(8, 3, padding=sme)", "`padding` must be 'valid' or 'same', got `sme`", "sme"),
+        ("conv(8, 3, padding=sme)", "`padding` must be 'valid', 'same', 'same_lower' or 'causal', got `sme`", "sme"),
         ("conv(8, 3, bias=3)", "invalid `bias`: 3 (int)", "3"),
     ],
 )

@@ -9,7 +9,8 @@ pads exactly alike.
 from __future__ import annotations
 
 from cnnc.ir.graph import Graph, Node
-from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, same_pad_pairs
+from cnnc.ir.ops import transpose_geometry
+from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, resolve_padding
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -32,18 +33,6 @@ def uniform(values: tuple) -> int | tuple:
     return values[0] if values and all(v == values[0] for v in values) else tuple(values)
 
 
-def resolve_padding(
-    padding: str | int | tuple, sizes: Shape, kernel: tuple, stride: tuple, dilation: tuple | None = None
-) -> Pairs:
-    """Explicit (before, after) pairs per spatial axis for `valid`, `same` (TensorFlow) or explicit padding."""
-    rank = len(sizes)
-    if padding == "valid":
-        return ((0, 0),) * rank
-    if padding == "same":
-        return same_pad_pairs(sizes, kernel, stride, dilation or (1,) * rank)
-    return pad_pairs(padding, rank)
-
-
 def symmetric(pairs: Pairs) -> bool:
     return all(before == after for before, after in pairs)
 
@@ -56,6 +45,23 @@ def window_geometry(node: Node, in_shape: Shape) -> tuple[tuple, tuple, tuple, P
     stride = per_dim(stride_value, rank, "stride")
     dilation = per_dim(getattr(attrs, "dilation", 1), rank, "dilation")
     return kernel, stride, dilation, resolve_padding(attrs.padding, in_shape[:-1], kernel, stride, dilation)
+
+
+def transpose_crops(attrs, sizes: Shape) -> tuple[tuple, tuple, tuple, Pairs]:
+    """(kernel, stride, dilation, crop pairs) of a transposed convolution: the IR's output is the
+    full output (n - 1) * s + d * (k - 1) + 1 with `before` cells cropped at the start and `after`
+    at the end (a negative `after` adds cells there).  `same` crops as TensorFlow does, the odd
+    cell at the end; explicit padding crops its own (before, after)."""
+    rank = len(sizes)
+    window, stride, out = transpose_geometry(attrs, sizes)
+    explicit = None if attrs.padding in ("same", "valid") else pad_pairs(attrs.padding, rank)
+    pairs = []
+    for axis, (n, f, s, o) in enumerate(zip(sizes, window, stride, out)):
+        total = (n - 1) * s + f - o
+        before = explicit[axis][0] if explicit else max(total, 0) // 2
+        pairs.append((before, total - before))
+    kernel, dilation = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.dilation, rank, "dilation")
+    return kernel, stride, dilation, tuple(pairs)
 
 
 def constructor_params(graph: Graph) -> dict[str, list[tuple[str, str]]]:

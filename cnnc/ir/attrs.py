@@ -16,7 +16,9 @@ NonNegInt = Annotated[int, Field(ge=0)]
 Size = Union[PosInt, tuple[PosInt, ...]]
 PadAmount = Union[NonNegInt, tuple[NonNegInt, NonNegInt]]
 ExplicitPad = Union[NonNegInt, tuple[PadAmount, ...]]
-Padding = Union[Literal["valid", "same"], ExplicitPad]
+# `same_lower` (ONNX's SAME_LOWER: the odd cell at the start) and `causal` (1D: all d * (k - 1)
+# cells before, WaveNet's and Keras' Conv1D `causal`) resolve to explicit pairs (shape_math.keyword_pairs).
+Padding = Union[Literal["valid", "same", "same_lower", "causal"], ExplicitPad]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 # Constant kernels of the material (2D, one input channel; see `constant_kernel`).
@@ -83,8 +85,11 @@ class ConvTransposeAttrs(LayerAttrs):
     filters: PosInt
     kernel: Size
     stride: Size = 1
-    padding: Literal["valid", "same"] | NonNegInt | tuple[NonNegInt, ...] = "valid"
-    output_padding: NonNegInt | tuple[NonNegInt, ...] = 0
+    padding: Literal["valid", "same"] | ExplicitPad = "valid"
+    dilation: Size = 1
+    groups: PosInt = 1
+    # None (not given) and 0 differ under `same`, as in Keras: n * s, or (n - 1) * s + k - 2 * (k // 2) + p.
+    output_padding: NonNegInt | tuple[NonNegInt, ...] | None = None
     bias: bool = True
 
 
@@ -92,6 +97,7 @@ class PoolAttrs(Attrs):
     size: Size = 2
     stride: Size | None = None  # defaults to the window size
     padding: Padding = "valid"
+    dilation: Size = 1
     ceil: bool = False
 
 
@@ -111,8 +117,9 @@ class AdaptivePoolAttrs(Attrs):
 
 
 class UpsampleAttrs(Attrs):
-    scale: Size = 2
-    mode: Literal["nearest", "bilinear"] = "nearest"
+    # Non-integer factors and `bicubic` are accepted here so the shape rule can say why cnnc refuses them.
+    scale: Size | Annotated[float, Field(gt=0.0)] | tuple[Annotated[float, Field(gt=0.0)], ...] = 2
+    mode: Literal["nearest", "bilinear", "bicubic"] = "nearest"
 
 
 class BatchNormAttrs(LayerAttrs):
@@ -145,6 +152,12 @@ class CropAttrs(Attrs):
 class DenseAttrs(LayerAttrs):
     units: PosInt
     bias: bool = True
+
+
+class FlattenAttrs(Attrs):
+    # The first axis folded in: 0 folds everything (a flat vector); 1 keeps h and folds w x c into
+    # the channels (a conv map as a sequence of rows, CRNN's step from a conv stack to a 1D one).
+    axis: NonNegInt = 0
 
 
 class ReshapeAttrs(Attrs):

@@ -298,24 +298,60 @@ register(
 )
 
 
-def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
-    rank = spatial_rank(ins[0], "conv_transpose")
+def transpose_geometry(attrs: A.ConvTransposeAttrs, sizes: Shape) -> tuple[tuple, tuple, tuple]:
+    """(dilated kernel, stride, output size) per spatial axis of a transposed convolution.
+
+    Keras' rule (keras.src.utils.conv_utils.deconv_output_length): `same` gives n * s when
+    output_padding is not given, else (n - 1) * s + k - 2 * (k // 2) + p; explicit padding
+    (PyTorch's) gives (n - 1) * s - 2p + k + output_padding.  Both frameworks refuse
+    output_padding >= stride.
+    """
+    rank = len(sizes)
     kernel = per_dim(attrs.kernel, rank, "kernel")
     stride = per_dim(attrs.stride, rank, "stride")
-    extra = per_dim(attrs.output_padding, rank, "output_padding")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    extra = per_dim(attrs.output_padding or 0, rank, "output_padding")
+    for s, e in zip(stride, extra):
+        if e >= s:
+            raise ShapeError(
+                f"output_padding {e} is not smaller than the stride {s}",
+                code="E0305",
+                notes=[
+                    f"output_padding adds 0 to stride - 1 = {s - 1} cells at the end: one more stride step "
+                    "is a different input size, and PyTorch and Keras both refuse it"
+                ],
+                help=f"use output_padding below {s}, or a larger stride",
+            )
     if attrs.padding == "same":
-        return tuple(n * s for n, s in zip(ins[0][:-1], stride)) + (attrs.filters,)
-    pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
+        if attrs.output_padding is None:
+            return window, stride, tuple(n * s for n, s in zip(sizes, stride))
+        pairs = tuple((k // 2, k // 2) for k in window)
+    else:
+        pairs = ((0, 0),) * rank if attrs.padding == "valid" else pad_pairs(attrs.padding, rank)
     out = []
-    for n, f, s, p, e in zip(ins[0][:-1], kernel, stride, pads, extra):
-        size = (n - 1) * s - 2 * p + f + e
+    for n, f, s, (pb, pa), e in zip(sizes, window, stride, pairs, extra):
+        size = (n - 1) * s - pb - pa + f + e
         if size < 1:
+            pad = f"2*{pb}" if pb == pa else f"{pb}+{pa}"
             raise ShapeError(
                 f"transposed convolution gives an empty output ({size})",
-                notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - 2*{p} + {f} + {e} = {size}"],
+                notes=[f"(n - 1) * s - 2p + f + output_padding = ({n} - 1) * {s} - {pad} + {f} + {e} = {size}"],
             )
         out.append(size)
-    return tuple(out) + (attrs.filters,)
+    return window, stride, tuple(out)
+
+
+def _transpose_shape(attrs: A.ConvTransposeAttrs, ins) -> Shape:
+    spatial_rank(ins[0], "conv_transpose")
+    for what, n in (("input", ins[0][-1]), ("output", attrs.filters)):
+        if n % attrs.groups:
+            raise ShapeError(
+                f"groups={attrs.groups} does not divide the {what} channels {n}",
+                code="E0305",
+                help="the channels on both sides must be multiples of `groups`",
+            )
+    return transpose_geometry(attrs, ins[0][:-1])[2] + (attrs.filters,)
 
 
 register(
@@ -323,11 +359,16 @@ register(
         "conv_transpose",
         "conv",
         A.ConvTransposeAttrs,
-        "Transposed convolution (learned upsampling).",
+        "Transposed convolution (learned upsampling). `same` gives n * s, or with `output_padding` "
+        "Keras' (n - 1) * s + k - 2 * (k // 2) + p; explicit padding (pairs allowed) crops the full "
+        "(n - 1) * s + d * (k - 1) + 1; output_padding must be below the stride. Keras cannot build "
+        "`groups` or stride with dilation (E0307).",
         positional=("filters", "kernel"),
         shape=_transpose_shape,
-        params=lambda a, ins, out: Params(_kernel_volume(a, ins[0]) * ins[0][-1] * a.filters + a.filters * a.bias),
-        macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters * _positions(ins[0]),
+        params=lambda a, ins, out: Params(
+            _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters // a.groups + a.filters * a.bias
+        ),
+        macs=lambda a, ins, out: _kernel_volume(a, ins[0]) * ins[0][-1] * a.filters // a.groups * _positions(ins[0]),
         width_attr="filters",
         shape_free_attrs=_BIAS,
     )
@@ -338,26 +379,46 @@ register(
 
 def _pool_window(attrs: A.PoolAttrs, rank: int) -> Window:
     size = per_dim(attrs.size, rank, "size")
-    return size, per_dim(attrs.stride or attrs.size, rank, "stride")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    return tuple(d * (k - 1) + 1 for k, d in zip(size, dilation)), per_dim(attrs.stride or attrs.size, rank, "stride")
 
 
 def _pool_shape(attrs: A.PoolAttrs, ins) -> Shape:
+    """Explicit padding may reach the window less one cell (ONNX's MaxPool and AveragePool take
+    any; PyTorch's own layers stop at half the window, where the backends pad explicitly): every
+    window then still holds a real cell."""
     rank = spatial_rank(ins[0], "pool")
-    size, stride = _pool_window(attrs, rank)
-    if attrs.padding not in ("valid", "same"):
-        for (before, after), f in zip(pad_pairs(attrs.padding, rank), size):
-            if max(before, after) > f // 2:
+    size = per_dim(attrs.size, rank, "size")
+    dilation = per_dim(attrs.dilation, rank, "dilation")
+    window, stride = _pool_window(attrs, rank)
+    if attrs.padding not in ("valid", "same", "same_lower", "causal"):
+        for (before, after), f in zip(pad_pairs(attrs.padding, rank), window):
+            if max(before, after) >= f:
                 raise ShapeError(
-                    f"pool padding {max(before, after)} is more than half the window {f}",
+                    f"pool padding {max(before, after)} is not smaller than the window {f}",
                     code="E0305",
-                    notes=["a window made only of padding has nothing to pool"],
+                    notes=[
+                        "a window made only of padding has nothing to pool (ONNX accepts it and gives "
+                        "-inf or NaN there; PyTorch's pools stop at half the window)"
+                    ],
+                    help=f"use padding below {f}",
                 )
-    return window_output(ins[0][:-1], size, stride, attrs.padding, None, attrs.ceil) + ins[0][-1:]
+    if getattr(attrs, "count_include_pad", False) and any(d > 1 for d in dilation):
+        raise ShapeError(
+            "`count_include_pad=true` with `dilation` is not supported",
+            code="E0305",
+            notes=["PyTorch's average pools have no dilation, and the dilated pool cnnc writes counts real cells only"],
+            help="drop `count_include_pad` or `dilation`",
+        )
+    return window_output(ins[0][:-1], size, stride, attrs.padding, dilation, attrs.ceil) + ins[0][-1:]
 
 
+_POOL_DOC = (
+    " `dilation` spreads the window (Keras: a DilatedPool layer); explicit padding may reach the window less one cell."
+)
 for _name, _attrs, _doc in (
-    ("maxpool", A.PoolAttrs, "Max pooling."),
-    ("avgpool", A.AvgPoolAttrs, "Average pooling (padding not counted unless `count_include_pad=true`)."),
+    ("maxpool", A.PoolAttrs, "Max pooling." + _POOL_DOC),
+    ("avgpool", A.AvgPoolAttrs, "Average pooling (padding not counted unless `count_include_pad=true`)." + _POOL_DOC),
 ):
     register(
         Op(
@@ -405,6 +466,27 @@ register(
 def _upsample_shape(attrs: A.UpsampleAttrs, ins) -> Shape:
     rank = spatial_rank(ins[0], "upsample")
     scale = per_dim(attrs.scale, rank, "scale")
+    if attrs.mode == "bicubic":
+        raise ShapeError(
+            "bicubic upsampling is not supported",
+            code="E0308",
+            notes=[
+                "PyTorch's bicubic kernel uses a = -0.75 and TensorFlow's (Keras' UpSampling2D) a = -0.5: "
+                "the two generated models would disagree"
+            ],
+            help="use `mode=bilinear`, or a `conv_transpose` that learns the upsampling",
+        )
+    if any(s != int(s) for s in scale):
+        raise ShapeError(
+            f"upsampling by {'x'.join(f'{s:g}' for s in scale)} is not supported: factors are integers",
+            code="E0308",
+            notes=[
+                "PyTorch's interpolate maps a non-integer scale_factor's pixels by 1 / factor, Keras' "
+                "Resizing by input / output size: the two generated models would disagree"
+            ],
+            help="upsample by an integer factor, then pool or crop to the size you need",
+        )
+    scale = tuple(int(s) for s in scale)
     if attrs.mode == "bilinear" and rank != 2:
         raise ShapeError("bilinear upsampling needs a 2D input", code="E0305", help="use `mode=nearest`")
     return tuple(n * s for n, s in zip(ins[0][:-1], scale)) + ins[0][-1:]
@@ -415,7 +497,8 @@ register(
         "upsample",
         "pool",
         A.UpsampleAttrs,
-        "Upsampling by an integer factor.",
+        "Upsampling by an integer factor. Non-integer factors and `bicubic` are refused (E0308): "
+        "PyTorch and Keras sample them differently.",
         positional=("scale",),
         shape=_upsample_shape,
         passes_width=True,
@@ -509,13 +592,26 @@ register(
 
 # --- reshaping and dense -----------------------------------------------------
 
+
+def _flatten_shape(attrs: A.FlattenAttrs, ins) -> Shape:
+    if attrs.axis >= len(ins[0]):
+        raise ShapeError(
+            f"flatten axis {attrs.axis} is outside a rank-{len(ins[0])} shape {fmt(ins[0])}",
+            code="E0305",
+            help="axis 0 flattens everything; axis k keeps the first k axes",
+        )
+    return ins[0][: attrs.axis] + (math.prod(ins[0][attrs.axis :]),)
+
+
 register(
     Op(
         "flatten",
         "reshape",
-        A.NoAttrs,
-        "Flatten to one axis (channels-last order).",
-        shape=lambda a, ins: (math.prod(ins[0]),),
+        A.FlattenAttrs,
+        "Flatten to one axis (channels-last order); `flatten(k)` keeps the first k axes and folds the rest "
+        "into the last, as a reshape (`flatten(1)` makes an h x w x c map h rows of w * c).",
+        positional=("axis",),
+        shape=_flatten_shape,
         keeps_values=True,
         passes_width=True,
     )

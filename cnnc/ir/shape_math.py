@@ -68,6 +68,34 @@ def same_pad_pairs(sizes: Shape, kernel: tuple, stride: tuple, dilation: tuple) 
     return tuple(pairs)
 
 
+def keyword_pairs(padding: str, sizes: Shape, kernel: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """(before, after) per axis for `same_lower` (TF's `same` with the odd cell at the start, ONNX's
+    SAME_LOWER) and `causal` (1D only: every d * (k - 1) cell before, so no output sees the future)."""
+    if padding == "causal":
+        if len(sizes) != 1:
+            raise ShapeError(
+                f"`padding=causal` is for 1D input, got {len(sizes)} spatial dimensions",
+                code="E0305",
+                help="pad explicitly, e.g. `padding=((2, 0), (1, 1))`",
+            )
+        return ((dilation[0] * (kernel[0] - 1), 0),)
+    return tuple((after, before) for before, after in same_pad_pairs(sizes, kernel, stride, dilation))
+
+
+def resolve_padding(
+    padding: str | int | tuple, sizes: Shape, kernel: tuple, stride: tuple, dilation: tuple | None = None
+) -> tuple:
+    """Explicit (before, after) pairs per spatial axis for `valid`, `same` (TensorFlow) or explicit padding."""
+    rank = len(sizes)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        return same_pad_pairs(sizes, kernel, stride, dilation or (1,) * rank)
+    if padding in ("same_lower", "causal"):
+        return keyword_pairs(padding, sizes, kernel, stride, dilation or (1,) * rank)
+    return pad_pairs(padding, rank)
+
+
 def window_output(
     sizes: Shape,
     kernel: tuple,
@@ -81,6 +109,8 @@ def window_output(
     dilation = dilation or (1,) * rank
     if padding == "same":
         return tuple(-(-n // s) for n, s in zip(sizes, stride))
+    if padding in ("same_lower", "causal"):
+        padding = keyword_pairs(padding, sizes, kernel, stride, dilation)
     pairs = ((0, 0),) * rank if padding == "valid" else pad_pairs(padding, rank)
     out = []
     for axis, (n, f, s, d, (pb, pa)) in enumerate(zip(sizes, kernel, stride, dilation, pairs)):

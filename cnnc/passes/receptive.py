@@ -16,7 +16,7 @@ with them).
 from __future__ import annotations
 
 from cnnc.ir.graph import Graph, Node
-from cnnc.ir.shape_math import pad_pairs, same_pad_pairs
+from cnnc.ir.shape_math import pad_pairs, resolve_padding
 
 
 def run(graph: Graph) -> None:
@@ -45,10 +45,8 @@ def run(graph: Graph) -> None:
 
 def _pad_before(node: Node, sizes: tuple, kernel: tuple, stride: tuple) -> tuple[int, ...]:
     """The padding before the first window on each axis: none (valid), TensorFlow's `same` split (the extra
-    pixel at the end, as PyTorch's `same` too), or the explicit amount."""
+    pixel at the end, as PyTorch's `same` too), `same_lower`/`causal` (the extra before), or the explicit amount."""
     padding = getattr(node.attrs, "padding", "valid")
-    if padding == "valid" or not isinstance(sizes, tuple) or len(sizes) != len(kernel):
+    if not isinstance(sizes, tuple) or len(sizes) != len(kernel):
         return (0,) * len(kernel)
-    if padding == "same":
-        return tuple(p for p, _ in same_pad_pairs(sizes, kernel, stride, (1,) * len(kernel)))
-    return tuple(p for p, _ in pad_pairs(padding, len(kernel)))
+    return tuple(p for p, _ in resolve_padding(padding, sizes, kernel, stride))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cnnc.backends.keras.body import Body
 from cnnc.backends.keras.build import Builder
-from cnnc.backends.keras.emit import EMITTERS
+from cnnc.backends.keras.emit import EMITTERS, keras_refusals
 from cnnc.backends.keras.functions import Functions
 from cnnc.backends.naming import snake_case
 from cnnc.backends.pysource import (
@@ -32,6 +32,7 @@ from cnnc.backends.pysource import (
     literal,
     quote,
 )
+from cnnc.diagnostics import CnncError
 from cnnc.ir.graph import Graph
 
 # Custom layers are pasted from runtime.py's text; reading it does not import keras.
@@ -61,7 +62,11 @@ def model_source(graph: Graph) -> str:
 
 
 def model_code(graph: Graph) -> PythonCode:
-    """The Keras model module for a checked graph: the builder function and what it needs."""
+    """The Keras model module for a checked graph: the builder function and what it needs;
+    `CnncError` (E0307) where a layer has no Keras form."""
+    refused = keras_refusals(graph)
+    if refused:
+        raise CnncError(refused)
     b = Builder(graph)
     b.names.reserve("INPUTS", "OUTPUTS", "build_model", *_runtime_classes())
     function = b.names("function", "build_" + snake_case(graph.name))

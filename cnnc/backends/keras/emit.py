@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cnnc.backends.common import window_geometry
+from cnnc.backends.common import resolve_padding, window_geometry
 from cnnc.backends.keras.build import Builder
 from cnnc.backends.naming import layer_name
 from cnnc.backends.pysource import call, inline, list_of, literal
+from cnnc.diagnostics import Diagnostic
 from cnnc.ir.graph import Node
 from cnnc.ir.ops import constant_kernel
 from cnnc.ir.shape_math import pad_pairs, per_dim, same_pad_pairs
@@ -56,7 +57,7 @@ def _padded(b: Builder, node: Node, x: str, kernel: tuple, stride: tuple, dilati
     padding, rank = node.attrs.padding, len(kernel)
     if padding in ("valid", "same"):
         return padding, x
-    pairs = pad_pairs(padding, rank)
+    pairs = resolve_padding(padding, b.in_shape(node)[:-1], kernel, stride, dilation)
     if not any(p for pair in pairs for p in pair):
         return "valid", x
     if pairs == same_pad_pairs(b.in_shape(node)[:-1], kernel, stride, dilation):
@@ -135,32 +136,66 @@ def emit_pointwise(b: Builder, node: Node) -> str:
 def emit_conv_transpose(b: Builder, node: Node) -> str:
     a, rank = node.attrs, _rank(b, node)
     args = [b.attr(node, "filters"), b.attr(node, "kernel"), *_opt(b, node, "strides", "stride", 1)]
-    if a.padding == "same":  # Keras' `same` gives n * s, the IR's rule
+    extra = inline(per_dim(a.output_padding or 0, rank, "output_padding"))
+    if a.padding == "same":  # Keras' `same` is the IR's rule, with output_padding or without
         args.append('padding="same"')
+        args += [] if a.output_padding is None else [f"output_padding={extra}"]
     else:  # with output_padding given, Keras' valid output is (n - 1) * s + f + output_padding
-        args.append(f"output_padding={inline(per_dim(a.output_padding, rank, 'output_padding'))}")
-    args += _opt(b, node, "use_bias", "bias", True)
+        args.append(f"output_padding={extra}")
+    args += _opt(b, node, "dilation_rate", "dilation", 1) + _opt(b, node, "use_bias", "bias", True)
     y = b.layer(node, f"layers.Conv{rank}DTranspose", args, b.input(node))
-    if a.padding not in ("valid", "same") and any(per_dim(a.padding, rank, "padding")):
-        crop = tuple((p, p) for p in per_dim(a.padding, rank, "padding"))  # PyTorch's padding trims both ends
+    if a.padding not in ("valid", "same") and any(p for pair in pad_pairs(a.padding, rank) for p in pair):
+        crop = pad_pairs(a.padding, rank)  # PyTorch's padding trims both ends; a pair trims each its own
         y = b.aux(node, "crop", f"layers.Cropping{rank}D", [inline(_pad_spec(crop))], y)
     return y
+
+
+def keras_refusals(graph) -> list[Diagnostic]:
+    """E0307 at each transposed convolution Keras cannot build: Conv*DTranspose has no `groups`,
+    and refuses strides > 1 with dilation_rate > 1."""
+    found = []
+    for node in graph.topological():
+        if node.op.name != "conv_transpose":
+            continue
+        a = node.attrs
+        rank = len(node.shape) - 1
+        stride, dilation = per_dim(a.stride, rank, "stride"), per_dim(a.dilation, rank, "dilation")
+        if a.groups != 1:
+            reason = f"keras.layers.Conv{rank}DTranspose has no `groups`"
+        elif max(stride) > 1 and max(dilation) > 1:
+            reason = f"keras.layers.Conv{rank}DTranspose refuses strides > 1 with dilation_rate > 1"
+        else:
+            continue
+        found.append(
+            Diagnostic(
+                "error",
+                "E0307",
+                "this transposed convolution cannot be built in Keras",
+                node.span,
+                notes=[reason],
+                help="compile with `--target torch` or `--target onnx`, or split it into layers Keras has",
+            )
+        )
+    return found
 
 
 # --- pooling ------------------------------------------------------------------
 
 
-def _pool_pads(b: Builder, node: Node, size: tuple, stride: tuple) -> str | tuple:
+def _pool_pads(b: Builder, node: Node, size: tuple, stride: tuple, dilation: tuple) -> str | tuple:
     """`valid`, `same`, or the (before, after) pairs the window needs, ceil_mode's extra cells included."""
     a, sizes = node.attrs, b.in_shape(node)[:-1]
-    if a.padding == "same":
+    if a.padding == "same" and not any(d > 1 for d in dilation):
         return "same"
-    pairs = ((0, 0),) * len(sizes) if a.padding == "valid" else pad_pairs(a.padding, len(sizes))
+    pairs = resolve_padding(a.padding, sizes, size, stride, dilation)
+    window = tuple(d * (f - 1) + 1 for f, d in zip(size, dilation))
     if a.ceil:  # PyTorch's ceil_mode: the last window may run past the end
         pairs = tuple(
             (pb, pa + max(0, (o - 1) * s + f - (n + pb + pa)))
-            for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], size, stride)
+            for (pb, pa), n, o, f, s in zip(pairs, sizes, node.shape[:-1], window, stride)
         )
+    if any(d > 1 for d in dilation):
+        return pairs
     if not any(p for pair in pairs for p in pair):
         return "valid"
     if pairs == same_pad_pairs(sizes, size, stride, (1,) * len(sizes)):
@@ -175,11 +210,16 @@ def emit_pool(b: Builder, node: Node) -> str:
     stride = per_dim(a.stride or a.size, rank, "stride")
     if node.op.name == "avgpool" and a.count_include_pad:
         return _counted_avg_pool(b, node, size, stride)
-    pads = _pool_pads(b, node, size, stride)
+    dilation = per_dim(a.dilation, rank, "dilation")
+    pads = _pool_pads(b, node, size, stride, dilation)
+    mode = "max" if node.op.name == "maxpool" else "avg"
+    if any(d > 1 for d in dilation):  # Keras' pooling layers have no dilation
+        args = [literal(mode), inline(size), inline(stride), inline(dilation), inline(pads)]
+        return b.layer(node, b.use("DilatedPool"), args, b.input(node))
     if isinstance(pads, tuple):
-        cls = b.use("PaddedMaxPool" if node.op.name == "maxpool" else "PaddedAvgPool")
+        cls = b.use("PaddedMaxPool" if mode == "max" else "PaddedAvgPool")
         return b.layer(node, cls, [inline(size), inline(stride), inline(pads)], b.input(node))
-    kind = "MaxPooling" if node.op.name == "maxpool" else "AveragePooling"
+    kind = "MaxPooling" if mode == "max" else "AveragePooling"
     args = [inline(a.size)] + ([f"strides={inline(a.stride)}"] if a.stride not in (None, a.size) else [])
     args += [f"padding={literal(pads)}"] if pads != "valid" else []
     return b.layer(node, f"layers.{kind}{rank}D", args, b.input(node))
@@ -219,7 +259,7 @@ def emit_adaptive(b: Builder, node: Node) -> str:
 @emits("upsample")
 def emit_upsample(b: Builder, node: Node) -> str:
     rank = _rank(b, node)
-    scale = per_dim(node.attrs.scale, rank, "scale")
+    scale = tuple(int(s) for s in per_dim(node.attrs.scale, rank, "scale"))  # 2.0 is 2
     args = [inline(scale[0] if len(set(scale)) == 1 else scale)]
     if node.attrs.mode == "bilinear":  # half-pixel centres: PyTorch's align_corners=False
         args.append('interpolation="bilinear"')
@@ -260,6 +300,8 @@ def emit_pad(b: Builder, node: Node) -> str:
 
 @emits("flatten")
 def emit_flatten(b: Builder, node: Node) -> str:
+    if len(node.shape) > 1:  # flatten(k) keeping axes: channels-last, so a plain Reshape
+        return b.layer(node, "layers.Reshape", [inline(tuple(node.shape))], b.input(node))
     return b.layer(node, "layers.Flatten", [], b.input(node))
 
 

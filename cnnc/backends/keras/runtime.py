@@ -51,6 +51,44 @@ class PaddedAvgPool(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cnnc")
+class DilatedPool(layers.Layer):
+    """Max or average pooling with a dilated window (ONNX's and PyTorch's `dilation`), padded
+    cells ignored: the window's taps are strided slices of the padded input, one per tap."""
+
+    def __init__(self, mode, pool_size, strides, dilation, pads, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+        self.pool_size, self.strides, self.dilation = tuple(pool_size), tuple(strides), tuple(dilation)
+        self.pads = tuple(tuple(pair) for pair in pads)
+
+    def _taps(self, x):
+        sizes = x.shape[1:-1]
+        out = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(sizes, self.pool_size, self.strides, self.dilation)]
+        offsets = [()]
+        for k, d in zip(self.pool_size, self.dilation):
+            offsets = [o + (i * d,) for o in offsets for i in range(k)]
+        for start in offsets:
+            spans = tuple(slice(b, b + (o - 1) * s + 1, s) for b, o, s in zip(start, out, self.strides))
+            yield x[(slice(None), *spans, slice(None))]
+
+    def call(self, x):
+        pads = ((0, 0), *self.pads, (0, 0))
+        if self.mode == "max":
+            taps = list(self._taps(ops.pad(x, pads, constant_values=float("-inf"))))
+            result = taps[0]
+            for tap in taps[1:]:
+                result = ops.maximum(result, tap)
+            return result
+        total = sum(self._taps(ops.pad(x, pads)))
+        count = sum(self._taps(ops.pad(ops.ones_like(x[..., :1]), pads)))
+        return total / count
+
+    def get_config(self):
+        config = {"mode": self.mode, "pool_size": self.pool_size, "strides": self.strides}
+        return {**super().get_config(), **config, "dilation": self.dilation, "pads": self.pads}
+
+
+@keras.saving.register_keras_serializable(package="cnnc")
 class LocalResponseNorm(layers.Layer):
     """torch.nn.LocalResponseNorm: x / (k + alpha / size * sum of x^2 over `size` neighbouring channels)^beta."""
 

@@ -95,7 +95,9 @@ def emit_crop(site: Site) -> str:
 
 @emits("flatten")
 def emit_flatten(site: Site) -> str:
-    """C, H, W order, as PyTorch's flatten."""
+    """C, H, W order, as PyTorch's flatten; flatten(k) keeping axes is a reshape between two maps."""
+    if len(site.node.shape) > 1:
+        return emit_reshape(site)
     return site.op("Flatten", [site.x], axis=1)
 
 

@@ -63,7 +63,7 @@ def torch_shape(graph: Graph, node: Node, suffix: str) -> tuple[int, ...]:
         mid = c * attrs.multiplier
         return (mid, 1, *kernel) if suffix.startswith("depthwise") else (attrs.filters, mid, *(1,) * rank)
     if name == "conv_transpose":
-        return (c, attrs.filters, *kernel)
+        return (c, attrs.filters // attrs.groups, *kernel)
     if name == "depthwise":
         return (c * attrs.multiplier, 1, *kernel)
     return (attrs.filters, c // (attrs.groups if name == "conv" else 1), *kernel)  # conv, pointwise

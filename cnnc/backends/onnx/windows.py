@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from cnnc.backends.common import Pairs, window_geometry
+from cnnc.backends.common import Pairs, transpose_crops, window_geometry
 from cnnc.backends.onnx.site import Site, emits
 from cnnc.ir.shape_math import per_dim
 
@@ -58,25 +58,21 @@ def emit_pointwise(site: Site) -> str:
 
 @emits("conv_transpose")
 def emit_conv_transpose(site: Site) -> str:
-    """`same` gives n * s: TensorFlow crops the full output (n - 1) * s + k by (k - s) // 2 at the
-    start and the rest at the end, or, when k < s, adds s - k at the end (output_padding)."""
-    attrs, rank = site.attrs, site.rank
-    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
-    extra = per_dim(attrs.output_padding, rank, "output_padding")
-    if attrs.padding == "same":
-        pairs = tuple((max(k - s, 0) // 2, max(k - s, 0) - max(k - s, 0) // 2) for k, s in zip(kernel, stride))
-        extra = tuple(max(s - k, 0) for k, s in zip(kernel, stride))
-    else:
-        pads = (0,) * rank if attrs.padding == "valid" else per_dim(attrs.padding, rank, "padding")
-        pairs = tuple((p, p) for p in pads)
-    inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if attrs.bias else [])
+    """The full output (n - 1) * s + k cropped as the IR says (`transpose_crops`): ONNX takes the
+    crop at each end as pads and cells added at the end as output_padding."""
+    kernel, stride, dilation, crops = transpose_crops(site.attrs, site.shape[:-1])
+    pairs = tuple((before, max(after, 0)) for before, after in crops)
+    extra = [max(-after, 0) for _, after in crops]
+    inputs = [site.x, site.weight("weight")] + ([site.weight("bias")] if site.attrs.bias else [])
     return site.op(
         "ConvTranspose",
         inputs,
         kernel_shape=list(kernel),
         strides=list(stride),
         pads=onnx_pads(pairs),
-        output_padding=list(extra),
+        output_padding=extra,
+        dilations=list(dilation),
+        group=site.attrs.groups,
     )
 
 
@@ -84,15 +80,26 @@ def emit_conv_transpose(site: Site) -> str:
 def emit_pool(site: Site) -> str:
     """Padding at the end is made exactly enough for the IR's output size, which also covers
     PyTorch's ceil mode (its last window may start in the padding, never past it)."""
-    kernel, stride, _, pairs = window_geometry(site.node, site.shape)
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     sizes, out = site.shape[:-1], site.node.shape[:-1]
     if site.node.op.name == "avgpool" and site.attrs.count_include_pad:
         return _counted_avg_pool(site, pairs, kernel, stride)
-    pairs = tuple((b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out))
-    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "pads": onnx_pads(pairs)}
-    if site.node.op.name == "maxpool":
-        return site.op("MaxPool", [site.x], **attrs)
-    return site.op("AveragePool", [site.x], count_include_pad=0, **attrs)
+    pairs = tuple((b, max(0, (o - 1) * s + w - n - b)) for (b, _), n, w, s, o in zip(pairs, sizes, window, stride, out))
+    attrs = {"kernel_shape": list(kernel), "strides": list(stride), "dilations": list(dilation)}
+    is_max = site.node.op.name == "maxpool"
+    if all(max(pair) < k for pair, k in zip(pairs, kernel)):
+        kind, extra = ("MaxPool", {}) if is_max else ("AveragePool", {"count_include_pad": 0})
+        return site.op(kind, [site.x], pads=onnx_pads(pairs), **attrs, **extra)
+    # onnxruntime wants pads below the (undilated) kernel: a dilated window's wider padding is a Pad
+    # node, -inf for max; an average divides by the pool of the padded ones (the real cells counted).
+    pads = site.ints(onnx_pads(((0, 0), (0, 0), *pairs)), "pads")
+    if is_max:
+        padded = site.op("Pad", [site.x, pads, site.constant(np.array(-np.inf, np.float32), "neg_inf")])
+        return site.op("MaxPool", [padded], **attrs)
+    ones = site.op("Pad", [site.constant(np.ones((1, 1, *sizes)), "ones"), pads])
+    total = site.op("AveragePool", [site.op("Pad", [site.x, pads])], **attrs)
+    return site.op("Div", [total, site.op("AveragePool", [ones], **attrs)])
 
 
 def _counted_avg_pool(site: Site, pairs: Pairs, kernel: tuple, stride: tuple) -> str:

@@ -32,7 +32,7 @@ def emit_adaptive_pool(site: Site) -> Emit:
 
 @emits("upsample", output=FRESH)
 def emit_upsample(site: Site) -> Emit:
-    scale = size_literal(per_dim(site.attrs.scale, site.rank, "scale"))
+    scale = size_literal(tuple(int(s) for s in per_dim(site.attrs.scale, site.rank, "scale")))  # 2.0 is 2
     if site.attrs.mode == "bilinear":
         return Emit(call("F.interpolate", site.x, scale_factor=scale, mode='"bilinear"', align_corners="False"))
     return Emit(call("F.interpolate", site.x, scale_factor=scale))
@@ -114,6 +114,8 @@ def emit_crop(site: Site) -> Emit:
 
 @emits("flatten", output=VIEW)
 def emit_flatten(site: Site) -> Emit:
+    if len(site.node.shape) > 1:  # flatten(k) keeping axes: a reshape between two maps
+        return emit_reshape(site)
     return Emit(call(f"{site.x}.flatten", "1"))
 
 

@@ -25,7 +25,24 @@ HELPERS: dict[str, list[str]] = {
         "    count = pool(F.pad(torch.ones_like(x[:1, :1]), pad), size, stride)",
         "    return pool(F.pad(x, pad), size, stride) / count",
     ],
+    # PyTorch's average pools have no dilation: the window sum is a depthwise convolution with ones.
+    "avg_pool_dilated": [
+        "def avg_pool_dilated(",
+        "    x: torch.Tensor,",
+        "    pad: tuple[int, ...],",
+        "    size: tuple[int, ...],",
+        "    stride: tuple[int, ...],",
+        "    dilation: tuple[int, ...],",
+        ") -> torch.Tensor:",
+        '    """Dilated average pooling over `F.pad(x, pad)` that does not count the padded cells."""',
+        "    conv = (F.conv1d, F.conv2d, F.conv3d)[x.dim() - 3]",
+        "    ones = x.new_ones(x.shape[1], 1, *size)",
+        "    total = conv(F.pad(x, pad), ones, stride=stride, dilation=dilation, groups=x.shape[1])",
+        "    count = conv(F.pad(torch.ones_like(x[:1, :1]), pad), ones[:1], stride=stride, dilation=dilation)",
+        "    return total / count",
+    ],
 }
+DILATED_AVG_POOL_HELPER = "avg_pool_dilated"
 
 
 # The key of `Site.bound` for a layer's input width, when a constructor argument sets it.

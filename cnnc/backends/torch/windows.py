@@ -7,11 +7,10 @@ gives the same cells, an explicit `F.pad` where it does not.
 
 from __future__ import annotations
 
-from cnnc.backends.common import Pairs, symmetric, uniform, window_geometry
+from cnnc.backends.common import Pairs, symmetric, transpose_crops, uniform, window_geometry
 from cnnc.backends.pysource import Expr, call, dict_of, list_of, literal
-from cnnc.backends.torch.site import AVG_POOL_HELPER, FRESH, Emit, Site, emits, size_literal
+from cnnc.backends.torch.site import AVG_POOL_HELPER, DILATED_AVG_POOL_HELPER, FRESH, Emit, Site, emits, size_literal
 from cnnc.ir.ops import constant_kernel
-from cnnc.ir.shape_math import per_dim
 
 # --- padding -------------------------------------------------------------
 
@@ -35,7 +34,7 @@ def _native_or_explicit(site: Site, pairs: Pairs, stride: tuple) -> tuple[int | 
     With stride > 1 `same` padding depends on the input size, and a shared layer
     may see several sizes, so there it is always explicit.
     """
-    size_dependent = site.attrs.padding == "same" and site.shared and any(s > 1 for s in stride)
+    size_dependent = site.attrs.padding in ("same", "same_lower") and site.shared and any(s > 1 for s in stride)
     if symmetric(pairs) and not size_dependent:
         return uniform(tuple(before for before, _ in pairs)), ((0, 0),) * len(pairs)
     return 0, pairs
@@ -136,46 +135,30 @@ def emit_pointwise(site: Site) -> Emit:
 
 @emits("conv_transpose", output=FRESH)
 def emit_conv_transpose(site: Site) -> Emit:
-    attrs, rank = site.attrs, site.rank
-    kernel, stride = per_dim(attrs.kernel, rank, "kernel"), per_dim(attrs.stride, rank, "stride")
-    padding, extra, crop = _transpose_padding(
-        attrs.padding, per_dim(attrs.output_padding, rank, "output_padding"), kernel, stride
-    )
+    kernel, stride, dilation, crops = transpose_crops(site.attrs, site.shape[:-1])
+    # PyTorch crops `padding` at both ends and adds output_padding at the end: the rest of the
+    # crop (TensorFlow's odd `same` cell, asymmetric explicit padding) is sliced off after.
+    padding = tuple(min(before, max(after, 0)) for before, after in crops)
+    extra = tuple(max(p - after, 0) for p, (_, after) in zip(padding, crops))
+    sliced = tuple((before - p, max(after - p, 0)) for p, (before, after) in zip(padding, crops))
+    groups = site.attrs.groups
     module = call(
-        _conv_class(rank, transposed=True),
+        _conv_class(site.rank, transposed=True),
         literal(site.channels),
         site.value("filters"),
         size_literal(kernel),
         stride=size_literal(stride) if any(s != 1 for s in stride) else None,
         padding=size_literal(padding) if any(padding) else None,
         output_padding=size_literal(extra) if any(extra) else None,
+        groups=literal(groups) if groups != 1 else None,
+        dilation=size_literal(dilation) if any(d != 1 for d in dilation) else None,
         bias=site.option("bias", True),
     )
     emit = Emit(call(site.module, site.x), module)
-    if any(crop):
-        slices = ", ".join(":-1" if c else ":" for c in crop)
+    if any(any(pair) for pair in sliced):
+        slices = ", ".join(f"{start or ''}:{f'-{end}' if end else ''}" for start, end in sliced)
         emit.then = ("{}[:, :, " + slices + "]",)
     return emit
-
-
-def _transpose_padding(padding, output_padding: tuple, kernel: tuple, stride: tuple) -> tuple[tuple, tuple, tuple]:
-    """(padding, output_padding, crop one at the end) per axis.
-
-    `same` gives n * s, cropping the full output (n - 1) * s + k the way
-    TensorFlow does: (k - s) // 2 at the start, the rest at the end.  PyTorch
-    crops symmetrically, so an odd k - s leaves one more to crop at the end.
-    """
-    rank = len(kernel)
-    if padding == "same":
-        pads, extras, crops = [], [], []
-        for k, s in zip(kernel, stride):
-            total = k - s
-            pads.append(max(total, 0) // 2)
-            extras.append(max(-total, 0))
-            crops.append(int(total > 0 and total % 2 == 1))
-        return tuple(pads), tuple(extras), tuple(crops)
-    pads = (0,) * rank if padding == "valid" else per_dim(padding, rank, "padding")
-    return pads, output_padding, (0,) * rank
 
 
 # --- pooling ---------------------------------------------------------------------
@@ -192,21 +175,26 @@ def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
 
 @emits("maxpool", "avgpool", output=FRESH)
 def emit_pool(site: Site) -> Emit:
-    kernel, stride, _, pairs = window_geometry(site.node, site.shape)
+    kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
+    window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     sizes, out = site.shape[:-1], site.node.shape[:-1]
     ceil = site.attrs.ceil and site.attrs.padding != "same"
     native = tuple(before for before, _ in pairs)
     is_max = site.node.op.name == "maxpool"
+    dilated = any(d != 1 for d in dilation)
     fits = symmetric(pairs) and all(
-        _pool_size(n, k, s, p, ceil) == o for n, k, s, p, o in zip(sizes, kernel, stride, native, out)
+        _pool_size(n, w, s, p, ceil) == o and p <= k // 2  # PyTorch's own limit: half the window
+        for n, k, w, s, p, o in zip(sizes, kernel, window, stride, native, out)
     )
-    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it.
-    fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
+    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it;
+    # its average pools have no dilation.
+    fits = fits and (is_max or ((site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel))) and not dilated))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
     counted = not is_max and site.attrs.count_include_pad
     if counted and not fits:
         return _counted_avg_pool(site, fn, pairs, kernel, stride)
+    rate = size_literal(dilation) if dilated else None
     if fits:
         any_pad = any(native)
         return Emit(
@@ -216,16 +204,21 @@ def emit_pool(site: Site) -> Emit:
                 size,
                 stride=step,
                 padding=size_literal(native) if any_pad else None,
+                dilation=rate,
                 ceil_mode="True" if ceil else None,
                 count_include_pad="False" if any_pad and not is_max and not counted else None,
             )
         )
-    # Asymmetric (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
+    # Asymmetric, wide (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
     explicit = tuple(
-        (b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out)
+        (b, max(0, (o - 1) * s + w - n - b)) for (b, _), n, w, s, o in zip(pairs, sizes, window, stride, out)
     )
     if is_max:
-        return Emit(call(fn, padded(site.x, explicit, value='float("-inf")'), size, stride=step))
+        return Emit(call(fn, padded(site.x, explicit, value='float("-inf")'), size, stride=step, dilation=rate))
+    if dilated:
+        helper = DILATED_AVG_POOL_HELPER
+        args = (literal(_torch_pad(explicit)), literal(kernel), literal(stride), literal(dilation))
+        return Emit(call(helper, site.x, *args), helpers=(helper,))
     return Emit(
         call(AVG_POOL_HELPER, site.x, literal(_torch_pad(explicit)), size, size_literal(stride)),
         helpers=(AVG_POOL_HELPER,),
