@@ -192,21 +192,33 @@ def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
     return size
 
 
+def _native_pool(site: Site, kernel: tuple, stride: tuple, pairs: Pairs, out: tuple) -> bool | None:
+    """The ceil mode with which PyTorch's own padding (the `before` pads) gives exactly the `out`
+    windows, or None.  Padded cells never count (max ignores them, the average divides by the
+    cells it covers), so only where the windows start matters: TensorFlow's `same` with stride 2
+    pads one more at the end, and ceil mode makes that last window (`nn.MaxPool2d(3, 2, ceil_mode=True)`)."""
+    sizes, before = site.shape[:-1], tuple(b for b, _ in pairs)
+    if any(2 * b > k for b, k in zip(before, kernel)):  # PyTorch pads at most half the window
+        return None
+    if site.node.op.name == "avgpool" and site.rank == 3 and any(n < k for n, k in zip(sizes, kernel)):
+        return None  # avg_pool3d refuses an input smaller than the window even where padding covers it
+    modes = (True,) if site.attrs.ceil and site.attrs.padding != "same" else (False, True)
+    for ceil in modes:
+        if all(_pool_size(n, k, s, p, ceil) == o for n, k, s, p, o in zip(sizes, kernel, stride, before, out)):
+            return ceil
+    return None
+
+
 @emits("maxpool", "avgpool", output=FRESH)
 def emit_pool(site: Site) -> Emit:
     kernel, stride, _, pairs = window_geometry(site.node, site.shape)
     sizes, out = site.shape[:-1], site.node.shape[:-1]
-    ceil = site.attrs.ceil and site.attrs.padding != "same"
-    native = tuple(before for before, _ in pairs)
     is_max = site.node.op.name == "maxpool"
-    fits = symmetric(pairs) and all(
-        _pool_size(n, k, s, p, ceil) == o for n, k, s, p, o in zip(sizes, kernel, stride, native, out)
-    )
-    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it.
-    fits = fits and (is_max or site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel)))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
-    if fits:
+    ceil = _native_pool(site, kernel, stride, pairs, out)
+    if ceil is not None:
+        native = tuple(b for b, _ in pairs)
         any_pad = any(native)
         return Emit(
             call(
@@ -219,7 +231,7 @@ def emit_pool(site: Site) -> Emit:
                 count_include_pad="False" if any_pad and not is_max else None,
             )
         )
-    # Asymmetric (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
+    # More padding at the start than PyTorch allows: pad explicitly, enough at the end for exactly `out` windows.
     explicit = tuple(
         (b, max(0, (o - 1) * s + k - n - b)) for (b, _), n, k, s, o in zip(pairs, sizes, kernel, stride, out)
     )
