@@ -361,17 +361,17 @@ def test_a_shared_block_works_in_place_only_where_every_use_may(tmp_path):
 
 def test_same_pooling_with_stride_2_is_native_ceil_mode(tmp_path):
     x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1))
-    for pool, fn in (("maxpool", torch.nn.functional.max_pool2d), ("avgpool", None)):
+    F = torch.nn.functional
+    for pool, fn in (("maxpool", F.max_pool2d), ("avgpool", None)):
         text = f"network P() {{\n  input x: 8x8x2\n  x -> {pool}(3, stride=2, padding=same) -> output y\n}}\n"
         _, source = compile_spec(tmp_path / f"{pool}.cnn", text)
         assert "ceil_mode=True" in source and "F.pad" not in source and "avg_pool_uncounted" not in source
         y = _run(tmp_path, f"{pool}(3, stride=2, padding=same)", "8x8x2", x)
         if fn is not None:  # TensorFlow's same: one row and column of -inf at the end
-            expected = fn(torch.nn.functional.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, stride=2)
+            expected = fn(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, stride=2)
         else:  # the average of the cells inside
-            total = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
-            count = torch.nn.functional.avg_pool2d(
-                torch.nn.functional.pad(torch.ones_like(x), (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
+            total = F.avg_pool2d(F.pad(x, (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
+            count = F.avg_pool2d(F.pad(torch.ones_like(x), (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
             expected = total / count
         assert torch.allclose(y, expected, atol=1e-6)
 
