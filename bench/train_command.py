@@ -12,7 +12,8 @@ Each round runs, as separate processes and alternating which goes first, the REA
 and `python bench/digits_minimal.py --framework T`.  Whole: the wall time of each process, start to
 exit (compiling the spec, starting the framework, the data, every epoch with its validation, the test).
 Steps: the training images per second, median over epochs 2.. (the harness's from its log.csv, the
-loop's from its own timing of the steps).  The table shows the median over rounds of the ratios
+loop's from its own timing of the steps).  CPU: the user and system seconds of each process and its
+children, steadier than wall time on a loaded machine.  The table shows the median over rounds of the ratios
 harness / minimal with their min and max, and both test accuracies.
 """
 
@@ -22,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,34 +37,41 @@ OPTIONS = ["--optimizer", "adam", "--lr", "0.002", "--schedule", "cosine", "--no
            "--threads", "1", "--progress", "none"]
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and its children, output)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if proc.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{proc.stdout[-3000:]}")
-    return seconds, proc.stdout
+    return seconds, cpu, proc.stdout
 
 
 def harness(framework: str, data: Path, epochs: int, work: Path) -> dict:
     build = work / f"build-{framework}"
     command = [sys.executable, "-m", "cnnc", "train", str(SPEC), "--target", framework, "--data", str(data),
                "--epochs", str(epochs), "--build", str(build), *OPTIONS]
-    seconds, _ = timed(command, work)
+    seconds, cpu, _ = timed(command, work)
     with open(build / "run" / "log.csv") as f:
         rates = [float(row["images_per_s"]) for row in csv.DictReader(f)]
     accuracy = json.loads((build / "run" / "metrics.json").read_text())["acc"]
-    return {"seconds": seconds, "rate": statistics.median(rates[1:] or rates), "accuracy": accuracy}
+    return {"seconds": seconds, "cpu": cpu, "rate": statistics.median(rates[1:] or rates), "accuracy": accuracy}
 
 
 def minimal(framework: str, data: Path, epochs: int, work: Path) -> dict:
     command = [sys.executable, str(ROOT / "bench" / "digits_minimal.py"), "--framework", framework, "--data",
                str(data), "--epochs", str(epochs)]
-    seconds, out = timed(command, work)
+    seconds, cpu, out = timed(command, work)
     result = json.loads(out.strip().splitlines()[-1])
     rates = result["images_per_s"]
-    return {"seconds": seconds, "rate": statistics.median(rates[1:] or rates), "accuracy": result["accuracy"]}
+    return {"seconds": seconds, "cpu": cpu, "rate": statistics.median(rates[1:] or rates),
+            "accuracy": result["accuracy"]}
 
 
 def measure(framework: str, args, data: Path, work: Path) -> dict:
@@ -72,12 +81,14 @@ def measure(framework: str, args, data: Path, work: Path) -> dict:
         for side in ("harness", "minimal") if r % 2 == 0 else ("minimal", "harness"):
             runs[side].append(sides[side](framework, data, args.epochs, work))
     whole = [h["seconds"] / m["seconds"] for h, m in zip(runs["harness"], runs["minimal"], strict=True)]
+    cpu = [h["cpu"] / m["cpu"] for h, m in zip(runs["harness"], runs["minimal"], strict=True)]
     steps = [h["rate"] / m["rate"] for h, m in zip(runs["harness"], runs["minimal"], strict=True)]
     return {
         "framework": framework, "rounds": args.rounds, "epochs": args.epochs,
         "harness_s": statistics.median(r["seconds"] for r in runs["harness"]),
         "minimal_s": statistics.median(r["seconds"] for r in runs["minimal"]),
         "whole": statistics.median(whole), "whole_min": min(whole), "whole_max": max(whole),
+        "cpu": statistics.median(cpu), "cpu_min": min(cpu), "cpu_max": max(cpu),
         "steps": statistics.median(steps), "steps_min": min(steps), "steps_max": max(steps),
         "harness_accuracy": statistics.median(r["accuracy"] for r in runs["harness"]),
         "minimal_accuracy": statistics.median(r["accuracy"] for r in runs["minimal"]),
@@ -104,7 +115,8 @@ def main() -> int:
         r = measure(framework, args, data, work)
         print(json.dumps(r) if args.json else
               f"{framework:6s} whole command: cnnc train {r['harness_s']:.1f} s, minimal {r['minimal_s']:.1f} s, "
-              f"ratio {r['whole']:.2f} ({r['whole_min']:.2f}-{r['whole_max']:.2f});  steps: ratio {r['steps']:.2f} "
+              f"ratio {r['whole']:.2f} ({r['whole_min']:.2f}-{r['whole_max']:.2f}), CPU time ratio {r['cpu']:.2f} "
+              f"({r['cpu_min']:.2f}-{r['cpu_max']:.2f});  steps: ratio {r['steps']:.2f} "
               f"({r['steps_min']:.2f}-{r['steps_max']:.2f});  test accuracy {r['harness_accuracy']:.4f} vs "
               f"{r['minimal_accuracy']:.4f}  ({r['rounds']} rounds, {r['epochs']} epochs)", flush=True)
     return 0
