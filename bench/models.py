@@ -84,6 +84,7 @@ def torch_pair(pair: Pair, size: int, batch: int):
 
     from cnnc.backends.torch import generate
 
+    set_torch_threads()
     torch.manual_seed(0)
     module = types.ModuleType(f"generated_{pair.name}")
     exec(compile(generate(analysis_of(pair, size))["model.py"], f"{pair.name}/model.py", "exec"), module.__dict__)
@@ -105,6 +106,7 @@ def torch_pair(pair: Pair, size: int, batch: int):
 
 
 def keras_pair(pair: Pair, size: int, batch: int):
+    set_tensorflow_threads()
     import keras
     import numpy as np
 
@@ -124,16 +126,24 @@ def keras_pair(pair: Pair, size: int, batch: int):
 BUILDERS: dict[str, Callable] = {"torch": torch_pair, "keras": keras_pair}
 
 
-def set_threads(n: int, frameworks: set[str]) -> None:
-    if "torch" in frameworks:
-        import torch
+THREADS = {"n": 0}  # intra-op threads for both frameworks (0: their defaults)
 
-        torch.set_num_threads(n)
-    if "keras" in frameworks:
-        import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(n)
-        tf.config.threading.set_inter_op_parallelism_threads(n)
+def set_torch_threads() -> None:
+    import torch
+
+    if THREADS["n"]:
+        torch.set_num_threads(THREADS["n"])
+
+
+def set_tensorflow_threads() -> None:
+    """Before TensorFlow's first op.  TensorFlow is imported only when the first Keras pair is built, after
+    the torch pairs: imported first, it made torch crash in this process (oneDNN and OpenMP libraries)."""
+    import tensorflow as tf
+
+    if THREADS["n"] and tf.config.threading.get_intra_op_parallelism_threads() != THREADS["n"]:
+        tf.config.threading.set_intra_op_parallelism_threads(THREADS["n"])
+        tf.config.threading.set_inter_op_parallelism_threads(THREADS["n"])
 
 
 # --- timing -------------------------------------------------------------------------------------
@@ -200,6 +210,12 @@ def compile_times(pair: Pair, args) -> dict:
 # --- the command ---------------------------------------------------------------------------------
 
 
+def compile_row(pair: Pair, args) -> None:
+    c = compile_times(pair, args)
+    print(f"torch.compile(fullgraph=True) {c['name']}: generated {c['generated_s']:.1f} s, reference "
+          f"{c['reference_s']:.1f} s, ratio {c['ratio']:.3f} ({c['min']:.3f}-{c['max']:.3f})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated pair names (default: every pair)")
@@ -225,24 +241,27 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"no pair named {', '.join(unknown)} (pairs: {', '.join(p.name for p in PAIRS)})")
         chosen = [p for p in chosen if p.name in names]
-    if args.threads:
-        set_threads(args.threads, {p.framework for p in chosen})
+    THREADS["n"] = args.threads
+    chosen.sort(key=lambda p: p.framework != "torch")  # torch pairs first (see set_tensorflow_threads)
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs; batch "
           f"{args.batch}, {args.threads or 'default'} thread(s), {args.repeats} repeats of {args.rounds} "
           f"interleaved rounds; ratio = generated / reference, median wall time", flush=True)
     print(f"{'pair':20} {'size':>5} {'generated ms':>13} {'reference ms':>13} {'ratio':>7}  {'min-max':>11}  "
           f"{'CPU ratio':>9}  {'max |diff|':>10}", flush=True)
+    compiled = None
+    if args.compile:
+        compiled = next((p for p in PAIRS if p.name == args.compile and p.framework == "torch"), None)
+        if compiled is None:
+            parser.error(f"--compile takes a torch pair, not {args.compile}")
     for pair in chosen:
+        if compiled is not None and pair.framework != "torch":
+            compile_row(compiled, args)  # before TensorFlow is imported
+            compiled = None
         r = measure(pair, args)
         print(f"{r['name']:20} {r['size']:5d} {r['generated_ms']:13.1f} {r['reference_ms']:13.1f} {r['ratio']:7.3f}  "
               f"{r['min']:.3f}-{r['max']:.3f}  {r['cpu_ratio']:9.3f}  {r['difference']:10.1e}", flush=True)
-    if args.compile:
-        pair = next((p for p in PAIRS if p.name == args.compile and p.framework == "torch"), None)
-        if pair is None:
-            parser.error(f"--compile takes a torch pair, not {args.compile}")
-        c = compile_times(pair, args)
-        print(f"torch.compile(fullgraph=True) {c['name']}: generated {c['generated_s']:.1f} s, reference "
-              f"{c['reference_s']:.1f} s, ratio {c['ratio']:.3f} ({c['min']:.3f}-{c['max']:.3f})", flush=True)
+    if compiled is not None:
+        compile_row(compiled, args)
     return 0
 
 
