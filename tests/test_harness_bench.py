@@ -1,5 +1,6 @@
-"""bench/train_throughput.py runs and reports both sides (the ratio itself is measured, not asserted: the
-machine's load decides it)."""
+"""The bench scripts run and report both sides, in their reduced modes, so they cannot rot: train_throughput.py,
+models.py (every generated/reference pair, outputs equal on the same weights), train_command.py (`cnnc train` vs
+the hand-written loop).  The ratios themselves are measured, not asserted: the machine's load decides them."""
 
 from __future__ import annotations
 
