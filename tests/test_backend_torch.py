@@ -299,6 +299,101 @@ def test_scale_multiplies_by_its_factor_literal_or_constructor_argument(tmp_path
     assert _run(tmp_path, "scale(3)", "4", torch.tensor([[1.0, -2.0, 0.5, 0.0]])).tolist() == [[3.0, -6.0, 1.5, 0.0]]
 
 
+ACTIVATED = """network Activated() {
+  input x: 6x6x3
+  x -> conv(4, 3, padding=1) -> batchnorm -> swish -> conv(4, 1) -> hard_swish -> conv(4, 1) -> leaky_relu(0.1)
+    -> conv(4, 1) -> elu -> conv(4, 1) -> sigmoid -> conv(4, 1) -> tanh -> conv(4, 1) -> hard_sigmoid
+    -> conv(4, 1) -> relu6 -> conv(4, 1) -> leaky_relu(0.0) -> output y
+}
+"""
+OUT_OF_PLACE = {", inplace=True": "", "torch.sigmoid_(": "torch.sigmoid(", "torch.tanh_(": "torch.tanh("}
+
+
+def test_every_activation_with_an_in_place_form_uses_it_and_autograd_agrees(tmp_path):
+    _, source = compile_spec(tmp_path / "a.cnn", ACTIVATED)
+    for form in ("F.silu(x, inplace=True)", "F.hardswish(x, inplace=True)", "F.leaky_relu(x, 0.1, inplace=True)",
+                 "F.elu(x, 1.0, inplace=True)", "torch.sigmoid_(x)", "torch.tanh_(x)",
+                 "F.hardsigmoid(x, inplace=True)", "F.relu6(x, inplace=True)", "F.leaky_relu(x, 0.0)"):
+        assert form in source, form
+    assert "F.leaky_relu(x, 0.0, inplace" not in source  # a zero slope has no in-place backward
+    plain = source
+    for inplace, copy in OUT_OF_PLACE.items():
+        plain = plain.replace(inplace, copy)
+    assert "inplace" not in plain and "sigmoid_" not in plain and "tanh_" not in plain
+    models = [load(text, f"activated_{i}").build_model() for i, text in enumerate((source, plain))]
+    models[1].load_state_dict(models[0].state_dict())
+    x = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    outputs, grads = [], []
+    for model in models:
+        model.train()
+        y = model(x)
+        outputs.append(y)
+        grads.append(torch.autograd.grad(y.square().sum(), list(model.parameters())))
+    assert torch.allclose(outputs[0], outputs[1], rtol=0, atol=1e-6)
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(*grads, strict=True))
+
+
+SEQUENTIAL_SILU = """sequential block stem(width: int) {
+  return in -> conv(width, 3, padding=1, bias=false) -> batchnorm -> swish
+}
+
+network Stems() {
+  input x: 6x6x3
+  x -> stem(4) -> swish -> output y
+}
+"""
+
+
+def test_sequential_bodies_hold_in_place_modules(tmp_path):
+    _, source = compile_spec(tmp_path / "s.cnn", SEQUENTIAL_SILU)
+    assert "nn.SiLU(inplace=True)" in source
+
+
+TWINS = """block twin() {
+  return in -> relu -> conv(2, 1)
+}
+
+network Twins() {
+  input x: 4x4x2
+  shared t = twin()
+  a = x -> conv(2, 1)
+  b = x -> conv(2, 1)
+  ta = a -> t
+  tb = b -> t
+  add(ta, tb, b) -> output y
+}
+"""
+
+
+def test_a_shared_block_works_in_place_only_where_every_use_may(tmp_path):
+    # `a` dies in its use of the twin, `b` is read again: one code serves both, so neither is overwritten.
+    _, source = compile_spec(tmp_path / "t.cnn", TWINS)
+    assert "F.relu(x)  #" in source and "inplace" not in source
+    model = load(source, "twins").build_model().eval()
+    x = torch.randn(1, 2, 4, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        a, b = model.conv1(x), model.conv2(x)
+        expected = model.t.conv1(a.relu()) + model.t.conv1(b.relu()) + b
+        assert torch.allclose(model(x), expected, atol=1e-6)
+
+
+def test_same_pooling_with_stride_2_is_native_ceil_mode(tmp_path):
+    x = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    F = torch.nn.functional
+    for pool, fn in (("maxpool", F.max_pool2d), ("avgpool", None)):
+        text = f"network P() {{\n  input x: 8x8x2\n  x -> {pool}(3, stride=2, padding=same) -> output y\n}}\n"
+        _, source = compile_spec(tmp_path / f"{pool}.cnn", text)
+        assert "ceil_mode=True" in source and "F.pad" not in source and "avg_pool_uncounted" not in source
+        y = _run(tmp_path, f"{pool}(3, stride=2, padding=same)", "8x8x2", x)
+        if fn is not None:  # TensorFlow's same: one row and column of -inf at the end
+            expected = fn(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, stride=2)
+        else:  # the average of the cells inside
+            total = F.avg_pool2d(F.pad(x, (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
+            count = F.avg_pool2d(F.pad(torch.ones_like(x), (0, 1, 0, 1)), 3, stride=2, divisor_override=1)
+            expected = total / count
+        assert torch.allclose(y, expected, atol=1e-6)
+
+
 def test_maxout_takes_the_max_of_consecutive_channels(tmp_path):
     x = torch.tensor([1.0, 5.0, 2.0, 3.0, -1.0, -2.0]).reshape(1, 6)
     y = _run(tmp_path, "maxout(3)", "6", x)

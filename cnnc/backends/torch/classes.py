@@ -25,7 +25,8 @@ from cnnc.ir.graph import Graph, Node
 # modules); `training=` is the module's own state and is dropped.
 NN_MODULES = {
     "F.relu": "nn.ReLU", "F.relu6": "nn.ReLU6", "F.silu": "nn.SiLU", "F.dropout": "nn.Dropout",
-    "F.hardswish": "nn.Hardswish", "F.hardsigmoid": "nn.Hardsigmoid",
+    "F.hardswish": "nn.Hardswish", "F.hardsigmoid": "nn.Hardsigmoid", "F.leaky_relu": "nn.LeakyReLU",
+    "F.elu": "nn.ELU",
     "F.max_pool1d": "nn.MaxPool1d", "F.max_pool2d": "nn.MaxPool2d", "F.max_pool3d": "nn.MaxPool3d",
     "F.avg_pool1d": "nn.AvgPool1d", "F.avg_pool2d": "nn.AvgPool2d", "F.avg_pool3d": "nn.AvgPool3d",
     "F.adaptive_avg_pool1d": "nn.AdaptiveAvgPool1d", "F.adaptive_avg_pool2d": "nn.AdaptiveAvgPool2d",
@@ -197,7 +198,9 @@ class ScopeWriter:
             if ident not in self.kwargs:
                 self.kwargs.append(ident)
 
-    def _site(self, unit: Unit, args: list[str] | None = None, module: str | None = None) -> Site:
+    def _site(
+        self, unit: Unit, args: list[str] | None = None, module: str | None = None, inplace: bool = True
+    ) -> Site:
         node = unit.node
         owner = self.graph.weight_owner(node)
         ref = module or attribute(owner.id.rsplit(".", 1)[-1])
@@ -213,7 +216,7 @@ class ScopeWriter:
             args,
             lambda: ref,
             bound=bound,
-            inplace=self.life.overwritable(self.graph, node) if unit.computed and module is None else None,
+            inplace=self.life.overwritable(self.graph, node) if unit.computed and inplace else None,
             shared=bool(node.shares) or node.id in self.model.shared,
         )
 
@@ -357,14 +360,20 @@ def sequential_items(writer: ScopeWriter) -> list[Expr] | None:
 
 
 def _layer_item(writer: ScopeWriter, unit: Unit) -> Expr | None:
+    """The layer as an item of nn.Sequential: its module, or the torch.nn module of its function
+    (in place where it may be, `nn.SiLU(inplace=True)`, if the module can say so)."""
     node = unit.node
     if node.shares or node.frozen:
         return None
-    site = writer._site(unit, args=["x"], module="self.m")
-    emit: Emit = EMITTERS[node.op.name](site)
-    if plain_module(emit, "self.m", "x"):
-        return emit.module
-    return functional_module(emit)
+    for inplace in (True, False):
+        site = writer._site(unit, args=["x"], module="self.m", inplace=inplace)
+        emit: Emit = EMITTERS[node.op.name](site)
+        if plain_module(emit, "self.m", "x"):
+            return emit.module
+        item = functional_module(emit)
+        if item is not None or site.inplace is None:
+            return item
+    return None
 
 
 def functional_module(emit: Emit) -> Expr | None:

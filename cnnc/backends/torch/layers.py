@@ -140,34 +140,43 @@ def emit_dense(site: Site) -> Emit:
 
 # --- activations -------------------------------------------------------------------------
 
-# op -> (function, may work in place).  In place only where the backward pass reads the
-# output, not the input (relu, relu6), exactly as torchvision's nn.ReLU(inplace=True).
-ACTIVATIONS: dict[str, tuple[str, bool]] = {
-    "relu": ("F.relu", True),
-    "relu6": ("F.relu6", True),
-    "sigmoid": ("torch.sigmoid", False),
-    "tanh": ("torch.tanh", False),
-    "swish": ("F.silu", False),
-    "hard_swish": ("F.hardswish", False),
-    "hard_sigmoid": ("F.hardsigmoid", False),
-    "gelu": ("F.gelu", False),
+# op -> (function, its in-place form).  Every activation with an in-place form uses it when
+# nothing else reads its input (lifetimes.py), as torchvision's `nn.ReLU(inplace=True)` and
+# `nn.SiLU(inplace=True)` do: `inplace=True` where the function takes it, else the trailing-underscore
+# function.  Autograd's in-place formulas give the same gradients (tests/test_backend_torch.py).
+INPLACE = "inplace=True"
+ACTIVATIONS: dict[str, tuple[str, str | None]] = {
+    "relu": ("F.relu", INPLACE),
+    "relu6": ("F.relu6", INPLACE),
+    "sigmoid": ("torch.sigmoid", "torch.sigmoid_"),
+    "tanh": ("torch.tanh", "torch.tanh_"),
+    "swish": ("F.silu", INPLACE),
+    "hard_swish": ("F.hardswish", INPLACE),
+    "hard_sigmoid": ("F.hardsigmoid", INPLACE),
+    "gelu": ("F.gelu", None),
 }
 
 
 @emits(*ACTIVATIONS)
 def emit_activation(site: Site) -> Emit:
-    fn, can_inplace = ACTIVATIONS[site.node.op.name]
-    if can_inplace and site.inplace == 0:
+    fn, inplace = ACTIVATIONS[site.node.op.name]
+    if inplace is None or site.inplace != 0:
+        return Emit(call(fn, site.x))
+    if inplace == INPLACE:
         return Emit(call(fn, site.x, inplace="True"), inplace=True)
-    return Emit(call(fn, site.x))
+    return Emit(call(inplace, site.x), inplace=True)
 
 
 @emits("leaky_relu", "elu")
 def emit_parametric_activation(site: Site) -> Emit:
+    """In place only for a fixed positive alpha: the in-place backward reads the output, which a
+    negative slope would not let it invert (PyTorch refuses it)."""
     name = site.node.op.name
     if site.bound:
         cls = "nn.LeakyReLU" if name == "leaky_relu" else "nn.ELU"
         return Emit(call(site.module, site.x), call(cls, site.value("alpha")))
+    if site.inplace == 0 and site.attrs.alpha > 0:
+        return Emit(call(f"F.{name}", site.x, site.value("alpha"), inplace="True"), inplace=True)
     return Emit(call(f"F.{name}", site.x, site.value("alpha")))
 
 

@@ -29,6 +29,7 @@ class Lifetimes:
     storage: dict[str, str]  # node id -> node whose tensor its value may share memory with
     last_value_use: dict[str, int]  # position of the last node that reads a value; len(order) for outputs
     readers: dict[str, list[str]]  # storage root -> the nodes that read it other than through a view of it
+    uses: dict[str, list[Node]]  # weight owner -> the computed nodes that run its code (itself, its sharers)
 
     @classmethod
     def of(cls, graph: Graph) -> Lifetimes:
@@ -51,15 +52,27 @@ class Lifetimes:
         for out in outputs:
             last_value[value[out]] = len(order)
             readers.setdefault(storage[out], []).append("<output>")
-        return cls(order, value, storage, last_value, readers)
+        uses: dict[str, list[Node]] = {}
+        for node in order:
+            uses.setdefault(node.shares or node.id, []).append(node)
+        return cls(order, value, storage, last_value, readers, uses)
 
     def overwritable(self, graph: Graph, node: Node) -> int | None:
-        """The input of `node` that it may overwrite in place, if any: `node` is its only reader."""
-        for index, source in enumerate(graph.input_ids(node.id)):
-            root = self.storage[source]
-            if self.readers.get(root) == [node.id] and _output(graph.node(root)) == FRESH:
+        """The input of `node` that it may overwrite in place, if any: `node` is its only reader.
+
+        A layer of a shared block runs as one code for every use of the block, so it works in
+        place only where every use may (a siamese twin's input may be read again, the other's not).
+        """
+        uses = self.uses.get(node.shares or node.id) or [node]
+        for index in range(len(graph.input_ids(node.id))):
+            if all(self._sole_reader(graph, use, index) for use in uses):
                 return index
         return None
+
+    def _sole_reader(self, graph: Graph, node: Node, index: int) -> bool:
+        inputs = graph.input_ids(node.id)
+        root = self.storage.get(inputs[index]) if index < len(inputs) else None
+        return root is not None and self.readers.get(root) == [node.id] and _output(graph.node(root)) == FRESH
 
 
 def _ancestors(graph: Graph, nodes: set[str]) -> set[str]:

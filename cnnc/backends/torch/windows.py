@@ -173,29 +173,45 @@ def _pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
     return size
 
 
+def _native_pool(site: Site, kernel: tuple, window: tuple, stride: tuple, pairs: Pairs, out: tuple) -> bool | None:
+    """The ceil mode with which PyTorch's own padding (the `before` pads) gives exactly the `out`
+    windows, or None.  Uncounted padded cells never count (max ignores them, the average divides by
+    the cells it covers), so only where the windows start matters: TensorFlow's `same` with stride 2
+    pads one more at the end, and ceil mode makes that last window (`nn.MaxPool2d(3, 2, ceil_mode=True)`).
+    A pool that counts its padding needs it symmetric (PyTorch never counts ceil mode's extra cells)."""
+    sizes, before = site.shape[:-1], tuple(b for b, _ in pairs)
+    if any(2 * b > k for b, k in zip(before, kernel)):  # PyTorch pads at most half the window
+        return None
+    is_avg = site.node.op.name == "avgpool"
+    if is_avg and any(w != k for w, k in zip(window, kernel)):
+        return None  # PyTorch's average pools have no dilation
+    if is_avg and site.attrs.count_include_pad and not symmetric(pairs):
+        return None
+    if is_avg and site.rank == 3 and any(n < k for n, k in zip(sizes, kernel)):
+        return None  # avg_pool3d refuses an input smaller than the window even where padding covers it
+    modes = (True,) if site.attrs.ceil and site.attrs.padding != "same" else (False, True)
+    for ceil in modes:
+        if all(_pool_size(n, w, s, p, ceil) == o for n, w, s, p, o in zip(sizes, window, stride, before, out)):
+            return ceil
+    return None
+
+
 @emits("maxpool", "avgpool", output=FRESH)
 def emit_pool(site: Site) -> Emit:
     kernel, stride, dilation, pairs = window_geometry(site.node, site.shape)
     window = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     sizes, out = site.shape[:-1], site.node.shape[:-1]
-    ceil = site.attrs.ceil and site.attrs.padding != "same"
-    native = tuple(before for before, _ in pairs)
     is_max = site.node.op.name == "maxpool"
     dilated = any(d != 1 for d in dilation)
-    fits = symmetric(pairs) and all(
-        _pool_size(n, w, s, p, ceil) == o and p <= k // 2  # PyTorch's own limit: half the window
-        for n, k, w, s, p, o in zip(sizes, kernel, window, stride, native, out)
-    )
-    # PyTorch's avg_pool3d refuses an input smaller than the window even where padding covers it;
-    # its average pools have no dilation.
-    fits = fits and (is_max or ((site.rank < 3 or all(n >= k for n, k in zip(sizes, kernel))) and not dilated))
     fn = f"F.{'max' if is_max else 'avg'}_pool{site.rank}d"
     size, step = size_literal(kernel), (size_literal(stride) if stride != kernel else None)
     counted = not is_max and site.attrs.count_include_pad
-    if counted and not fits:
+    ceil = _native_pool(site, kernel, window, stride, pairs, out)
+    if counted and ceil is None:
         return _counted_avg_pool(site, fn, pairs, kernel, stride)
     rate = size_literal(dilation) if dilated else None
-    if fits:
+    if ceil is not None:
+        native = tuple(b for b, _ in pairs)
         any_pad = any(native)
         return Emit(
             call(
@@ -209,7 +225,8 @@ def emit_pool(site: Site) -> Emit:
                 count_include_pad="False" if any_pad and not is_max and not counted else None,
             )
         )
-    # Asymmetric, wide (or ceil-mode) padding: pad explicitly, enough at the end for exactly `out` windows.
+    # Padding PyTorch cannot express (asymmetric, wider than half the window): pad explicitly, enough at
+    # the end for exactly `out` windows.
     explicit = tuple(
         (b, max(0, (o - 1) * s + w - n - b)) for (b, _), n, w, s, o in zip(pairs, sizes, window, stride, out)
     )

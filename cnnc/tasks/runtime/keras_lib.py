@@ -280,7 +280,13 @@ class Trainer:
         if not len(split):
             return np.zeros((0, *self.task.prediction_shape))
         batches = self._batches(split, train=False, ten_crop=self.cfg.tta_scale if ten_crop else 0.0)
-        out = self.model.predict(batches, verbose=0)
+        if batches.prepared is not None and not ten_crop:
+            # In memory: the compiled predict step batch by batch; `predict` would set up a data adapter and
+            # its workers every epoch, which costs more than a small validation split's forward passes.
+            parts = [self.model.predict_on_batch(batches[i][0]) for i in range(len(batches))]
+            out = keras.tree.map_structure(lambda *p: np.concatenate(p), *parts)
+        else:
+            out = self.model.predict(batches, verbose=0)
         batches.check()
         predicted = self.task.predictions(out)
         return predicted.reshape(-1, 10, *predicted.shape[1:]).mean(axis=1) if ten_crop else predicted

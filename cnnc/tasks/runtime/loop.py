@@ -7,8 +7,10 @@ and plots whatever comes back (train_* from the trainer, val_* from the task);
 early stopping, the best checkpoint and the plateau schedule follow any of
 them (--monitor).  After every epoch the loop writes, atomically: `last` (everything needed
 to resume: weights, optimizer, schedule, early-stopping state, history),
-`best` (the weights with the best --monitor so far), `log.csv` and
-`curves.png`.  Resuming loads `last` and continues with the next epoch; since
+`best` (the weights with the best --monitor so far) and `log.csv`;
+`curves.png` is drawn when the run ends (however it ends) and, in a long run,
+at most every `PLOT_SECONDS` between (drawing it costs more than a small
+model's epoch, and matplotlib is imported only then).  Resuming loads `last` and continues with the next epoch; since
 the shuffling, the augmentation and the dropout draws of an epoch are seeded
 by (seed, epoch), a resumed run ends with the weights of an uninterrupted one.
 
@@ -114,6 +116,27 @@ def write_csv(path: Path, history: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(history)
     write_text(path, buffer.getvalue())
+
+
+PLOT_SECONDS = 60.0
+
+
+class Curves:
+    """`curves.png` for a history: redrawn at most every `PLOT_SECONDS`, and at the end (`flush`)."""
+
+    def __init__(self, path: Path, enabled: bool = True) -> None:
+        self.path, self.enabled = path, enabled
+        self.drawn, self.at = 0, time.perf_counter()  # rows drawn, and when
+
+    def update(self, history: list[dict]) -> None:
+        if time.perf_counter() - self.at >= PLOT_SECONDS:
+            self.flush(history)
+
+    def flush(self, history: list[dict]) -> None:
+        if self.enabled and len(history) > self.drawn:
+            plot_curves(self.path, history)
+            self.drawn = len(history)
+        self.at = time.perf_counter()
 
 
 def plot_curves(path: Path, history: list[dict]) -> None:
@@ -262,48 +285,53 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
     progress = Progress(cfg.progress, enabled=trainer.is_main)
     guard = Guard(cfg.max_loss_ratio)
     ran = 0
-    for epoch in range(state["epoch"], cfg.epochs):
-        lr = schedule.lr(epoch)
-        start = time.perf_counter()
-        try:
-            row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(epoch, lr, progress, guard)}
-        except Diverged as exc:
-            kept = f"the files of epoch {state['epoch']} in {out} are kept" if state["epoch"] else "nothing saved"
-            log(f"error: training stopped at {exc}; {kept}\n"
-                f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
-            return EXIT_DIVERGED
-        row["seconds"] = round(time.perf_counter() - start, 3)
-        if len(data.val):
-            row.update({f"val_{k}": v for k, v in trainer.task.summary(trainer.predict(data.val), data.val).items()})
-        if monitor not in row:
-            fallback = "val_loss" if "val_loss" in row else "train_loss"
-            log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
-                f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead")
-            monitor, better = fallback, better_for(fallback)
-        value = row[monitor]
-        improved = value is not None and (state["best"] is None or better(value, state["best"]))
-        if improved:
-            state.update(best=value, best_epoch=epoch + 1, wait=0)
+    curves = Curves(out / "curves.png", enabled=trainer.is_main)
+    try:
+        for epoch in range(state["epoch"], cfg.epochs):
+            lr = schedule.lr(epoch)
+            start = time.perf_counter()
+            try:
+                row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(epoch, lr, progress, guard)}
+            except Diverged as exc:
+                kept = f"the files of epoch {state['epoch']} in {out} are kept" if state["epoch"] else "nothing saved"
+                log(f"error: training stopped at {exc}; {kept}\n"
+                    f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
+                return EXIT_DIVERGED
+            row["seconds"] = round(time.perf_counter() - start, 3)
+            if len(data.val):
+                summary = trainer.task.summary(trainer.predict(data.val), data.val)
+                row.update({f"val_{k}": v for k, v in summary.items()})
+            if monitor not in row:
+                fallback = "val_loss" if "val_loss" in row else "train_loss"
+                log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
+                    f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead")
+                monitor, better = fallback, better_for(fallback)
+            value = row[monitor]
+            improved = value is not None and (state["best"] is None or better(value, state["best"]))
+            if improved:
+                state.update(best=value, best_epoch=epoch + 1, wait=0)
+                if trainer.is_main:
+                    trainer.save_weights(trainer.files["best"])
+            else:
+                state["wait"] += 1
+            schedule.observe(value, better)
+            state["history"].append(row)
+            state.update(epoch=epoch + 1, schedule=dict(schedule.state))
             if trainer.is_main:
-                trainer.save_weights(trainer.files["best"])
-        else:
-            state["wait"] += 1
-        schedule.observe(value, better)
-        state["history"].append(row)
-        state.update(epoch=epoch + 1, schedule=dict(schedule.state))
-        if trainer.is_main:
-            trainer.save_checkpoint(last, state)
-            write_csv(out / "log.csv", state["history"])
-            plot_curves(out / "curves.png", state["history"])
-        progress.line(epoch_line(row, cfg.epochs, improved))
-        ran += 1
-        if cfg.patience and state["wait"] >= cfg.patience:
-            log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
-                f"at epoch {state['best_epoch']})")
-            break
-        if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
-            log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
-            break
+                trainer.save_checkpoint(last, state)
+                write_csv(out / "log.csv", state["history"])
+            curves.update(state["history"])
+            progress.line(epoch_line(row, cfg.epochs, improved))
+            ran += 1
+            if cfg.patience and state["wait"] >= cfg.patience:
+                log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
+                    f"at epoch {state['best_epoch']})")
+                break
+            if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
+                log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
+                break
+    finally:
+        curves.flush(state["history"])
     return EXIT_OK
 
 

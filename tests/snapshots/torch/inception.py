@@ -94,7 +94,7 @@ class TinyInception(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.conv1(image)  # line 4 -> 32x32x32
         image = F.relu(image, inplace=True)
-        h = F.max_pool2d(F.pad(image, (0, 1, 0, 1), value=float("-inf")), 3, stride=2)  # line 4 -> 32x16x16
+        h = F.max_pool2d(image, 3, stride=2, ceil_mode=True)  # line 4 -> 32x16x16
         h = self.mixed_a(h)  # line 5 -> 56x16x16
         h = self.mixed_b(h)  # line 5 -> 80x16x16
         h1 = F.avg_pool2d(h, 5, stride=3)  # line 6 -> 80x4x4

@@ -31,16 +31,16 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)  # line 4 -> 6x28x28
-        x = torch.tanh(x)
+        x = torch.tanh_(x)
         x = F.avg_pool2d(x, 2)  # line 4 -> 6x14x14
         x = self.conv2(x)  # line 5 -> 16x10x10
-        x = torch.tanh(x)
+        x = torch.tanh_(x)
         x = F.avg_pool2d(x, 2)  # line 5 -> 16x5x5
         x = x.flatten(1)  # line 6 -> 400
         x = self.dense1(x)  # line 6 -> 120
-        x = torch.tanh(x)
+        x = torch.tanh_(x)
         x = self.dense2(x)  # line 6 -> 84
-        x = torch.tanh(x)
+        x = torch.tanh_(x)
         x = self.dense3(x)  # line 7 -> 10
         x = torch.softmax(x, 1)
         return x
