@@ -109,6 +109,11 @@ def _round(x: float, digits: int | None = None) -> float:
     return round(x, max(-400, min(400, digits)))
 
 
+# The builtins whose arguments are all numbers (None: an optional argument left out).
+NUMERIC_BUILTINS = frozenset(
+    {"abs", "ceil", "floor", "round", "sqrt", "make_divisible", "round_filters", "round_repeats"}
+)
+
 BUILTINS = {
     "min": min,
     "max": max,

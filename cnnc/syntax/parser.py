@@ -9,7 +9,7 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from cnnc.diagnostics import CnncError, Diagnostic, Span
-from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
+from cnnc.limits import MAX_LITERAL_CHARS, MAX_SOURCE_BYTES, MAX_TOKENS, parse_int, too_many_tokens
 from cnnc.syntax import ast
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
@@ -155,7 +155,7 @@ class _ToAst(Transformer_NonRecursive):
     # --- expressions ---
     def integer(self, text: str, meta) -> int:
         # Python refuses to convert more than 4,300 digits; cnnc's numbers stay below 2^62 anyway.
-        if len(text.lstrip("0")) > 19 or int(text) > MAX_MAGNITUDE:
+        if parse_int(text) is None:
             raise CnncError(
                 Diagnostic(
                     "error",
@@ -169,6 +169,8 @@ class _ToAst(Transformer_NonRecursive):
 
     def number(self, meta, c):
         text = str(c[0])
+        if len(text) > MAX_LITERAL_CHARS:  # float() of a long literal is slow, and its digits meaningless
+            return ast.Literal(self.integer(text, meta), self.s(meta))
         value = self.integer(text, meta) if text.isdigit() else float(text)
         return ast.Literal(value, self.s(meta))
 
@@ -323,6 +325,16 @@ def parse(text: str, file: str = "<spec>") -> ast.Module:
         raise CnncError(
             Diagnostic(
                 "error", "E0601", f"the spec is larger than {MAX_SOURCE_BYTES >> 20} MiB", Span(file, 1, 1, 1, 2)
+            )
+        )
+    if too_many_tokens(text):  # Lark parses about 40,000 tokens a second: refuse before it starts
+        raise CnncError(
+            Diagnostic(
+                "error",
+                "E0601",
+                f"the spec has more than {MAX_TOKENS:,} tokens",
+                Span(file, 1, 1, 1, 2),
+                notes=["a 10,000-layer chain written out has about 63,000"],
             )
         )
     parser = _parser()
