@@ -128,7 +128,7 @@ def test_a_corrupt_weights_file_is_one_line_and_exit_2(workdir, folders, one_epo
 @pytest.mark.parametrize(
     ("data", "pattern"),
     [
-        ("strings.npz", r"strings\.npz: labels must be class indices 0\.\.K-1 \(or one-hot rows\), found str\d* values"),
+        ("strings.npz", r"strings\.npz: labels must be class indices 0\.\.K-1 \(or one-hot rows\), found str\d* "),
         ("halves.npz", r"halves\.npz: labels must be class indices .*: 96 of 96 are not whole numbers \(first: 0\.5\)"),
         ("huge.npz", r"huge\.npz: a label of 20,000,000 asks for a head of 20,000,001 classes \(at most 100,000\)"),
         ("one.npz", r"the data has 1 class\(es\): a classifier needs examples of at least two"),
