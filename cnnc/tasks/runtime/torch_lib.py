@@ -308,9 +308,10 @@ class Trainer:
                 "images_per_s": round(count / max(seconds, 1e-9), 1)}
 
     def _check(self, guard: loop.Guard, epoch: int, step: int, loss, flagged: torch.Tensor) -> None:
-        first_bad, bad_loss = (self._agreed_max(flagged[0]), flagged[1].item())
+        first_bad = self._agreed_max(flagged[0])  # under DDP: every rank stops if one saw a bad step
         if first_bad:
-            guard.check(epoch, int(first_bad), bad_loss)
+            mine = flagged[1].item() if flagged[0].item() else float("nan")  # another rank's step: NaN here
+            guard.check(epoch, int(first_bad), mine)
         if loss is not None:
             guard.check(epoch, step, self._agreed_max(loss))
 
