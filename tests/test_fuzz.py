@@ -29,7 +29,7 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from cnnc.cli import main
@@ -45,6 +45,7 @@ GENERATED = ROOT / "tests" / "generated.cnn"  # never written: only its folder m
 # CPU seconds, not wall seconds: the machine is shared, and a hang burns CPU.  The largest
 # network cnnc accepts (50,000 layers) takes about 1.5 s; typical inputs take milliseconds.
 LIMIT_S = 2.0
+HANG_S = 10.0  # where a case is stopped as a hang (a case over LIMIT_S fails anyway, if it is so twice)
 WALL_LIMIT_S = 60.0  # a backstop for a hang that sleeps
 LIMIT_MB = 500
 _START_KB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
@@ -79,9 +80,22 @@ def time_limit(cpu_seconds: float, wall_seconds: float):
 
 def check_spec(text: str, path: Path = GENERATED, overrides: dict | None = None,
                input_shapes: dict | None = None) -> Analysis | None:
-    """Analyse and report like `cnnc summary`; fail on any exception but a diagnostic, or on a hang."""
+    """Analyse and report like `cnnc summary` within 2 s of CPU; fail on any exception but a diagnostic."""
     start = time.process_time()
-    with time_limit(LIMIT_S, WALL_LIMIT_S):
+    analysis = _analyse_and_report(text, path, overrides, input_shapes)
+    elapsed = time.process_time() - start
+    if elapsed >= LIMIT_S:
+        # Once over the limit may be the shared machine (caches, a busy core); twice is the input's doing.
+        start = time.process_time()
+        _analyse_and_report(text, path, overrides, input_shapes)
+        elapsed = time.process_time() - start
+    assert elapsed < LIMIT_S, f"took {elapsed:.1f} s of CPU, twice"
+    assert_memory_bounded()
+    return analysis
+
+
+def _analyse_and_report(text: str, path: Path, overrides: dict | None, input_shapes: dict | None) -> Analysis | None:
+    with time_limit(HANG_S, WALL_LIMIT_S):
         try:
             analysis = analyze(path, text, overrides=overrides, input_shapes=input_shapes)
         except CnncError as exc:  # allowed, though analyze reports instead of raising
@@ -96,13 +110,12 @@ def check_spec(text: str, path: Path = GENERATED, overrides: dict | None = None,
             summary_table(analysis)
         else:
             assert any(d.is_error for d in analysis.diagnostics), "failed without an error diagnostic"
-    elapsed = time.process_time() - start
-    assert elapsed < LIMIT_S, f"took {elapsed:.1f} s of CPU"
-    assert_memory_bounded()
     return analysis
 
 
+# No `explain` phase: its line tracing slows a case tenfold, and a failing case then looks like a hang.
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
+                phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 
@@ -486,7 +499,7 @@ def test_command_line_arguments(tmp_path_factory, data):
                 rnd.choice(["", "x="]) + rnd.choice(["64x64x3", "8x8x3", "1x1x3", "16777217x2x3", "3", "0x8x3"])
         argv += [option] if option == "--json" else [option, words]
     start = time.process_time()
-    with time_limit(LIMIT_S, WALL_LIMIT_S), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    with time_limit(HANG_S, WALL_LIMIT_S), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         code = main(argv)
     assert code in (0, 1, 2), argv
     assert time.process_time() - start < LIMIT_S
@@ -504,7 +517,7 @@ def test_mutated_shipped_specs(data):
 
 # The slow set's bulk: with the 3,000 above, 18,000 cases beyond the default run's 2,300.
 @pytest.mark.slow
-@settings(FUZZ, max_examples=6000)
+@settings(FUZZ, max_examples=7000)
 @given(network())
 def test_generated_networks_at_scale(case):
     text, overrides, inputs = case
@@ -512,7 +525,7 @@ def test_generated_networks_at_scale(case):
 
 
 @pytest.mark.slow
-@settings(FUZZ, max_examples=4000)
+@settings(FUZZ, max_examples=3000)
 @given(st.data())
 def test_mutated_generated_networks_at_scale(data):
     text, overrides, inputs = data.draw(network())
