@@ -33,8 +33,8 @@ MAX_STRING = 1 << 16  # characters of a string, items of a list built with `+`
 MAX_VALUE_ITEMS = 1 << 16
 
 # --- expansion ---
-MAX_NODES = 50_000  # the largest classic nets have a few thousand layers
-MAX_STEPS = 500_000  # evaluation steps: the largest shipped spec takes 2,200; 50,000 layers at 8 a layer fit
+MAX_NODES = 20_000  # the largest classic nets have a few thousand layers; 20,000 ResNet layers take ~1 s
+MAX_STEPS = 500_000  # evaluation steps: the largest shipped spec takes 2,200; 20,000 layers at 8 a layer fit
 MAX_BLOCK_DEPTH = 64  # block calls nested inside block calls
 # Python frames the expander may use, whatever limit the host program set (TensorFlow, for one,
 # raises Python's), so that one spec checks the same everywhere.

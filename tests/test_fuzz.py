@@ -43,7 +43,7 @@ from cnnc.report import summary_json, summary_table
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "tests" / "generated.cnn"  # never written: only its folder matters (imports)
 # CPU seconds, not wall seconds: the machine is shared, and a hang burns CPU.  The largest
-# network cnnc accepts (50,000 layers) takes about 1.5 s; typical inputs take milliseconds.
+# network cnnc accepts (20,000 ResNet layers) takes about 1 s; typical inputs take milliseconds.
 LIMIT_S = 2.0
 HANG_S = 10.0  # where a case is stopped as a hang (a case over LIMIT_S fails anyway, if it is so twice)
 WALL_LIMIT_S = 60.0  # a backstop for a hang that sleeps
