@@ -9,9 +9,12 @@ renders them against the user's own source text.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from cnnc.limits import MAX_DIAGNOSTICS, MAX_SHOWN_LINE
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,13 @@ def error(code: str, message: str, span: Span | None = None, **extra) -> CnncErr
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A `help:` line naming the closest candidate, if any is close."""
-    match = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return _closest(word, tuple(sorted(set(candidates))))
+
+
+@functools.lru_cache(maxsize=256)
+def _closest(word: str, candidates: tuple[str, ...]) -> str | None:
+    # Cached: a mistake inside a loop asks the same question on every pass, and difflib is slow.
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean `{match[0]}`?" if match else None
 
 
@@ -92,7 +101,9 @@ class SourceCache:
         self._texts: dict[str, list[str]] = {}
 
     def add(self, file: str, text: str) -> None:
-        self._texts[file] = text.splitlines()
+        # Lines as the parser counts them: only `\n` ends one.  `splitlines` also breaks at a form
+        # feed, U+2028 and a few more, which shifted every later line shown under a diagnostic.
+        self._texts[file] = [line.removesuffix("\r") for line in text.split("\n")]
 
     def line(self, file: str, number: int) -> str | None:
         lines = self._texts.get(file)
@@ -103,6 +114,9 @@ class SourceCache:
 
 # ANSI styles, used only when the caller asks for colour (a terminal, NO_COLOR unset).
 _STYLE = {"error": "1;31", "warning": "1;33", "note": "1;36", "frame": "1;34", "bold": "1", "help": "32"}
+
+# Characters that a terminal may take as a line or page break: shown as a space, one for one.
+_BREAKS = str.maketrans({c: " " for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\r"})
 
 
 def _paint(text: str, style: str, color: bool) -> str:
@@ -124,6 +138,14 @@ def _caret_block(
     start = span.column - 1
     end = span.end_column - 1 if span.end_line == span.line else len(text)
     width = max(1, end - start)
+    if len(text) > MAX_SHOWN_LINE:  # a window around the caret, never a 64 MB line
+        left = max(0, min(start - MAX_SHOWN_LINE // 4, len(text) - MAX_SHOWN_LINE))
+        shown = text[left : left + MAX_SHOWN_LINE]
+        prefix = "..." if left else ""
+        text = prefix + shown + ("..." if left + MAX_SHOWN_LINE < len(text) else "")
+        start = start - left + len(prefix)
+        width = max(1, min(width, len(prefix) + MAX_SHOWN_LINE - start))
+    text = text.translate(_BREAKS)
     underline = (mark * width + (f" {label}" if label else "")).rstrip()
     bar = _paint("|", "frame", color)
     return [
@@ -157,8 +179,14 @@ def render(diag: Diagnostic, sources: SourceCache, color: bool = False) -> str:
 
 
 def render_all(diags: Iterable[Diagnostic], sources: SourceCache, color: bool = False) -> str:
+    """Every diagnostic up to `MAX_DIAGNOSTICS`, then how many more there are, then the counts."""
     diags = list(diags)
-    parts = [render(d, sources, color) for d in diags]
+    parts = [render(d, sources, color) for d in diags[:MAX_DIAGNOSTICS]]
+    hidden = diags[MAX_DIAGNOSTICS:]
+    hidden_errors = sum(d.is_error for d in hidden)
+    if hidden:
+        what = "errors" if hidden_errors == len(hidden) else "diagnostics"
+        parts.append(f"{len(hidden)} more {what} not shown")
     summary = []
     for level in LEVELS:
         count = sum(d.level == level for d in diags)

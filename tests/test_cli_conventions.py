@@ -107,7 +107,7 @@ def test_a_write_that_fails_says_cannot_write(spec_file, tmp_path, capsys):
     (out / "model.py").mkdir(parents=True)  # a folder where model.py must go
     assert main(["compile", str(spec_file(SPEC)), "--target", "torch", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err == f"cnnc: error: cannot write {out / 'model.py'}: Is a directory\n"
+    assert err == f"cnnc: error: cannot write {out / 'model.py'}: a directory of that name is in the way\n"
     assert [p.name for p in out.iterdir()] == ["model.py"]  # no temp file left behind
 
 

@@ -67,9 +67,19 @@ def test_benchmark_chains_have_the_stated_length(tmp_path):
     assert ops[:4] == ["input", "conv", "batchnorm", "relu"] and ops[-1] == "conv"
 
 
-def test_the_largest_chain_is_the_largest_network_allowed():
-    from cnnc.limits import MAX_NODES
+def test_the_largest_chain_is_measured_past_the_product_limits_and_refused_without_lifting(tmp_path):
+    """The 50,000-layer chain is over the product's limits: refused as a user's spec (E0601), and
+    analysed in full under `limits.lifted` with the bench's values, which then are restored."""
+    from cnnc import limits
 
     bench = _bench()
-    assert bench.CHAINS["chain50000"] + 1 == MAX_NODES  # its steps and the input
-    assert [bench.CHAINS[f"chain{n}"] for n in (1000, 10000)] == [1000, 10000]
+    assert [bench.CHAINS[f"chain{n}"] for n in (1000, 10000, 50000)] == [1000, 10000, 49_999]
+    path = tmp_path / "chain.cnn"
+    path.write_text(bench.chain_spec(bench.CHAINS["chain50000"]))
+    refused = analyze(path)
+    assert [d.code for d in refused.diagnostics] == ["E0601"]
+    before = (limits.MAX_TOKENS, limits.MAX_NODES)
+    with limits.lifted(**bench.LIFTED):
+        analysis = analyze(path)
+    assert analysis.ok and len(analysis.graph) == 50_000
+    assert (limits.MAX_TOKENS, limits.MAX_NODES) == before == (100_000, 12_000)

@@ -345,8 +345,64 @@ def test_fit_stops_on_nan_and_keeps_the_last_good_epoch(tmp_path):
     lines = []
     assert loop.fit(trainer, _loop_cfg(tmp_path), _data(), log=lines.append) == loop.EXIT_DIVERGED
     assert lines[0].startswith(f"error: training stopped at epoch 3, step 1: the loss is not a number (nan); the "
-                               f"files of epoch 2 in {tmp_path} are kept")
+                               f"last good checkpoint is {tmp_path / 'last.json'} (epoch 2), the best weights "
+                               f"{tmp_path / 'best.json'} (epoch 1)\nhelp: lower the learning rate")
     assert json.loads((tmp_path / "last.json").read_text())["state"]["epoch"] == 2
+
+
+def test_guard_has_a_reference_from_the_first_step():
+    guard = loop.Guard(max_ratio=100)
+    guard.check(0, 1, 2.0)  # the reference is 2 from here on
+    with pytest.raises(loop.Diverged, match=r"epoch 1, step 2: the loss exploded past 100 times its start \(2\)"):
+        guard.check(0, 2, 4e7)
+    assert guard.limit == 200.0
+
+
+def test_fit_stops_a_short_run_whose_loss_explodes_in_its_first_epoch(tmp_path):
+    class Exploding(FakeTrainer):
+        def train_epoch(self, epoch, lr, progress, guard):
+            for step, loss in enumerate([2.3, 2.2, 4e7], 1):  # three steps: the old guard had no reference yet
+                guard.check(epoch, step, loss)
+            return {"train_loss": 2.0, "train_acc": 0.5}
+
+    trainer, lines = Exploding(tmp_path, [1.0] * 6, _val([0.5] * 6)), []
+    assert loop.fit(trainer, _loop_cfg(tmp_path), _data(), log=lines.append) == loop.EXIT_DIVERGED
+    assert lines[0].startswith("error: training stopped at epoch 1, step 3: the loss exploded past 100 times its "
+                               "start (2.25) (4e+07); no checkpoint was saved (it stopped in the first epoch)")
+    assert not (tmp_path / "best.json").exists() and not (tmp_path / "last.json").exists()
+
+
+def test_fit_stops_on_a_nan_validation_loss_before_saving(tmp_path):
+    nan_probs = [np.array([[np.nan, np.nan], [np.nan, np.nan]])]
+    trainer, lines = FakeTrainer(tmp_path, [1.0] * 6, _val([0.5]) + nan_probs + _val([0.5] * 4)), []
+    assert loop.fit(trainer, _loop_cfg(tmp_path), _data(), log=lines.append) == loop.EXIT_DIVERGED
+    assert lines[0].startswith("error: training stopped at the end of epoch 2: the val loss is not a number (nan); "
+                               f"the last good checkpoint is {tmp_path / 'last.json'} (epoch 1)")
+    assert json.loads((tmp_path / "last.json").read_text())["state"]["epoch"] == 1
+    assert json.loads((tmp_path / "best.json").read_text()) == {"weights": 1}
+
+
+def test_fit_never_saves_weights_that_are_not_finite(tmp_path):
+    class NanWeights(FakeTrainer):
+        def weights_finite(self):
+            return self.weights < 3  # the weights of epoch 3 hold a NaN, though its loss looked fine
+
+    trainer, lines = NanWeights(tmp_path, [1.0] * 6, _val([0.5, 1.0, 1.0, 1.0, 1.0, 1.0])), []
+    assert loop.fit(trainer, _loop_cfg(tmp_path), _data(), log=lines.append) == loop.EXIT_DIVERGED
+    assert lines[0].startswith("error: training stopped at the end of epoch 3: the weights are not all finite (nan); "
+                               f"the last good checkpoint is {tmp_path / 'last.json'} (epoch 2), the best weights "
+                               f"{tmp_path / 'best.json'} (epoch 2)")
+    assert json.loads((tmp_path / "best.json").read_text()) == {"weights": 2}
+    assert json.loads((tmp_path / "last.json").read_text())["weights"] == 2
+
+
+def test_fit_stops_when_the_learning_rate_overflows_float32(tmp_path):
+    trainer, lines = FakeTrainer(tmp_path, [1.0] * 6, _val([0.5] * 6)), []
+    cfg = _loop_cfg(tmp_path, schedule="step", lr=1.0, lr_step=1, lr_gamma=1e20)
+    assert loop.fit(trainer, cfg, _data(), log=lines.append) == loop.EXIT_DIVERGED
+    assert trainer.epochs_run == [0, 1]  # epoch 3's rate, 1e40, is past float32's 3.4e38
+    assert lines[0].startswith("error: training stopped at epoch 3, step 0: the learning rate overflows float32 "
+                               f"(1e+40); the last good checkpoint is {tmp_path / 'last.json'} (epoch 2)")
 
 
 def test_fit_falls_back_to_a_metric_it_has(tmp_path):

@@ -116,11 +116,15 @@ def test_diverging_loss_stops_and_keeps_the_last_good_epoch(workdir, folders, ta
                       "--schedule", "step", "--lr-step", "1", "--lr-gamma", "1e9", "--out", str(out))
     assert proc.returncode == 3, proc.stdout
     # the rate of epoch 2 is 1e7: the loss goes NaN there, or (clipped log-probabilities) in epoch 3
-    stopped = re.search(r"error: training stopped at epoch (\d), step \d+: the loss is not a number \(nan\); "
-                        r"the files of epoch (\d) in (.*) are kept", proc.stdout)
+    # (or, now that every step is checked from the first, past 100 times its start before it is NaN)
+    stopped = re.search(r"error: training stopped at epoch (\d), step \d+: the loss (is not a number \(nan\)|"
+                        r"exploded past 100 times its start .*); the last good checkpoint is (\S+) \(epoch (\d)\)",
+                        proc.stdout)
     assert stopped, proc.stdout
-    assert int(stopped[1]) in (2, 3) and int(stopped[2]) == int(stopped[1]) - 1 and stopped[3] == str(out)
-    assert len(list(csv.DictReader((out / "log.csv").open()))) == int(stopped[2])
+    kept = int(stopped[4])
+    assert int(stopped[1]) in (2, 3) and kept == int(stopped[1]) - 1
+    assert stopped[3] == str(out / ("last.pt" if target == "torch" else "last.npz"))
+    assert len(list(csv.DictReader((out / "log.csv").open()))) == kept
     weights = final_weights(out, target)
     assert all(np.isfinite(w).all() for w in weights.values())
 

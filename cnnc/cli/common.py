@@ -10,6 +10,7 @@ from pathlib import Path
 from cnnc.compiler import Analysis, analyze
 from cnnc.diagnostics import render_all, use_color
 from cnnc.errors import UsageError
+from cnnc.limits import MAX_LITERAL_CHARS
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 _SHAPE = re.compile(r"^\d+(x\d+)*$")
@@ -43,13 +44,24 @@ def parse_value(text: str) -> object:
     if lowered in ("true", "false"):
         return lowered == "true"
     if re.fullmatch(r"[-+]?\d+", text.strip()):
-        return int(text)
+        return _number(text)
     if _SHAPE.match(text.strip()) and "x" in text:
-        return tuple(int(d) for d in text.strip().split("x"))
+        return tuple(_number(d) for d in text.strip().split("x"))
     try:
         return float(text)
     except ValueError:
         return text
+
+
+def _number(text: str) -> int:
+    # Its length is checked before conversion: Python refuses to convert more than 4,300 digits.
+    # A shorter number out of range is the analysis's to refuse (E0601), as in a spec.
+    text = text.strip()
+    if len(text) > MAX_LITERAL_CHARS:
+        raise UsageError(
+            f"the number {text[:20]}... is out of range ({len(text):,} digits; cnnc's numbers stay below 2^62)"
+        )
+    return int(text)
 
 
 def parse_sets(items: list[str]) -> dict[str, object]:
@@ -68,9 +80,9 @@ def parse_inputs(items: list[str]) -> dict[str | None, tuple[int, ...]]:
     out: dict[str | None, tuple[int, ...]] = {}
     for item in items:
         name, sep, shape = item.rpartition("=")
-        if not _SHAPE.match(shape) or any(int(d) < 1 for d in shape.split("x")):
-            raise UsageError(f"--input takes a shape like 512x512x3 (or name=512x512x3), got {item!r}")
-        out[name if sep else None] = tuple(int(d) for d in shape.split("x"))
+        if not _SHAPE.match(shape) or any(_number(d) < 1 for d in shape.split("x")):
+            raise UsageError(f"--input takes a shape like 512x512x3 (or name=512x512x3), got {item[:60]!r}")
+        out[name if sep else None] = tuple(_number(d) for d in shape.split("x"))
     return out
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from cnnc.cli.common import EXIT_ERRORS, EXIT_OK
 from cnnc.diagnostics import CnncError, SourceCache, render_all, use_color
-from cnnc.errors import writing
+from cnnc.errors import UsageError, writing
 from cnnc.expand.loader import read_source
+from cnnc.limits import MAX_SOURCE_BYTES
 from cnnc.syntax.fmt import FormatError, format_source
 
 
@@ -38,10 +39,18 @@ def formatted(name: str, text: str) -> str | None:
     return None
 
 
+def _read_stdin() -> str:
+    # At most the limit plus one character: a stream has no size to check first.
+    text = sys.stdin.read(MAX_SOURCE_BYTES + 1)
+    if len(text) > MAX_SOURCE_BYTES:
+        raise UsageError(f"standard input is larger than {MAX_SOURCE_BYTES >> 20} MiB")
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for name in args.specs:
-        text = sys.stdin.read() if name == "-" else read_source(Path(name))
+        text = _read_stdin() if name == "-" else read_source(Path(name))
         result = formatted(name, text)
         if result is None:
             status = EXIT_ERRORS

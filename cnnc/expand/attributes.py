@@ -138,6 +138,8 @@ def _explain(name: str, value: object, errors: list[dict]) -> str:
         if err["type"] in bounds:
             words, key = bounds[err["type"]]
             return f"`{name}` must be {words} {err['ctx'][key]}, got {_show(value)}"
+    if any(e["type"] == "finite_number" for e in errors):
+        return f"`{name}` must be a finite number, got {_show(value)}"
     literals = [e for e in errors if e["type"] == "literal_error"]
     if literals and isinstance(value, str):
         return f"`{name}` must be {literals[0]['ctx']['expected']}, got `{value}`"

@@ -18,6 +18,7 @@ from cnnc.expand.reporter import Reporter
 from cnnc.expand.scope import Scope, unbound_error
 from cnnc.expand.values import (
     BUILTINS,
+    NUMERIC_BUILTINS,
     POISON,
     SHAPE_ATTRIBUTES,
     Poison,
@@ -26,7 +27,7 @@ from cnnc.expand.values import (
     a_type_name,
     shape_attribute,
 )
-from cnnc.limits import MAX_EXPONENT, MAX_MAGNITUDE, MAX_RANGE, MAX_STEPS, MAX_STRING
+from cnnc.limits import MAX_EXPONENT, MAX_MAGNITUDE, MAX_RANGE, MAX_STEPS, MAX_STRING, MAX_VALUE_ITEMS
 from cnnc.syntax import ast
 
 _ARITH = {
@@ -72,6 +73,7 @@ class Evaluator:
         self._consts = consts
         self._const_busy: set[str] = set()
         self._assigning: str | None = None  # the name whose value is being evaluated, for cycles
+        self._item_counts: dict[int, tuple[object, int]] = {}  # id -> (list value, items through its nesting)
 
     def tick(self, span: Span) -> None:
         """Count one step; past the budget the spec takes too long to expand."""
@@ -179,11 +181,39 @@ class Evaluator:
 
     def _eval_ListExpr(self, expr: ast.ListExpr, scope) -> object:
         items = [self.eval(item, scope) for item in expr.items]
-        return POISON if any(isinstance(i, Poison) for i in items) else list(items)
+        return POISON if any(isinstance(i, Poison) for i in items) else self.sized(items, expr.span)
 
     def _eval_TupleExpr(self, expr: ast.TupleExpr, scope) -> object:
         items = [self.eval(item, scope) for item in expr.items]
-        return POISON if any(isinstance(i, Poison) for i in items) else tuple(items)
+        return POISON if any(isinstance(i, Poison) for i in items) else self.sized(tuple(items), expr.span)
+
+    def sized(self, value: list | tuple, span: Span) -> object:
+        """`value`, within the budget of items a value may hold through its nesting (`MAX_VALUE_ITEMS`).
+
+        Checked as each list is built, so `repeat 40 { a = [a, a] }` stops at 2^16 items instead of
+        building 2^40 that `==`, `len` or an op's attribute check would then walk.  A sublist's
+        count is remembered by identity, which costs one lookup per item however deep it nests.
+        """
+        total = len(value)
+        for item in value:
+            if isinstance(item, (list, tuple)):
+                total += self._items(item)
+        if total > MAX_VALUE_ITEMS:
+            return self.report(
+                "E0601",
+                "the value is too large",
+                span,
+                notes=[f"a list holds at most {MAX_VALUE_ITEMS:,} items, counting those of the lists inside it"],
+            )
+        self._item_counts[id(value)] = (value, total)  # the value itself is kept so its id stays its own
+        return value
+
+    def _items(self, value: list | tuple) -> int:
+        known = self._item_counts.get(id(value))
+        if known is not None:
+            return known[1]
+        # a list not built by an expression (a shape, a literal): flat or small
+        return len(value) + sum(self._items(v) for v in value if isinstance(v, (list, tuple)))
 
     def _eval_Chain(self, expr: ast.Chain, scope) -> object:
         return self.tensors.chain(expr, scope)
@@ -242,11 +272,9 @@ class Evaluator:
                 return self.report("E0601", "string is too long", expr.span)
             return left + right
         if isinstance(left, (tuple, list)) and isinstance(right, (tuple, list)) and expr.op == "+":
-            return (
-                type(left)(list(left) + list(right))
-                if len(left) + len(right) <= MAX_STRING
-                else self.report("E0601", "list is too long", expr.span)
-            )
+            if self._items(left) + self._items(right) > MAX_VALUE_ITEMS:
+                return self.report("E0601", "list is too long", expr.span)
+            return self.sized(type(left)(list(left) + list(right)), expr.span)
         for value, side in ((left, expr.left), (right, expr.right)):
             if not is_number(value):
                 return self._operand_error(expr.op, value, side.span, scope)
@@ -285,6 +313,10 @@ class Evaluator:
                 kwargs[arg.name] = value
         if expr.func == "range" and any(not isinstance(a, int) or isinstance(a, bool) for a in args):
             return self.report("E0207", "`range` takes integers", expr.span)
+        if expr.func in NUMERIC_BUILTINS:  # `round_filters("ab", 1e9)` would repeat a string a billion times
+            wrong = next((v for v in [*args, *kwargs.values()] if not is_number(v) and v is not None), POISON)
+            if wrong is not POISON:
+                return self.report("E0207", f"`{expr.func}` takes numbers, got {a_type_name(wrong)}", expr.span)
         try:
             result = BUILTINS[expr.func](*args, **kwargs)
         except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import chain as iter_chain
 
+from cnnc import limits
 from cnnc.diagnostics import CnncError, Diagnostic, Label, Span, did_you_mean
 from cnnc.expand.attributes import build_attrs
 from cnnc.expand.blocks import Blocks
@@ -30,7 +31,6 @@ from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor, a_type_
 from cnnc.ir import ops as op_table
 from cnnc.ir.calls import Iteration, Loop, ValueName
 from cnnc.ir.graph import Graph
-from cnnc.limits import MAX_NODES
 from cnnc.syntax import ast
 
 
@@ -244,14 +244,14 @@ class Expander:
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             self.report("E0201", f"a repeat count is a non-negative integer, got {count!r}", expr.span)
             return 0
-        if count > MAX_NODES:
+        if count > limits.MAX_NODES:
             raise CnncError(
                 Diagnostic(
                     "error",
                     "E0601",
                     f"repeat count {count:,} is too large",
                     expr.span,
-                    notes=[f"cnnc refuses networks of more than {MAX_NODES:,} layers"],
+                    notes=[f"cnnc refuses networks of more than {limits.MAX_NODES:,} layers"],
                 )
             )
         return count

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnc.diagnostics import CnncError, Diagnostic, Label, SourceCache, Span
-from cnnc.limits import MAX_IMPORTS
+from cnnc.limits import MAX_IMPORTS, path_problem, read_bounded
 from cnnc.syntax import ast
 from cnnc.syntax.parser import parse
 
@@ -28,8 +28,9 @@ class Program:
 
 def read_source(path: Path) -> str:
     """A spec's text (a leading byte-order mark is dropped); OSError and
-    UnicodeDecodeError are the caller's to report."""
-    return path.read_text(encoding="utf-8-sig")
+    UnicodeDecodeError are the caller's to report.  Only a regular file is read, and no
+    more of it than the size limit allows (`/dev/zero` and a FIFO are refused at once)."""
+    return read_bounded(path).decode("utf-8-sig")
 
 
 @functools.lru_cache(maxsize=64)
@@ -72,9 +73,9 @@ def _load_file(path: Path, program: Program, seen: set[Path]) -> ast.Module | No
 
 def _merge_imports(program: Program, module: ast.Module, folder: Path, seen: set[Path]) -> None:
     for imp in module.imports:
-        if "\x00" in imp.path:  # the operating system refuses it (ValueError, not OSError)
-            reason = "a file name cannot hold a NUL character"
-            program.diagnostics.append(Diagnostic("error", "E0404", f"cannot import {imp.path!r}: {reason}", imp.span))
+        problem = path_problem(imp.path)
+        if problem is not None:
+            program.diagnostics.append(Diagnostic("error", "E0404", f"cannot import this path: {problem}", imp.span))
             continue
         target = (folder / imp.path).resolve()
         if target in seen:

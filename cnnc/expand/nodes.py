@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from cnnc import limits
 from cnnc.diagnostics import CnncError, Diagnostic, Label, Span
 from cnnc.expand.attributes import block_arguments, build_attrs
 from cnnc.expand.evaluate import Evaluator
@@ -19,7 +20,6 @@ from cnnc.ir.graph import Graph, Node
 from cnnc.ir.names import code_name
 from cnnc.ir.ops import OPS, Op
 from cnnc.ir.shape_math import ShapeError, fmt
-from cnnc.limits import MAX_NODES
 from cnnc.passes.shape import infer_shape
 from cnnc.syntax import ast
 
@@ -114,8 +114,9 @@ class Nodes:
             node.shape = infer_shape(node, [t.shape for t in inputs])
         except ShapeError as exc:
             return self._shape_error(exc, inputs, span)
-        if len(self.graph) >= MAX_NODES:
-            raise CnncError(Diagnostic("error", "E0601", f"the network has more than {MAX_NODES:,} layers", span))
+        if len(self.graph) >= limits.MAX_NODES:
+            message = f"the network has more than {limits.MAX_NODES:,} layers"
+            raise CnncError(Diagnostic("error", "E0601", message, span))
         self.graph.add(node, [t.node for t in inputs])
         self.created.append(node.id)
         return Tensor(node.id, node.shape, span)

@@ -122,6 +122,11 @@ def _str(value: int | str) -> str:
     return str(value)
 
 
+# The builtins whose arguments are all numbers (None: an optional argument left out).
+NUMERIC_BUILTINS = frozenset(
+    {"abs", "ceil", "floor", "round", "sqrt", "make_divisible", "round_filters", "round_repeats"}
+)
+
 BUILTINS = {
     "min": min,
     "max": max,

@@ -5,8 +5,6 @@ symbols such as `same` or `bilinear`) and tuples.  Each op's model validates
 them; a failure names the attribute so the diagnostic can point at its argument.
 """
 
-
-
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +18,7 @@ ExplicitPad = Union[NonNegInt, tuple[PadAmount, ...]]
 # cells before, WaveNet's and Keras' Conv1D `causal`) resolve to explicit pairs (shape_math.keyword_pairs).
 Padding = Union[Literal["valid", "same", "same_lower", "causal"], ExplicitPad]
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+MAX_LRN_SIZE = 1024
 
 # Constant kernels of the material (2D, one input channel; see `constant_kernel`).
 CONSTANT_KERNELS: dict[str, tuple[tuple[float, ...], ...]] = {
@@ -37,7 +36,8 @@ Matrix = tuple[tuple[float, ...], ...]
 class Attrs(BaseModel):
     """Base of every op's attributes: frozen, unknown keys refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
+    # allow_inf_nan=False: `nan` and `inf` pass no framework's layer (Keras' source even names them)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True, allow_inf_nan=False)
 
 
 class LayerAttrs(Attrs):
@@ -131,7 +131,9 @@ class BatchNormAttrs(LayerAttrs):
 
 
 class LRNAttrs(Attrs):
-    size: PosInt = 5
+    # PyTorch pads the channels by the window and pools over them: a window of 10^12 channels asked
+    # for 72 PB.  AlexNet's is 5; past the channel count a window only rescales alpha.
+    size: Annotated[int, Field(ge=1, le=MAX_LRN_SIZE)] = 5
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 2.0

@@ -10,8 +10,9 @@ from pathlib import Path
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from cnnc import limits
 from cnnc.diagnostics import CnncError, Diagnostic, Span
-from cnnc.limits import MAX_MAGNITUDE, MAX_SOURCE_BYTES
+from cnnc.limits import MAX_LITERAL_CHARS, MAX_SOURCE_BYTES, parse_int, too_many_tokens
 from cnnc.syntax import ast
 from cnnc.syntax.characters import character_error
 from cnnc.syntax.positions import Items, end, keep_children, start
@@ -194,7 +195,7 @@ class _ToAst:
     # --- expressions ---
     def integer(self, text: str) -> int:
         # Python refuses to convert more than 4,300 digits; cnnc's numbers stay below 2^62 anyway.
-        if len(text.lstrip("0")) > 19 or int(text) > MAX_MAGNITUDE:
+        if parse_int(text) is None:
             raise CnncError(
                 Diagnostic(
                     "error",
@@ -208,6 +209,8 @@ class _ToAst:
 
     def number(self, c):
         text = str(c[0])
+        if len(text) > MAX_LITERAL_CHARS:  # float() of a long literal is slow, and its digits meaningless
+            return ast.Literal(self.integer(text), self.s())
         value = self.integer(text) if text.isdigit() else float(text)
         return ast.Literal(value, self.s())
 
@@ -391,6 +394,16 @@ def parse(text: str, file: str = "<spec>") -> ast.Module:
         raise CnncError(
             Diagnostic(
                 "error", "E0601", f"the spec is larger than {MAX_SOURCE_BYTES >> 20} MiB", Span(file, 1, 1, 1, 2)
+            )
+        )
+    if too_many_tokens(text):  # refuse before the parser starts: every accepted spec parses in about a second
+        raise CnncError(
+            Diagnostic(
+                "error",
+                "E0601",
+                f"the spec has more than {limits.MAX_TOKENS:,} tokens",
+                Span(file, 1, 1, 1, 2),
+                notes=["a 10,000-layer chain written out has about 63,000"],
             )
         )
     parser, builder = _parser()

@@ -134,17 +134,36 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def find_corrupt(paths: list[str]) -> list[tuple[str, str]]:
-    """(path, reason) for each file that PIL cannot identify or verify."""
+    """(path, reason) for each file that PIL cannot decode, once, up front.
+
+    Decoded whole (`load`), not only `verify`-ed: a file whose header checks out but whose compressed
+    data is broken failed only when its batch came, past --skip-corrupt.
+    """
     from PIL import Image
 
     bad = []
     for path in paths:
         try:
             with Image.open(path) as image:
-                image.verify()
+                image.load()
         except Exception as exc:  # PIL raises many types for bad files; each is the user's file, not our bug
             bad.append((path, _reason(exc)))
     return bad
+
+
+def drop_empty_classes(targets: np.ndarray, names: list[str], notes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Class-index targets and their names without the classes left with no example (said in a note)."""
+    if not names or targets.ndim != 1 or targets.dtype.kind not in "iu" or not len(targets):
+        return targets, names
+    present = np.unique(targets)
+    if len(present) == len(names):
+        return targets, names
+    empty = [names[i] for i in range(len(names)) if i not in set(present.tolist())]
+    notes.append(f"dropped {len(empty)} class(es) with no example left: {', '.join(empty[:10])}"
+                 + (" ..." if len(empty) > 10 else ""))
+    remap = np.full(len(names), -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return remap[targets], [names[i] for i in present]
 
 
 def _reason(exc: Exception) -> str:
@@ -181,9 +200,10 @@ def _load_files(root: Path, found: Source, shape, fractions, seed, reader: Reade
         paths = [p for p, k in zip(paths, keep, strict=True) if k]
         targets = targets[keep]
         notes.append(f"left out {len(bad)} unreadable file(s):\n{listing}")
+    targets, names = drop_empty_classes(targets, list(found.class_names), notes)
     parts = split_for(reader, targets, fractions, seed)
     splits = [Split(name, targets[idx], paths=[paths[i] for i in idx]) for name, idx in zip(_NAMES, parts, strict=True)]
-    return Data(*splits, class_names=list(found.class_names), shape=tuple(shape), source=str(root), notes=notes)
+    return Data(*splits, class_names=names, shape=tuple(shape), source=str(root), notes=notes)
 
 
 # ---------------------------------------------------------------- .npz arrays

@@ -180,13 +180,16 @@ def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> 
     if path.endswith((".pt", ".pth")):  # the layouts differ (kernels, flatten order): only the spec says how
         raise ConfigError(f"{path} is a PyTorch state dict: run `cnnc train SPEC --target keras --weights {path}` "
                           "or `cnnc import-weights SPEC FILE -o OUT.weights.h5 --target keras` first")
-    if not path.endswith(".npz"):
-        model.load_weights(path, skip_mismatch=True)
-        env.log(f"weights: from {path}")
-        return
-    with np.load(path, allow_pickle=False) as blob:
-        names = json.loads(str(blob["names"])) if "names" in blob else []
-        source = {name: blob[f"model/{i}"] for i, name in enumerate(names)}
+    try:
+        if not path.endswith(".npz"):
+            model.load_weights(path, skip_mismatch=True)
+            env.log(f"weights: from {path}")
+            return
+        with np.load(path, allow_pickle=False) as blob:
+            names = json.loads(str(blob["names"])) if "names" in blob else []
+            source = {name: blob[f"model/{i}"] for i, name in enumerate(names)}
+    except Exception as exc:  # truncated or not a weights file: one line, exit 2
+        raise ConfigError(f"cannot read weights {path}: {loop.first_line(exc)}") from None
     taken, left = 0, []
     for variable in model.weights:
         key = _weight_key(variable)
@@ -300,24 +303,35 @@ class Trainer:
             np.savez(tmp, **arrays)
 
     def load_checkpoint(self, path: Path) -> dict:
-        with np.load(path, allow_pickle=False) as blob:
-            for i, v in enumerate(self.model.variables):
-                v.assign(blob[f"model/{i}"])
-            for i, v in enumerate(self.optimizer.variables):
-                v.assign(blob[f"optimizer/{i}"])
-            return json.loads(str(blob["state"]))
+        try:
+            with np.load(path, allow_pickle=False) as blob:
+                for i, v in enumerate(self.model.variables):
+                    v.assign(blob[f"model/{i}"])
+                for i, v in enumerate(self.optimizer.variables):
+                    v.assign(blob[f"optimizer/{i}"])
+                return dict(json.loads(str(blob["state"])))
+        except Exception as exc:  # truncated, another spec's, not a checkpoint: one line, exit 2
+            raise ConfigError(f"cannot resume from {path}: {loop.first_line(exc)} (delete it to start over)") from None
+
+    def weights_finite(self) -> bool:
+        """Every variable is finite (checked before any is saved)."""
+        return all(np.isfinite(np.asarray(v.numpy())).all() for v in self.model.variables
+                   if np.issubdtype(np.asarray(v.numpy()).dtype, np.floating))
 
     def save_weights(self, path: Path) -> None:
         with loop.atomic_path(path) as tmp:
             self.model.save_weights(str(tmp))
 
     def load_weights(self, path: str) -> None:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as blob:
-                for i, v in enumerate(self.model.variables):
-                    v.assign(blob[f"model/{i}"])
-        else:
-            self.model.load_weights(path)
+        try:
+            if path.endswith(".npz"):
+                with np.load(path, allow_pickle=False) as blob:
+                    for i, v in enumerate(self.model.variables):
+                        v.assign(blob[f"model/{i}"])
+            else:
+                self.model.load_weights(path)
+        except Exception as exc:  # truncated, another spec's: one line, exit 2
+            raise ConfigError(f"cannot read weights {path}: {loop.first_line(exc)}") from None
 
 
 def check_ranks_agree(model: keras.Model, env: Env) -> None:

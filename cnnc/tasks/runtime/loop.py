@@ -15,8 +15,10 @@ the shuffling, the augmentation and the dropout draws of an epoch are seeded
 by (seed, epoch), a resumed run ends with the weights of an uninterrupted one.
 
 A step loss that is NaN or infinite, or more than --max-loss-ratio times the
-mean loss of the run's first steps, stops the run (`Diverged`); the files of
-the last completed epoch are kept as they were.
+mean loss of the run's first steps (a reference from the first step on), stops
+the run (`Diverged`, exit 3), as do a learning rate float32 cannot hold, a
+validation number that is not finite and weights that are not: nothing
+non-finite is ever saved, and the message names the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ import numpy as np
 EXIT_OK, EXIT_DATA, EXIT_DIVERGED = 0, 2, 3
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 class Diverged(Exception):
-    def __init__(self, epoch: int, step: int, loss: float, reason: str):
-        super().__init__(f"epoch {epoch + 1}, step {step}: the loss {reason} ({loss:.4g})")
+    def __init__(self, epoch: int, step: int | None, loss: float, reason: str, what: str = "the loss"):
+        where = f"epoch {epoch + 1}, step {step}" if step is not None else f"the end of epoch {epoch + 1}"
+        super().__init__(f"{where}: {what} {reason} ({loss:.4g})")
         self.epoch, self.step, self.loss = epoch, step, loss
 
 
@@ -203,23 +209,50 @@ class Progress:
 
 
 class Guard:
-    """Stops a run whose loss is NaN, infinite, or exploding."""
+    """Stops a run whose loss is NaN, infinite, or exploding.
+
+    The reference is the mean loss of the run's first steps, from the first one on (so a run of a
+    few steps is guarded too); `limit` is the loss past which a step has exploded, for a framework
+    that compares on the device and asks `check` only when a step crossed it.
+    """
 
     def __init__(self, max_ratio: float, warmup_steps: int = 10):
         self.max_ratio, self.warmup_steps = max_ratio, warmup_steps
         self.reference: float | None = None
         self._first: list[float] = []
 
+    @property
+    def warming_up(self) -> bool:
+        return len(self._first) < self.warmup_steps
+
+    @property
+    def limit(self) -> float:
+        if self.reference is None or self.max_ratio <= 0:
+            return math.inf
+        return self.max_ratio * self.reference
+
     def check(self, epoch: int, step: int, loss: float) -> None:
         if not math.isfinite(loss):
             raise Diverged(epoch, step, loss, "is not a number" if math.isnan(loss) else "is infinite")
-        if self.reference is None:
-            self._first.append(loss)
-            if len(self._first) >= self.warmup_steps:
-                self.reference = max(float(np.mean(self._first)), 1e-8)
-        elif self.max_ratio > 0 and loss > self.max_ratio * self.reference:
+        if loss > self.limit:
             raise Diverged(epoch, step, loss, f"exploded past {self.max_ratio:g} times its start "
                                               f"({self.reference:.4g})")
+        if self.warming_up:
+            self._first.append(loss)
+            self.reference = max(float(np.mean(self._first)), 1e-8)
+
+    def check_rate(self, epoch: int, lr: float) -> None:
+        """A learning rate float32 cannot hold turns every weight into inf or NaN at the first step."""
+        if not (math.isfinite(lr) and abs(lr) <= FLOAT32_MAX):
+            raise Diverged(epoch, 0, lr, "overflows float32", what="the learning rate")
+
+    @staticmethod
+    def check_losses(epoch: int, row: dict) -> None:
+        """The epoch's losses, training and validation, are finite."""
+        for name, value in row.items():
+            if name.endswith("loss") and isinstance(value, float) and not math.isfinite(value):
+                raise Diverged(epoch, None, value, "is not a number" if math.isnan(value) else "is infinite",
+                               what=f"the {name.replace('_', ' ')}")
 
 
 # ---------------------------------------------------------------- schedule, early stopping
@@ -291,16 +324,19 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
             lr = schedule.lr(epoch)
             start = time.perf_counter()
             try:
+                guard.check_rate(epoch, lr)
                 row = {"epoch": epoch + 1, "lr": lr, **trainer.train_epoch(epoch, lr, progress, guard)}
+                row["seconds"] = round(time.perf_counter() - start, 3)
+                if len(data.val):
+                    summary = trainer.task.summary(trainer.predict(data.val), data.val)
+                    row.update({f"val_{k}": v for k, v in summary.items()})
+                guard.check_losses(epoch, row)
+                if not getattr(trainer, "weights_finite", lambda: True)():  # never saved as best or last
+                    raise Diverged(epoch, None, math.nan, "are not all finite", what="the weights")
             except Diverged as exc:
-                kept = f"the files of epoch {state['epoch']} in {out} are kept" if state["epoch"] else "nothing saved"
-                log(f"error: training stopped at {exc}; {kept}\n"
+                log(f"error: training stopped at {exc}; {_kept(trainer, state)}\n"
                     f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
                 return EXIT_DIVERGED
-            row["seconds"] = round(time.perf_counter() - start, 3)
-            if len(data.val):
-                summary = trainer.task.summary(trainer.predict(data.val), data.val)
-                row.update({f"val_{k}": v for k, v in summary.items()})
             if monitor not in row:
                 fallback = "val_loss" if "val_loss" in row else "train_loss"
                 log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
@@ -333,6 +369,22 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
     finally:
         curves.flush(state["history"])
     return EXIT_OK
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line for a person: its first line, or its type if it has no message."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _kept(trainer: Trainer, state: dict) -> str:
+    """What a stopped run leaves: the last good checkpoint and the best weights, by name."""
+    if not state["epoch"]:
+        return "no checkpoint was saved (it stopped in the first epoch)"
+    text = f"the last good checkpoint is {trainer.files['last']} (epoch {state['epoch']})"
+    if state["best_epoch"]:
+        text += f", the best weights {trainer.files['best']} (epoch {state['best_epoch']})"
+    return text
 
 
 def epoch_line(row: dict, epochs: int, improved: bool) -> str:

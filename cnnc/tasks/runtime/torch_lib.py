@@ -159,7 +159,7 @@ def read_weights(path: str, device) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise ConfigError(f"no weights file {path}") from None
     except Exception as exc:
-        raise ConfigError(f"cannot read weights {path}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"cannot read weights {path}: {loop.first_line(exc)}") from None
     return obj["model"] if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict) else obj
 
 
@@ -272,6 +272,9 @@ class Trainer:
         names = ("loss", *self.task.running_names)
         sums = torch.zeros(len(names), device=env.device, dtype=torch.float64)  # on the device: no sync a step
         count = 0
+        # Every step's loss is checked on the device, without a sync: the first step past the guard's
+        # limit (or not finite) is kept as (step, loss) and read at the next progress point.
+        flagged = torch.zeros(2, device=env.device, dtype=torch.float64)
         start = loop.time.perf_counter()
         for step, (x, y) in enumerate(batches_on_device(self.train_loader, env), 1):
             with self._autocast():
@@ -282,10 +285,15 @@ class Trainer:
             self.scaler.update()
             with torch.no_grad():  # the batch's loss and the task's running numbers, as sums over examples
                 sums += torch.stack([loss.detach().double() * len(y), *self.task.running(outputs, y)])
+                value = loss.detach().double()
+                bad = (~torch.isfinite(value) | (value > guard.limit)) & (flagged[0] == 0)
+                flagged = torch.where(bad, torch.stack([torch.tensor(float(step), device=env.device,
+                                                                     dtype=torch.float64), value]), flagged)
             count += len(y)
-            # a deterministic schedule of checks: under DDP every rank must call the same collectives
-            if step % 20 == 0 or (not env.distributed and progress.due()):
-                guard.check(epoch, step, self._agreed_max(loss.detach().float()))
+            # the run's first steps are read at once (the guard's reference); after that, a deterministic
+            # schedule of reads: under DDP every rank must call the same collectives
+            if guard.warming_up or step % 20 == 0 or (not env.distributed and progress.due()):
+                self._check(guard, epoch, step, loss.detach().float(), flagged)
                 progress.update(step, dict(zip(names, (sums / count).tolist(), strict=True)))
         totals = torch.cat([sums, torch.tensor([float(count)], device=env.device, dtype=torch.float64)])
         if env.distributed:
@@ -293,10 +301,27 @@ class Trainer:
             for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
                 dist.broadcast(buffer, 0)
         means, count = (totals[:-1] / totals[-1]).tolist(), totals[-1].item()
+        self._check(guard, epoch, len(self.train_loader), None, flagged)
         guard.check(epoch, len(self.train_loader), means[0])
         seconds = loop.time.perf_counter() - start
         return {**{f"train_{n}": v for n, v in zip(names, means, strict=True)},
                 "images_per_s": round(count / max(seconds, 1e-9), 1)}
+
+    def _check(self, guard: loop.Guard, epoch: int, step: int, loss, flagged: torch.Tensor) -> None:
+        first_bad = self._agreed_max(flagged[0])  # under DDP: every rank stops if one saw a bad step
+        if first_bad:
+            mine = flagged[1].item() if flagged[0].item() else float("nan")  # another rank's step: NaN here
+            guard.check(epoch, int(first_bad), mine)
+        if loss is not None:
+            guard.check(epoch, step, self._agreed_max(loss))
+
+    def weights_finite(self) -> bool:
+        """Every weight and buffer is finite (checked before any is saved)."""
+        finite = torch.stack([torch.isfinite(t).all() for t in self.model.state_dict().values()
+                              if t.is_floating_point()]).all().float()
+        if self.env.distributed:
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        return bool(finite.item())
 
     def _agreed_max(self, value: torch.Tensor) -> float:
         if self.env.distributed:
@@ -326,11 +351,14 @@ class Trainer:
             torch.save(blob, tmp)
 
     def load_checkpoint(self, path: Path) -> dict:
-        blob = torch.load(path, map_location=self.env.device, weights_only=True)
-        self.model.load_state_dict(blob["model"])
-        self.optimizer.load_state_dict(blob["optimizer"])
-        self.scaler.load_state_dict(blob["scaler"])
-        return blob["state"]
+        try:
+            blob = torch.load(path, map_location=self.env.device, weights_only=True)
+            self.model.load_state_dict(blob["model"])
+            self.optimizer.load_state_dict(blob["optimizer"])
+            self.scaler.load_state_dict(blob["scaler"])
+            return dict(blob["state"])
+        except Exception as exc:  # truncated, another spec's, not a checkpoint: one line, exit 2
+            raise ConfigError(f"cannot resume from {path}: {loop.first_line(exc)} (delete it to start over)") from None
 
     def save_weights(self, path: Path) -> None:
         with loop.atomic_path(path) as tmp:

@@ -37,6 +37,9 @@ class Head:
 
     def units_for(self, classes: int) -> int:
         """The head width for data with `classes` classes."""
+        if classes < 2:  # the compiler refuses a one-unit softmax (E0704); one-class data is the same mistake
+            raise ConfigError(f"the data has {classes} class(es): a classifier needs examples of at least two "
+                              f"(a {'sigmoid' if self.binary else 'softmax'} over one class learns nothing)")
         if self.binary and classes > 2:
             raise ConfigError(f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
                               f"has {classes} classes; end the spec with dense(num_classes) -> softmax")
@@ -96,6 +99,9 @@ class Reader:
         return targets
 
 
+MAX_CLASSES = 100_000  # ImageNet-21k has 21,841: a label far beyond is a mistake, not a class
+
+
 def labels_from(y: np.ndarray, n: int, path: Path) -> np.ndarray:
     """Class indices from .npz labels (indices or one-hot rows); DataError if they are not."""
     y = np.asarray(y)
@@ -104,10 +110,18 @@ def labels_from(y: np.ndarray, n: int, path: Path) -> np.ndarray:
     y = y.reshape(-1)
     if len(y) != n:
         raise DataError(f"{path}: {n} examples but {len(y)} labels")
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
-        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows)")
+    if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating) or y.dtype == bool):
+        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows), found {y.dtype.name} values"
+                        + (f" such as {str(y[0])[:30]!r}" if len(y) else ""))
+    whole = np.isfinite(y) & (np.mod(y, 1) == 0) if np.issubdtype(y.dtype, np.floating) else np.ones(len(y), bool)
+    if not whole.all():
+        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows): {int((~whole).sum())} of "
+                        f"{len(y)} are not whole numbers (first: {y[~whole][0]})")
     if len(y) and y.min() < 0:
         raise DataError(f"{path}: labels must be class indices 0..K-1, found {int(y.min())}")
+    if len(y) and y.max() >= MAX_CLASSES:
+        raise DataError(f"{path}: a label of {int(y.max()):,} asks for a head of {int(y.max()) + 1:,} classes "
+                        f"(at most {MAX_CLASSES:,}); labels must be class indices 0..K-1")
     return y.astype(np.int64)
 
 
