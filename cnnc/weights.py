@@ -5,7 +5,7 @@ are found by name; what differs is the layout, which the IR graph fixes
 without guessing:
 
   conv, pointwise   torch (out, in/groups, *k)    Keras (*k, in/groups, out)
-  conv_transpose    torch (in, out, *k)           Keras (*k, out, in)
+  conv_transpose    torch (in, out/groups, *k)    Keras (*k, out/groups, in)   (grouped: GroupedConvTranspose)
   depthwise         torch (c*m, 1, *k)            Keras (*k, c, m)   (3D: a grouped Conv3D, (*k, 1, c*m))
   separable         depthwise kernel as above, then the pointwise kernel as a conv, then the bias
   dense             torch (out, in)               Keras (in, out)

@@ -90,6 +90,8 @@ def test_custom_layers_are_pasted_only_where_needed():
     for cls in ("PaddedMaxPool", "PaddedAvgPool", "LocalResponseNorm", "Maxout"):
         assert f"class {cls}(layers.Layer)" in ops_2d
     assert "class SeparableConv3D(layers.Layer)" in ops_3d
+    assert "class GroupedConvTranspose(layers.Layer)" in _source("grouped_transpose.cnn")
+    assert "GroupedConvTranspose" not in ops_2d  # its transposed convs are ungrouped: Conv2DTranspose
     assert "class " not in mobile and "from keras import layers\n" in mobile
 
 
@@ -179,7 +181,7 @@ def test_scale_is_an_exact_rescaling_that_saves_as_keras(spec_file, tmp_path):
         np.testing.assert_array_equal(np.asarray(keras.models.load_model(tmp_path / "scaled.keras")(x)), expected)
 
 
-@pytest.mark.parametrize("name", ["ops_2d.cnn", "ops_3d.cnn", "siamese.cnn"])
+@pytest.mark.parametrize("name", ["ops_2d.cnn", "ops_3d.cnn", "siamese.cnn", "grouped_transpose.cnn"])
 def test_keras_file_round_trip(tmp_path, name):
     analysis = analyze(ROOT / "tests" / "specs_keras" / name)
     model = keras_backend.build(analysis.graph)
@@ -197,9 +199,10 @@ def test_keras_file_round_trip(tmp_path, name):
         np.testing.assert_array_equal(a, b)
 
 
-def test_every_layer_trains():
+@pytest.mark.parametrize("name", ["ops_2d.cnn", "grouped_transpose.cnn"])
+def test_every_layer_trains(name):
     """One optimiser step through every op (the custom layers too): finite loss, trainable weights move."""
-    analysis = analyze(ROOT / "tests" / "specs_keras" / "ops_2d.cnn")
+    analysis = analyze(ROOT / "tests" / "specs_keras" / name)
     model = keras_backend.build(analysis.graph)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, *analysis.graph.node("x").shape)).astype(np.float32)

@@ -294,13 +294,9 @@ def test_causal_output_never_sees_a_later_input(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "step, limit",
-    [
-        ("conv_transpose(4, 3, groups=2)", "has no `groups`"),
-        ("conv_transpose(4, 3, stride=2, dilation=2)", "refuses strides > 1 with dilation_rate > 1"),
-    ],
+    "step", ["conv_transpose(4, 3, stride=2, dilation=2)", "deconv(4, (1, 3), stride=(1, 2), dilation=(2, 1), groups=2)"]
 )
-def test_keras_refuses_what_conv_transpose_cannot_build(tmp_path, step, limit):
+def test_keras_refuses_what_conv_transpose_cannot_build(tmp_path, step):
     from cnnc.backends import keras as keras_backend
     from cnnc.diagnostics import CnncError
 
@@ -309,8 +305,20 @@ def test_keras_refuses_what_conv_transpose_cannot_build(tmp_path, step, limit):
     with pytest.raises(CnncError) as raised:
         keras_backend.generate(analysis)
     (diag,) = raised.value.diagnostics
-    assert diag.code == "E0307" and limit in diag.notes[0]
+    assert diag.code == "E0307" and "refuses strides > 1 with dilation_rate > 1" in diag.notes[0]
     assert diag.span.line == 3
+
+
+def test_keras_builds_a_grouped_conv_transpose(tmp_path):
+    """Conv*DTranspose has no `groups`: the runtime's GroupedConvTranspose, one (*k, out/g, in) kernel."""
+    from cnnc.backends import keras as keras_backend
+
+    analysis = _probe(tmp_path, "8x8x4", "conv_transpose(6, 3, stride=2, groups=2)")
+    assert "GroupedConvTranspose(6, 3, groups=2, strides=2" in keras_backend.generate(analysis)["model.py"]
+    layer = keras_backend.build(analysis.graph).get_layer("probe")
+    # 3 x 3 taps x 6 // 2 outputs x 4 inputs + 6 biases, as the IR counts (and torch's (4, 3, 3, 3))
+    assert [tuple(w.shape) for w in layer.get_weights()] == [(3, 3, 3, 4), (6,)]
+    assert layer.count_params() == analysis.graph.node("probe").params.trainable == 114
 
 
 @pytest.mark.parametrize(
@@ -342,7 +350,8 @@ KERAS_REFUSES = """network TransposedGroups() {
 
 
 def test_conv_transpose_groups_and_dilation_agree_in_torch_and_onnx(spec_file, tmp_path):
-    """What Keras cannot build (E0307) is still checked across two backends: onnxruntime against PyTorch."""
+    """Groups and dilation in ONNX against PyTorch; Keras builds the first (grouped_transpose.cnn in the
+    differential tests) but refuses the second's stride with dilation (E0307)."""
     from test_backend_onnx import check_against_torch
 
     analysis = analyze(spec_file(KERAS_REFUSES))

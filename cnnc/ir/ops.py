@@ -361,8 +361,8 @@ register(
         A.ConvTransposeAttrs,
         "Transposed convolution (learned upsampling). `same` gives n * s, or with `output_padding` "
         "Keras' (n - 1) * s + k - 2 * (k // 2) + p; explicit padding (pairs allowed) crops the full "
-        "(n - 1) * s + d * (k - 1) + 1; output_padding must be below the stride. Keras cannot build "
-        "`groups` or stride with dilation (E0307).",
+        "(n - 1) * s + d * (k - 1) + 1; output_padding must be below the stride. `groups` (Keras: a "
+        "GroupedConvTranspose layer); Keras cannot build a stride with a dilation (E0307).",
         positional=("filters", "kernel"),
         shape=_transpose_shape,
         params=lambda a, ins, out: Params(

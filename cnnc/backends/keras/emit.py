@@ -143,7 +143,11 @@ def emit_conv_transpose(b: Builder, node: Node) -> str:
     else:  # with output_padding given, Keras' valid output is (n - 1) * s + f + output_padding
         args.append(f"output_padding={extra}")
     args += _opt(b, node, "dilation_rate", "dilation", 1) + _opt(b, node, "use_bias", "bias", True)
-    y = b.layer(node, f"layers.Conv{rank}DTranspose", args, b.input(node))
+    if a.groups == 1 and not b.bound(node, "groups"):
+        y = b.layer(node, f"layers.Conv{rank}DTranspose", args, b.input(node))
+    else:  # Conv*DTranspose has no `groups`: one grouped kernel, a transposed conv per group (runtime.py)
+        args.insert(2, f"groups={b.attr(node, 'groups')}")
+        y = b.layer(node, b.use("GroupedConvTranspose"), args, b.input(node))
     if a.padding not in ("valid", "same") and any(p for pair in pad_pairs(a.padding, rank) for p in pair):
         crop = pad_pairs(a.padding, rank)  # PyTorch's padding trims both ends; a pair trims each its own
         y = b.aux(node, "crop", f"layers.Cropping{rank}D", [inline(_pad_spec(crop))], y)
@@ -151,8 +155,8 @@ def emit_conv_transpose(b: Builder, node: Node) -> str:
 
 
 def keras_refusals(graph) -> list[Diagnostic]:
-    """E0307 at each transposed convolution Keras cannot build: Conv*DTranspose has no `groups`,
-    and refuses strides > 1 with dilation_rate > 1."""
+    """E0307 at each transposed convolution Keras cannot build: Conv*DTranspose (and ops.conv_transpose,
+    which the grouped form uses) refuses strides > 1 with dilation_rate > 1."""
     found = []
     for node in graph.topological():
         if node.op.name != "conv_transpose":
@@ -160,12 +164,9 @@ def keras_refusals(graph) -> list[Diagnostic]:
         a = node.attrs
         rank = len(node.shape) - 1
         stride, dilation = per_dim(a.stride, rank, "stride"), per_dim(a.dilation, rank, "dilation")
-        if a.groups != 1:
-            reason = f"keras.layers.Conv{rank}DTranspose has no `groups`"
-        elif max(stride) > 1 and max(dilation) > 1:
-            reason = f"keras.layers.Conv{rank}DTranspose refuses strides > 1 with dilation_rate > 1"
-        else:
+        if not (max(stride) > 1 and max(dilation) > 1):
             continue
+        reason = f"keras.layers.Conv{rank}DTranspose refuses strides > 1 with dilation_rate > 1"
         found.append(
             Diagnostic(
                 "error",

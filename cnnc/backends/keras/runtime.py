@@ -176,3 +176,67 @@ class SeparableConv3D(layers.Layer):
             "depth_multiplier": self.depth_multiplier,
             "use_bias": self.use_bias,
         }
+
+
+@keras.saving.register_keras_serializable(package="cnnc")
+class GroupedConvTranspose(layers.Layer):
+    """A transposed convolution in `groups` channel groups (Keras' Conv*DTranspose has no `groups`):
+    one kernel (*k, filters // groups, in), as Conv*DTranspose's (*k, out, in) with the outputs divided;
+    group i maps input channels [i * in/g, (i + 1) * in/g) to output channels [i * out/g, (i + 1) * out/g)."""
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        groups,
+        strides=1,
+        padding="valid",
+        output_padding=None,
+        dilation_rate=1,
+        use_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.groups, self.strides = filters, kernel_size, groups, strides
+        self.padding, self.output_padding, self.dilation_rate, self.use_bias = (
+            padding,
+            output_padding,
+            dilation_rate,
+            use_bias,
+        )
+
+    def build(self, input_shape):
+        rank = len(input_shape) - 2
+        size = self.kernel_size if isinstance(self.kernel_size, (list, tuple)) else (self.kernel_size,) * rank
+        shape = (*size, self.filters // self.groups, input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=shape)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+
+    def call(self, x):
+        step = x.shape[-1] // self.groups
+        parts = [
+            ops.conv_transpose(
+                x[..., i * step : (i + 1) * step],
+                self.kernel[..., i * step : (i + 1) * step],
+                self.strides,
+                self.padding,
+                output_padding=self.output_padding,
+                dilation_rate=self.dilation_rate,
+            )
+            for i in range(self.groups)
+        ]
+        y = ops.concatenate(parts, axis=-1)
+        return y + self.bias if self.use_bias else y
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "groups": self.groups,
+            "strides": self.strides,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "dilation_rate": self.dilation_rate,
+            "use_bias": self.use_bias,
+        }
