@@ -79,6 +79,17 @@ def time_limit(cpu_seconds: float, wall_seconds: float):
             signal.signal(sig, handler)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _frozen_heap():
+    """Everything earlier tests left alive (torch, TensorFlow: millions of objects) moves out of the
+    cyclic collector's reach for this module, so the per-case `gc.collect()` sweeps only the cases'
+    own garbage (a full sweep of that heap took longer than a case)."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
 def check_spec(text: str, path: Path = GENERATED, overrides: dict | None = None,
                input_shapes: dict | None = None) -> Analysis | None:
     """Analyse and report like `cnnc summary` within 2 s of CPU; fail on any exception but a diagnostic."""
