@@ -283,9 +283,10 @@ class Trainer:
         if not len(split):
             return np.zeros((0, *self.task.prediction_shape))
         batches = self._batches(split, train=False, ten_crop=self.cfg.tta_scale if ten_crop else 0.0)
-        if batches.prepared is not None and not ten_crop:
+        if batches.prepared is not None and not ten_crop and self.env.replicas == 1:
             # In memory: the compiled predict step batch by batch; `predict` would set up a data adapter and
             # its workers every epoch, which costs more than a small validation split's forward passes.
+            # One replica only: under a tf.distribute strategy predict_on_batch gives one replica's share.
             parts = [self.model.predict_on_batch(batches[i][0]) for i in range(len(batches))]
             out = keras.tree.map_structure(lambda *p: np.concatenate(p), *parts)
         else:
