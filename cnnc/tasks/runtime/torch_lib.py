@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch import nn
 
 from . import config, loop
@@ -379,3 +380,25 @@ def check_ranks_agree(model: nn.Module, env: Env) -> None:
         dist.all_gather_object(gathered, mine)
         env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else
                 f"warning: ranks disagree: {gathered}")
+
+
+# --- reading a network's layers (style transfer, unit visualisation) ---------------------------
+
+TAP_ACTIVATIONS = {  # (tensor, alpha) -> tensor: the ops a generated model may apply after a module as functions
+    "relu": lambda x, a: F.relu(x),
+    "relu6": lambda x, a: F.relu6(x),
+    "sigmoid": lambda x, a: torch.sigmoid(x),
+    "tanh": lambda x, a: torch.tanh(x),
+    "swish": lambda x, a: F.silu(x),
+    "hard_swish": lambda x, a: F.hardswish(x),
+    "hard_sigmoid": lambda x, a: F.hardsigmoid(x),
+    "gelu": lambda x, a: F.gelu(x),
+    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
+    "elu": lambda x, a: F.elu(x, a),
+    "dropout": lambda x, a: x,  # eval mode
+    "identity": lambda x, a: x,
+}
+
+
+class EnoughLayers(Exception):
+    """Raised by the hook of the deepest layer read: nothing after it need be computed."""

@@ -9,31 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...runtime.config import ConfigError
+from ...runtime.torch_lib import TAP_ACTIVATIONS as ACTIVATIONS
+from ...runtime.torch_lib import EnoughLayers as _Enough
 from .common import PREPROCESS
 from .common import StyleHead as StyleHead  # train.py imports the head record from the task's runtime
-
-ACTIVATIONS = {  # (tensor, alpha) -> tensor: the ops the spec may apply after a module as functions
-    "relu": lambda x, a: F.relu(x),
-    "relu6": lambda x, a: F.relu6(x),
-    "sigmoid": lambda x, a: torch.sigmoid(x),
-    "tanh": lambda x, a: torch.tanh(x),
-    "swish": lambda x, a: F.silu(x),
-    "hard_swish": lambda x, a: F.hardswish(x),
-    "hard_sigmoid": lambda x, a: F.hardsigmoid(x),
-    "gelu": lambda x, a: F.gelu(x),
-    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
-    "elu": lambda x, a: F.elu(x, a),
-    "dropout": lambda x, a: x,  # eval mode
-    "identity": lambda x, a: x,
-}
-
-
-class _Enough(Exception):
-    """Raised by the last hook: nothing after the deepest layer the costs read need be computed."""
 
 
 class Features(nn.Module):

@@ -5,29 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...runtime.config import ConfigError
+from ...runtime.torch_lib import TAP_ACTIVATIONS as ACTIVATIONS
+from ...runtime.torch_lib import EnoughLayers as _Enough
 from .common import VisualizeHead as VisualizeHead  # visualize.py imports the head record from here
-
-ACTIVATIONS = {  # (tensor, alpha) -> tensor: the ops the spec may apply after a module as functions
-    "relu": lambda x, a: F.relu(x),
-    "relu6": lambda x, a: F.relu6(x),
-    "sigmoid": lambda x, a: torch.sigmoid(x),
-    "tanh": lambda x, a: torch.tanh(x),
-    "swish": lambda x, a: F.silu(x),
-    "hard_swish": lambda x, a: F.hardswish(x),
-    "hard_sigmoid": lambda x, a: F.hardsigmoid(x),
-    "gelu": lambda x, a: F.gelu(x),
-    "leaky_relu": lambda x, a: F.leaky_relu(x, a),
-    "elu": lambda x, a: F.elu(x, a),
-    "dropout": lambda x, a: x,  # eval mode
-    "identity": lambda x, a: x,
-}
-
-
-class _Enough(Exception):
-    pass
 
 
 def feature_network(build_model, layers: dict[str, str], layer: str, cfg, env, functional: dict | None = None):
