@@ -55,13 +55,22 @@ PAIRS = [
     Pair("squeezenet1_0", "torch", "squeezenet.cnn", "squeezenet1_0"),
     Pair("squeezenet1_1", "torch", "squeezenet.cnn", "squeezenet1_1", overrides={"version": 1.1}),
     Pair("efficientnet_b0", "torch", "efficientnet.cnn", "efficientnet_b0"),
-    # to come with the torchvision-flavoured specs: densenet121, mobilenet_v2, googlenet
-    # (options={"aux_logits": False, "init_weights": False}), inception_v3 (min_size=75, the same options)
+    Pair("densenet121", "torch", "densenet121.cnn", "densenet121"),
+    Pair("mobilenet_v2", "torch", "torchvision_mobilenet_v2.cnn", "mobilenet_v2"),
+    Pair("googlenet", "torch", "googlenet.cnn", "googlenet", overrides={"aux_logits": False},
+         options={"aux_logits": False, "init_weights": False}),
+    Pair("inception_v3", "torch", "torchvision_inception_v3.cnn", "inception_v3", min_size=75,
+         overrides={"aux_logits": False}, options={"aux_logits": False, "init_weights": False}),
+    Pair("mobilenet_v3_large", "torch", "mobilenet_v3.cnn", "mobilenet_v3_large"),
+    Pair("resnext50_32x4d", "torch", "resnext50_32x4d.cnn", "resnext50_32x4d"),
     Pair("keras_resnet50", "keras", "keras_resnet50.cnn", "ResNet50"),
     Pair("keras_resnet50v2", "keras", "keras_resnet50v2.cnn", "ResNet50V2"),
     Pair("keras_vgg16", "keras", "keras_vgg16.cnn", "VGG16"),
     Pair("keras_densenet121", "keras", "keras_densenet121.cnn", "DenseNet121"),
-    # to come with the keras-flavoured specs: MobileNetV2, InceptionV3 (min_size=75), Xception (min_size=71)
+    Pair("keras_mobilenet", "keras", "mobilenet.cnn", "MobileNet"),
+    Pair("keras_mobilenet_v2", "keras", "mobilenet_v2.cnn", "MobileNetV2"),
+    Pair("keras_inception_v3", "keras", "inception_v3.cnn", "InceptionV3", min_size=75),
+    Pair("keras_xception", "keras", "xception.cnn", "Xception", min_size=71),
 ]
 
 
