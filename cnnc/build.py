@@ -23,7 +23,7 @@ import numpy as np
 
 from cnnc import tasks, weights
 from cnnc.compiler import Analysis
-from cnnc.errors import UsageError, new_file_mode
+from cnnc.errors import UsageError, new_folder_mode
 
 TARGETS = {"torch": "cnnc.backends.torch", "keras": "cnnc.backends.keras", "onnx": "cnnc.backends.onnx"}
 WEIGHTED_TARGETS = {"onnx"}  # the targets that hold weights, and so take `--weights`
@@ -84,7 +84,7 @@ def write_atomically(files: dict[str, str | bytes], out_dir: Path) -> list[Path]
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
         # mkdtemp's folder is 0700; renamed into place it becomes the output folder: the mode
         # `mkdir` would give (0755 under umask 022), as its files get open()'s (0644).
-        staging.chmod(_folder_mode())
+        staging.chmod(new_folder_mode())
     except OSError as exc:
         raise UsageError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
     try:
@@ -99,10 +99,6 @@ def write_atomically(files: dict[str, str | bytes], out_dir: Path) -> list[Path]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out_dir / name for name in sorted(files)]
-
-
-def _folder_mode() -> int:
-    return 0o777 & ~(0o666 & ~new_file_mode())  # the umask's bits, read through new_file_mode
 
 
 def _refuse_obstacle(out_dir: Path, name: str) -> None:

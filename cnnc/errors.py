@@ -35,12 +35,21 @@ def writing(path: object) -> Iterator[None]:
         raise WriteError(path, exc.strerror or str(exc)) from exc
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 def new_file_mode() -> int:
     """The mode `open()` gives a new file under the current umask (0644 under 022).
 
     `tempfile.mkstemp`, behind every atomic write, makes its file 0600; the file it becomes
     is an ordinary output that others may read, so it gets the ordinary mode.
     """
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~_umask()
+
+
+def new_folder_mode() -> int:
+    """The mode `mkdir` gives a new folder under the current umask (0755 under 022); `mkdtemp`'s is 0700."""
+    return 0o777 & ~_umask()

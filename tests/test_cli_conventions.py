@@ -138,6 +138,8 @@ def test_generated_files_get_normal_permissions(spec_file, tmp_path, umask_022):
     files = [p for p in out.rglob("*") if p.is_file()]
     assert files and {p.name for p in files} >= {"model.py", "train.py"}
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o644"}
+    folders = [out, *(p for p in out.rglob("*") if p.is_dir())]  # the output folder was the staging folder
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in folders} == {"0o755"}
 
 
 def test_checkpoints_get_normal_permissions(tmp_path, umask_022):
