@@ -133,7 +133,8 @@ def test_generated_script_is_valid_deterministic_and_self_contained(spec_file, t
     files = generate(analysis, CompileOptions(target, "classify"))
     assert files == generate(analysis, CompileOptions(target, "classify"))
     assert sorted(files) == sorted(["train.py", "cnnc_tasks/__init__.py"] + [f"cnnc_tasks/runtime/{m}.py" for m in (
-        "__init__", "config", "data", "augment", "metrics", "loop", f"{target}_lib", f"{target}_data")] +
+        "__init__", "config", "data", "augment", "metrics", "loop", "curves", "records", f"{target}_lib",
+        f"{target}_data")] +
         [f"cnnc_tasks/classify/{m}.py" for m in ("__init__", "options", "runtime/__init__", "runtime/common",
                                                   f"runtime/{target}")])
     for name, source in files.items():

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import signal
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -13,7 +16,7 @@ from harness_util import bands_folder
 
 from cnnc.tasks.classify import options as classify_options
 from cnnc.tasks.classify.runtime import common as classify
-from cnnc.tasks.runtime import augment, config, data, loop
+from cnnc.tasks.runtime import augment, config, curves, data, loop
 
 READER = classify.Reader()  # the shared loader with classification's targets
 
@@ -245,8 +248,50 @@ def test_csv_and_plot(tmp_path):
     assert (tmp_path / "log.csv").read_text().splitlines() == [
         "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds", "1,0.1,1.0,0.5,1.1,0.4,1.0",
         "2,0.1,0.5,0.8,,,1.0"]
-    loop.plot_curves(tmp_path / "curves.png", history)
+    curves.plot_curves(tmp_path / "curves.png", history)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_curves_are_drawn_by_a_helper_process_and_ready_when_close_returns(tmp_path):
+    history = [{"epoch": e, "lr": 0.1, "train_loss": 1.0 / e, "val_loss": 1.2 / e, "val_acc": 0.1 * e}
+               for e in (1, 2, 3)]
+    drawn = curves.Curves(tmp_path / "curves.png")
+    assert drawn.worker is not None and drawn.worker.poll() is None  # started with the run
+    drawn.close(history)
+    assert drawn.worker.returncode == 0 and drawn.drawn == 3
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="a forked loader worker is the case")
+def test_curves_do_not_wait_for_a_forked_process_holding_the_pipe(tmp_path):
+    """A DataLoader worker forked during training keeps a copy of the helper's input: close() must not wait for
+    the end of input, which would come only when that process ends."""
+    drawn = curves.Curves(tmp_path / "curves.png")
+    child = os.fork()
+    if child == 0:  # a loader worker: holds every inherited descriptor for a while
+        time.sleep(30)
+        os._exit(0)
+    try:
+        start = time.perf_counter()
+        drawn.close([{"epoch": 1, "train_loss": 1.0}])
+        assert time.perf_counter() - start < 20 and drawn.worker.returncode == 0
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    assert (tmp_path / "curves.png").exists()
+
+
+def test_curves_are_drawn_here_when_the_helper_fails(tmp_path, monkeypatch):
+    monkeypatch.setattr(curves.sys, "executable", str(tmp_path / "no-python"))  # the helper cannot start
+    drawn = curves.Curves(tmp_path / "curves.png")
+    assert drawn.worker is None
+    drawn.close([{"epoch": 1, "train_loss": 1.0}])
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    monkeypatch.undo()
+    broken = curves.Curves(tmp_path / "broken.png")  # a history the helper cannot draw: the error shows here
+    with pytest.raises(KeyError, match="epoch"):
+        broken.close([{"train_loss": 1.0}])
+    assert broken.worker.returncode == 1 and not (tmp_path / "broken.png").exists()
 
 
 # ---------------------------------------------------------------- options

@@ -25,7 +25,7 @@ TASKS_DIR = Path(__file__).parent
 RUNTIME_DIR = TASKS_DIR / "runtime"
 PACKAGE = "cnnc_tasks"
 FRAMEWORK_FILES = {"torch": ("torch_lib.py", "torch_data.py"), "keras": ("keras_lib.py", "keras_data.py")}
-NEUTRAL_MODULES = ("__init__", "config", "data", "augment", "metrics", "loop")
+NEUTRAL_MODULES = ("__init__", "config", "data", "augment", "metrics", "loop", "curves", "records")
 FRAMEWORK_NAMES = {"torch": "PyTorch", "keras": "Keras"}
 
 

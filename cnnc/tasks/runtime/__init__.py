@@ -12,7 +12,9 @@ a target is: the task brings its reader, its step and loss, and its metrics.
   data.py      sources (the task's files, .npz arrays), the split, scaling, batches
   augment.py   the augmentations of the material, numpy, per sample, seeded; geometry returned
   metrics.py   helpers more than one task needs (box IoU, means, formatting)
-  loop.py      the epoch loop: schedule, early stopping, checkpoints, CSV, plot, test
+  loop.py      the epoch loop: schedule, early stopping, checkpoints, CSV, test
+  records.py   the run's files, written whole or not at all; log.csv's columns
+  curves.py    curves.png, drawn by a helper process while training runs
   torch_lib.py / keras_lib.py   device or strategy, model, optimizer, the Trainer, weights, freezing
   torch_data.py / keras_data.py the framework's loaders over data.py's batches
 """

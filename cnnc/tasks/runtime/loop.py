@@ -8,11 +8,11 @@ early stopping, the best checkpoint and the plateau schedule follow any of
 them (--monitor).  After every epoch the loop writes, atomically: `last` (everything needed
 to resume: weights, optimizer, schedule, early-stopping state, history),
 `best` (the weights with the best --monitor so far) and `log.csv`;
-`curves.png` is drawn when the run ends (however it ends) and, in a long run,
-at most every `PLOT_SECONDS` between (drawing it costs more than a small
-model's epoch, and matplotlib is imported only then).  Resuming loads `last` and continues with the next epoch; since
-the shuffling, the augmentation and the dropout draws of an epoch are seeded
-by (seed, epoch), a resumed run ends with the weights of an uninterrupted one.
+`curves.png` is drawn by a helper process (curves.py) every `PLOT_SECONDS` and
+when the run ends (however it ends), so drawing never holds up an epoch.
+Resuming loads `last` and continues with the next epoch; since the shuffling,
+the augmentation and the dropout draws of an epoch are seeded by (seed, epoch),
+a resumed run ends with the weights of an uninterrupted one.
 
 A step loss that is NaN or infinite, or more than --max-loss-ratio times the
 mean loss of the run's first steps (a reference from the first step on), stops
@@ -23,20 +23,22 @@ non-finite is ever saved, and the message names the last good checkpoint.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
+import atexit
+import gc
 import json
 import math
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from .config import ConfigError
+from .curves import Curves
+from .data import DataError
+from .records import atomic_path as atomic_path  # the framework and task files write through loop
+from .records import write_csv, write_text
 
 EXIT_OK, EXIT_DATA, EXIT_DIVERGED = 0, 2, 3
 
@@ -71,103 +73,6 @@ class Trainer(Protocol):
     def load_checkpoint(self, path: Path) -> dict: ...
     def save_weights(self, path: Path) -> None: ...
     def load_weights(self, path: str) -> None: ...
-
-
-# ---------------------------------------------------------------- files
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` that replaces it whole when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes), dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 -> what open() gives (0644 under umask 022)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _new_file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def columns(history: list[dict]) -> list[str]:
-    """epoch, lr, the train_ numbers, the val_ numbers (each in order of first appearance), then timings."""
-    seen = list(dict.fromkeys(k for row in history for k in row))
-    timing = [c for c in ("seconds", "images_per_s") if c in seen]
-    rest = [c for c in seen if c not in ("epoch", "lr", *timing)]
-    return [c for c in ("epoch", "lr") if c in seen] + [c for c in rest if c.startswith("train_")] + \
-        [c for c in rest if not c.startswith("train_")] + timing
-
-
-def metric_names(history: list[dict]) -> list[str]:
-    """The task's metrics in a history: the names after train_ / val_, loss first."""
-    names = [c.split("_", 1)[1] for c in columns(history) if c.startswith(("train_", "val_"))]
-    return list(dict.fromkeys(names))
-
-
-def write_csv(path: Path, history: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns(history), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buffer.getvalue())
-
-
-PLOT_SECONDS = 60.0
-
-
-class Curves:
-    """`curves.png` for a history: redrawn at most every `PLOT_SECONDS`, and at the end (`flush`)."""
-
-    def __init__(self, path: Path, enabled: bool = True) -> None:
-        self.path, self.enabled = path, enabled
-        self.drawn, self.at = 0, time.perf_counter()  # rows drawn, and when
-
-    def update(self, history: list[dict]) -> None:
-        if time.perf_counter() - self.at >= PLOT_SECONDS:
-            self.flush(history)
-
-    def flush(self, history: list[dict]) -> None:
-        if self.enabled and len(history) > self.drawn:
-            plot_curves(self.path, history)
-            self.drawn = len(history)
-        self.at = time.perf_counter()
-
-
-def plot_curves(path: Path, history: list[dict]) -> None:
-    """Training and validation curves: one panel per metric of the task (loss first)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [row["epoch"] for row in history]
-    names = metric_names(history) or ["loss"]
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    for ax, metric in zip(axes[0], names, strict=True):
-        for split in ("train", "val"):
-            values = [row.get(f"{split}_{metric}", math.nan) for row in history]
-            if not all(math.isnan(v) for v in values):
-                ax.plot(epochs, values, marker="o", label=split)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
 
 
 # ---------------------------------------------------------------- what a person sees
@@ -367,8 +272,24 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
                 log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
                 break
     finally:
-        curves.flush(state["history"])
+        curves.close(state["history"])
     return EXIT_OK
+
+
+def run(main, finish=None) -> int:
+    """Run a script's main: a data or option problem is one clear line and exit status 2; `finish` runs last
+    whatever happens (leaving a process group)."""
+    # At exit the interpreter's collector would walk every object the frameworks made (about a second
+    # after torch or TensorFlow, measured with bench/train_command.py); frozen, they are only freed.
+    atexit.register(gc.freeze)
+    try:
+        return main()
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", flush=True)
+        return EXIT_DATA
+    finally:
+        if finish is not None:
+            finish()
 
 
 def first_line(exc: BaseException) -> str:

@@ -20,7 +20,9 @@ of an epoch from a generator seeded with (seed, epoch, rank).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -35,7 +37,6 @@ from torch import nn
 from . import config, loop
 from . import data as data_lib
 from .config import ConfigError
-from .data import DataError
 from .torch_data import batches_on_device, loader
 
 fit, test = loop.fit, loop.test
@@ -95,15 +96,8 @@ def setup(cfg) -> Env:
 
 
 def run(main) -> int:
-    """Run a script's main: a data or option problem is one clear line and exit status 2."""
-    try:
-        return main()
-    except (DataError, ConfigError) as exc:
-        print(f"error: {exc}", flush=True)
-        return loop.EXIT_DATA
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    """Run a script's main (see loop.run), leaving the process group at the end."""
+    return loop.run(main, finish=lambda: dist.destroy_process_group() if dist.is_initialized() else None)
 
 
 # ---------------------------------------------------------------- data
@@ -254,7 +248,9 @@ class Trainer:
         self.regularized = [p for p in model.parameters() if p.requires_grad] if cfg.l1 else []
 
     def _autocast(self):
-        return torch.autocast(self.env.device.type, dtype=self.env.amp_dtype, enabled=self.env.amp_dtype is not None)
+        if self.env.amp_dtype is None:  # entering a disabled autocast costs as much as a small layer, every step
+            return contextlib.nullcontext()
+        return torch.autocast(self.env.device.type, dtype=self.env.amp_dtype)
 
     def _step_loss(self, x, y):
         loss, outputs = self.task.step(self.net, x, y)  # the task's forward pass and loss (train.py)
@@ -269,13 +265,15 @@ class Trainer:
         torch.manual_seed(self.cfg.seed * 1_000_003 + epoch * 1_009 + env.rank)  # this epoch's dropout draws
         _set_train_mode(self.model)
         self.train_loader.sampler.epoch = epoch
-        progress.start(epoch, self.cfg.epochs, len(self.train_loader))
+        steps = len(self.train_loader)
+        progress.start(epoch, self.cfg.epochs, steps)
         names = ("loss", *self.task.running_names)
-        sums = torch.zeros(len(names), device=env.device, dtype=torch.float64)  # on the device: no sync a step
-        count = 0
-        # Every step's loss is checked on the device, without a sync: the first step past the guard's
-        # limit (or not finite) is kept as (step, loss) and read at the next progress point.
-        flagged = torch.zeros(2, device=env.device, dtype=torch.float64)
+        # Per step, one row on the device: the batch's loss and the task's running sums.  Nothing is read
+        # back during a step (no sync on a GPU, and one copy instead of a dozen tiny ops on a CPU); the
+        # guard reads the rows since its last look at the read points below.
+        record = torch.zeros(steps, len(names), device=env.device, dtype=torch.float64)
+        sizes: list[int] = []
+        read = 0  # rows the guard has seen
         start = loop.time.perf_counter()
         for step, (x, y) in enumerate(batches_on_device(self.train_loader, env), 1):
             with self._autocast():
@@ -284,37 +282,46 @@ class Trainer:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-            with torch.no_grad():  # the batch's loss and the task's running numbers, as sums over examples
-                sums += torch.stack([loss.detach().double() * len(y), *self.task.running(outputs, y)])
-                value = loss.detach().double()
-                bad = (~torch.isfinite(value) | (value > guard.limit)) & (flagged[0] == 0)
-                flagged = torch.where(bad, torch.stack([torch.tensor(float(step), device=env.device,
-                                                                     dtype=torch.float64), value]), flagged)
-            count += len(y)
+            with torch.no_grad():
+                record[step - 1] = torch.stack([loss.detach().double(), *self.task.running(outputs, y)])
+            sizes.append(len(y))
             # the run's first steps are read at once (the guard's reference); after that, a deterministic
             # schedule of reads: under DDP every rank must call the same collectives
             if guard.warming_up or step % 20 == 0 or (not env.distributed and progress.due()):
-                self._check(guard, epoch, step, loss.detach().float(), flagged)
-                progress.update(step, dict(zip(names, (sums / count).tolist(), strict=True)))
-        totals = torch.cat([sums, torch.tensor([float(count)], device=env.device, dtype=torch.float64)])
+                read = self._check(guard, epoch, record, read, step)
+                if progress.mode == "bar":
+                    progress.update(step, dict(zip(names, self._means(record[:step], sizes).tolist(), strict=True)))
+        self._check(guard, epoch, record, read, len(sizes))
+        totals = self._means(record[: len(sizes)], sizes, totals=True)
         if env.distributed:
             dist.all_reduce(totals)
             for buffer in self.model.buffers():  # batch-norm statistics: rank 0's, as DDP's next forward would
                 dist.broadcast(buffer, 0)
         means, count = (totals[:-1] / totals[-1]).tolist(), totals[-1].item()
-        self._check(guard, epoch, len(self.train_loader), None, flagged)
-        guard.check(epoch, len(self.train_loader), means[0])
+        guard.check(epoch, steps, means[0])
         seconds = loop.time.perf_counter() - start
         return {**{f"train_{n}": v for n, v in zip(names, means, strict=True)},
                 "images_per_s": round(count / max(seconds, 1e-9), 1)}
 
-    def _check(self, guard: loop.Guard, epoch: int, step: int, loss, flagged: torch.Tensor) -> None:
-        first_bad = self._agreed_max(flagged[0])  # under DDP: every rank stops if one saw a bad step
-        if first_bad:
-            mine = flagged[1].item() if flagged[0].item() else float("nan")  # another rank's step: NaN here
-            guard.check(epoch, int(first_bad), mine)
-        if loss is not None:
-            guard.check(epoch, step, self._agreed_max(loss))
+    @staticmethod
+    def _means(rows: torch.Tensor, sizes: list[int], totals: bool = False) -> torch.Tensor:
+        """Steps' rows -> the loss's example-weighted mean and the running numbers per example; `totals`: the
+        sums and the count instead (what ranks add up)."""
+        weights = torch.tensor(sizes[: len(rows)], device=rows.device, dtype=torch.float64)
+        sums = torch.cat([(rows[:, :1] * weights[:, None]).sum(0), rows[:, 1:].sum(0), weights.sum()[None]])
+        return sums if totals else sums[:-1] / sums[-1].clamp_min(1)
+
+    def _check(self, guard: loop.Guard, epoch: int, record: torch.Tensor, read: int, step: int) -> int:
+        """The guard looks at the losses of steps read+1 .. step (under DDP, each step's worst over the ranks, so
+        every rank stops at the same step); returns the steps read."""
+        losses = record[read:step, 0]
+        if self.env.distributed:  # NaN travels as a flag: a MAX reduction need not propagate it
+            both = torch.cat([torch.isnan(losses).double(), torch.nan_to_num(losses, nan=-math.inf)])
+            dist.all_reduce(both, op=dist.ReduceOp.MAX)
+            losses = torch.where(both[: len(losses)] > 0, math.nan, both[len(losses) :])
+        for i, value in enumerate(losses.tolist(), read + 1):
+            guard.check(epoch, i, value)
+        return step
 
     def weights_finite(self) -> bool:
         """Every weight and buffer is finite (checked before any is saved)."""
@@ -323,12 +330,6 @@ class Trainer:
         if self.env.distributed:
             dist.all_reduce(finite, op=dist.ReduceOp.MIN)
         return bool(finite.item())
-
-    def _agreed_max(self, value: torch.Tensor) -> float:
-        if self.env.distributed:
-            value = value.clone()
-            dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return value.item()
 
     @torch.inference_mode()
     def predict(self, split, ten_crop: bool = False) -> np.ndarray:
