@@ -209,7 +209,10 @@ def test_bad_weights_are_a_usage_error(tmp_path, capsys):
     assert main(["compile", str(LENET), "--target", "onnx", "--weights", str(tmp_path / "w.npz"), "-o", out]) == 2
     assert "'conv1.weight' is (6, 1, 3, 3); the layer at line 8 needs (6, 1, 5, 5)" in capsys.readouterr().err
     assert main(["compile", str(LENET), "--target", "torch", "--weights", str(tmp_path / "w.npz"), "-o", out]) == 2
-    assert "--weights is for --target onnx" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "cnnc: error: --weights is a task option: it needs --task, whose train.py takes it as its default; "
+        "--weights without --task is for --target onnx\n"
+    )
 
 
 def test_without_the_onnx_package_the_target_says_what_to_install(tmp_path, monkeypatch, capsys):

@@ -178,7 +178,7 @@ def test_registry_names_its_tasks():
 
 def test_train_verb_takes_every_task_option():
     from cnnc.cli import build_parser
-    from cnnc.cli.train import task_overrides
+    from cnnc.cli.task_options import task_overrides
 
     args = build_parser("train").parse_args([
         "train", "s.cnn", "--target", "torch", "--data", "d.npz", "--epochs", "3", "--no-nesterov",

@@ -70,7 +70,7 @@ def test_softmax_over_the_whole_output_is_refused(spec_file):
 def test_the_task_options_reach_cnnc_train_and_the_script(spec_file):
     from cnnc.build import CompileOptions, generate
     from cnnc.cli import build_parser
-    from cnnc.cli.train import task_overrides
+    from cnnc.cli.task_options import task_overrides
 
     args = build_parser("train").parse_args(["train", "s.cnn", "--target", "torch", "--task", "localize", "--loss",
                                              "logistic", "--draw", "3", "--monitor", "val_iou"])
