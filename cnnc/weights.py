@@ -237,8 +237,10 @@ def keras_weights_from_torch(graph: Graph, state: Mapping[str, object]) -> dict[
     orders = flat_orders(graph)
     out: dict[str, list[Array]] = {}
     for node in weight_layers(graph):
-        out[keras_layer_name(node)] = [t.to_keras(_numpy(_entry(state, torch_key(node, t.suffix), node)))
-                     for t in RULES[node.op.name](graph, node, orders)]
+        out[keras_layer_name(node)] = [
+            t.to_keras(_numpy(_entry(state, torch_key(node, t.suffix), node)))
+            for t in RULES[node.op.name](graph, node, orders)
+        ]
     return out
 
 

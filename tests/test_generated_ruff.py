@@ -122,3 +122,23 @@ def test_generated_files_are_ruff_check_clean(compiled):
     out, _ = compiled
     result = _ruff("check", "--output-format", "concise", str(out))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_the_runtime_copied_beside_every_script_is_ruff_clean(tmp_path):
+    """The harness runtime (cnnc/tasks/) is copied into each compiled folder as cnnc_tasks/: it ships with the
+    generated files, so it is held to the same two commands, for every task and framework."""
+    from cnnc.tasks import TASKS
+    from cnnc.tasks.task import runtime_files
+
+    copies = 0
+    for task in TASKS.values():
+        for framework in task.frameworks:
+            for name, text in runtime_files(task, framework).items():
+                path = tmp_path / f"{task.name}_{framework}" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                copies += 1
+    assert copies > 100
+    for command in (("format", "--check", "--diff"), ("check", "--output-format", "concise")):
+        result = _ruff(*command, str(tmp_path))
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -146,8 +146,7 @@ class Chain:
     span: Span
 
 
-Expr = Union[Literal, ShapeLiteral, Name, InRef, Attr, Index, Call, ListExpr, TupleExpr, BinOp, UnaryOp,
-             Ternary, Chain]
+Expr = Union[Literal, ShapeLiteral, Name, InRef, Attr, Index, Call, ListExpr, TupleExpr, BinOp, UnaryOp, Ternary, Chain]
 
 # --- statements --------------------------------------------------------------
 

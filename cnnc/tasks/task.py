@@ -132,23 +132,35 @@ def write_config(code: CodeWriter, options: list[config.Option], values: dict[st
     code.line("}")
 
 
-def write_imports(code: CodeWriter, task: str, framework: str, head: str, modules: list[str],
-                  names: list[str] = ()) -> None:
+def write_imports(
+    code: CodeWriter, task: str, framework: str, head: str, modules: list[str], names: list[str] = ()
+) -> None:
     """The script's imports as ruff's isort orders them in the compiled folder: the standard library, the
     framework (`modules`, then `names`), then the folder's own modules (first party there): the task's
     options, its runtime file for `framework` as `task`, its `head` record, the shared runtime as `rt`,
     and the model."""
     own = f"{PACKAGE}.{task}"
-    local = [f"from {own} import options", f"from {own}.runtime import {framework} as task",
-             f"from {own}.runtime.common import {head}", f"from {PACKAGE}.runtime import {framework}_lib as rt",
-             "from model import INPUTS, build_model"]
+    local = [
+        f"from {own} import options",
+        f"from {own}.runtime import {framework} as task",
+        f"from {own}.runtime.common import {head}",
+        f"from {PACKAGE}.runtime import {framework}_lib as rt",
+        "from model import INPUTS, build_model",
+    ]
     local.sort(key=lambda line: line.split()[1].lower())  # by module, as isort: a task may sort after `runtime`
     imported = [*modules, *names]
     code.lines += ["", "import sys", "", *imported, *([""] if imported else []), *local, ""]
 
 
-def write_main(code: CodeWriter, build: list[str], before_fit: list[str] = (), writes: str = "metrics.json",
-               reader: str = "task.Reader()", before_data: list[str] = (), after_test: list[str] = ()) -> None:
+def write_main(
+    code: CodeWriter,
+    build: list[str],
+    before_fit: list[str] = (),
+    writes: str = "metrics.json",
+    reader: str = "task.Reader()",
+    before_data: list[str] = (),
+    after_test: list[str] = (),
+) -> None:
     """build_trainer() (`before_data`, the data through the task's `reader`, then `build`: the model, optimizer
     and the task's objective) and main(), the sequence of calls a person would change; `before_fit`: the
     task's extra steps; `after_test`: steps after the test (with or without training), at main's indentation."""

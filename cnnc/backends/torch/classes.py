@@ -198,9 +198,7 @@ class ScopeWriter:
             if ident not in self.kwargs:
                 self.kwargs.append(ident)
 
-    def _site(
-        self, unit: Unit, args: list[str] | None = None, module: str | None = None, inplace: bool = True
-    ) -> Site:
+    def _site(self, unit: Unit, args: list[str] | None = None, module: str | None = None, inplace: bool = True) -> Site:
         node = unit.node
         owner = self.graph.weight_owner(node)
         ref = module or attribute(owner.id.rsplit(".", 1)[-1])

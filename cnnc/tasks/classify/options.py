@@ -6,8 +6,13 @@ from ..runtime.config import opt
 
 OPTIONS = (
     opt("aux_weight", 0.3, "loss weight of auxiliary outputs (GoogLeNet: 0.3)", "optimisation"),
-    opt("feature_extract", False, "run the frozen base once, cache its features in <out>/features, train the "
-         "head on them (then --epochs of fine-tuning, with --unfreeze-top)", "transfer learning"),
+    opt(
+        "feature_extract",
+        False,
+        "run the frozen base once, cache its features in <out>/features, train the "
+        "head on them (then --epochs of fine-tuning, with --unfreeze-top)",
+        "transfer learning",
+    ),
     opt("head_epochs", 20, "epochs of head training on cached features", "transfer learning"),
     opt("head_lr", 0.0, "learning rate of head training on cached features (0: --lr)", "transfer learning"),
     opt("top_k", 5, "also report top-k accuracy where there are more than k classes", "evaluation"),

@@ -24,6 +24,7 @@ from cnnc.tasks.classify.runtime.common import Head
 
 _PROBABILITIES = ("softmax", "sigmoid")  # the end activations the loss reads probabilities from
 
+
 def plan(graph: Graph) -> Head:
     """The head of a classifier, or CnncError pointing at what does not fit."""
     problems: list[Diagnostic] = []

@@ -35,9 +35,16 @@ def plan(graph: Graph) -> LocalizeHead:
         problems += _class_param_problems(graph, name, shape[0], span)
     end = graph.node(nid)
     if end.op.name == "softmax":
-        problems.append(Diagnostic("error", "E0714", "a softmax over [pc, bx, by, bh, bw, c1..cK] ties the box to "
-                                   "the classes", span, help="end in `dense(5 + num_classes)` (linear; the "
-                                   "logistic loss applies the softmax to the classes alone) or in `sigmoid`"))
+        problems.append(
+            Diagnostic(
+                "error",
+                "E0714",
+                "a softmax over [pc, bx, by, bh, bw, c1..cK] ties the box to the classes",
+                span,
+                help="end in `dense(5 + num_classes)` (linear; the "
+                "logistic loss applies the softmax to the classes alone) or in `sigmoid`",
+            )
+        )
     problems = [p for p in problems if p is not None]  # the shared checks give None when they pass
     if problems:
         raise CnncError(problems)
@@ -46,10 +53,16 @@ def plan(graph: Graph) -> LocalizeHead:
 
 def _width_problem(name: str, shape: tuple, span) -> Diagnostic:
     got = "x".join(map(str, shape))
-    return Diagnostic("error", "E0713", f"task `localize` needs an output of 5 + K units, output `{name}` is {got}",
-                      span, notes=["the output is y = [pc, bx, by, bh, bw, c1..cK]: object present, box midpoint "
-                                   "and size, K >= 1 class scores"],
-                      help="end with `-> flatten -> dense(5 + num_classes) -> output y`")
+    return Diagnostic(
+        "error",
+        "E0713",
+        f"task `localize` needs an output of 5 + K units, output `{name}` is {got}",
+        span,
+        notes=[
+            "the output is y = [pc, bx, by, bh, bw, c1..cK]: object present, box midpoint and size, K >= 1 class scores"
+        ],
+        help="end with `-> flatten -> dense(5 + num_classes) -> output y`",
+    )
 
 
 def _class_param_problems(graph: Graph, name: str, width: int, span) -> list[Diagnostic]:
@@ -58,10 +71,16 @@ def _class_param_problems(graph: Graph, name: str, width: int, span) -> list[Dia
         return []
     classes = graph.params[param].value
     if isinstance(classes, int) and width != 5 + classes:
-        return [Diagnostic("error", "E0713", f"task `localize` needs an output of 5 + {param} units, output "
-                           f"`{name}` has {width}", span,
-                           notes=[f"5 + {param} = 5 + {classes} = {5 + classes}"],
-                           help=f"end with `dense(5 + {param})`")]
+        return [
+            Diagnostic(
+                "error",
+                "E0713",
+                f"task `localize` needs an output of 5 + {param} units, output `{name}` has {width}",
+                span,
+                notes=[f"5 + {param} = 5 + {classes} = {5 + classes}"],
+                help=f"end with `dense(5 + {param})`",
+            )
+        ]
     return []
 
 
@@ -73,6 +92,9 @@ def _head(graph: Graph, name: str, nid) -> LocalizeHead:
     while node.params.total == 0 and not node.shares and graph.input_ids(node.id):
         node = graph.node(graph.input_ids(node.id)[0])
     layer = graph.weight_owner(node) if node.params.total or node.shares else None
-    return LocalizeHead(output=name, classes=end.shape[0] - 5,
-                        activation="sigmoid" if end.op.name == "sigmoid" else "linear",
-                        layer=layer_name(layer.id) if layer is not None else None)
+    return LocalizeHead(
+        output=name,
+        classes=end.shape[0] - 5,
+        activation="sigmoid" if end.op.name == "sigmoid" else "linear",
+        layer=layer_name(layer.id) if layer is not None else None,
+    )

@@ -62,16 +62,20 @@ class Augment:
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self) if not f.name.startswith("pca_") or
-                   f.name == "pca_color")
+        return any(
+            getattr(self, f.name) for f in fields(self) if not f.name.startswith("pca_") or f.name == "pca_color"
+        )
 
     def problems(self, shape: tuple[int, ...]) -> list[str]:
         """Switched-on augmentations that cannot apply to examples of this shape."""
         out = []
         if len(shape) != 3:
             out += [f"--{n.replace('_', '-')} needs 2D images" for n in _IMAGE_ONLY if getattr(self, n)]
-        out += [f"--{n.replace('_', '-')} needs {what}" for n, (rank, what) in _AXES.items()
-                if getattr(self, n) and len(shape) - 1 < rank]
+        out += [
+            f"--{n.replace('_', '-')} needs {what}"
+            for n, (rank, what) in _AXES.items()
+            if getattr(self, n) and len(shape) - 1 < rank
+        ]
         if shape[-1] != 3:
             out += [f"--{n.replace('_', '-')} needs RGB images" for n in _COLOR_ONLY if getattr(self, n)]
         return out
@@ -209,7 +213,7 @@ def ten_crops(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = x.shape[:2]
     ch, cw = size
     origins = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
-    crops = [x[r:r + ch, c:c + cw] for r, c in origins]
+    crops = [x[r : r + ch, c : c + cw] for r, c in origins]
     return np.stack(crops + [crop[:, ::-1] for crop in crops])
 
 

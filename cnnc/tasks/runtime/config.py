@@ -48,41 +48,65 @@ OPTIONS: tuple[Option, ...] = (
     # data
     opt("data", None, "the data: a folder or label file in the task's format, or a .npz file", "data"),
     opt("split", "0.7,0.1,0.2", "train,validation,test fractions: stratified (as the task says), seeded", "data"),
-    opt("normalize", "scale", "scale: pixels to [0,1]; center: also subtract the training mean; "
-         "standardize: also divide by the training std", "data", choices=("scale", "center", "standardize", "none")),
+    opt(
+        "normalize",
+        "scale",
+        "scale: pixels to [0,1]; center: also subtract the training mean; standardize: also divide by the training std",
+        "data",
+        choices=("scale", "center", "standardize", "none"),
+    ),
     opt("batch_size", 32, "examples per step (over all processes)", "data"),
     opt("workers", -1, "background loader workers (-1: auto: 0 for in-memory data without augmentation)", "data"),
     opt("skip_corrupt", False, "leave out unreadable images (listed) instead of stopping", "data"),
     # augmentation: each 0 = off
     opt("flip", 0.0, "probability of a horizontal mirror (the width axis; a signal's time axis)", "augmentation"),
-    opt("flip_vertical", 0.0, "probability of a vertical mirror (the height axis of images and volumes)",
-        "augmentation"),
+    opt(
+        "flip_vertical", 0.0, "probability of a vertical mirror (the height axis of images and volumes)", "augmentation"
+    ),
     opt("flip_depth", 0.0, "probability of a mirror along the depth axis (3D volumes)", "augmentation"),
     opt("crop", 0, "random crop: pad by this many pixels (reflect), crop back at a random place", "augmentation"),
     opt("rotate", 0.0, "random rotation, up to this many degrees either way", "augmentation"),
     opt("shear", 0.0, "random shear, up to this many degrees either way", "augmentation"),
-    opt("zoom", 0.0, "random zoom by up to this fraction in or out (signals and volumes: a stretch along every "
-        "axis)", "augmentation"),
+    opt(
+        "zoom",
+        0.0,
+        "random zoom by up to this fraction in or out (signals and volumes: a stretch along every axis)",
+        "augmentation",
+    ),
     opt("shift", 0.0, "random shift by up to this fraction of the size, each axis", "augmentation"),
-    opt("amplitude", 0.0, "multiply the values by a random factor within 1 +- this (a signal's amplitude)",
-        "augmentation"),
+    opt(
+        "amplitude",
+        0.0,
+        "multiply the values by a random factor within 1 +- this (a signal's amplitude)",
+        "augmentation",
+    ),
     opt("color_shift", 0.0, "add a random offset up to this to each channel (pixels in [0,1])", "augmentation"),
-    opt("pca_color", 0.0, "AlexNet PCA colour: std of the random weights of the RGB eigenvectors (paper: 0.1)",
-         "augmentation"),
+    opt(
+        "pca_color",
+        0.0,
+        "AlexNet PCA colour: std of the random weights of the RGB eigenvectors (paper: 0.1)",
+        "augmentation",
+    ),
     opt("brightness", 0.0, "random brightness offset up to this (pixels in [0,1])", "augmentation"),
     opt("contrast", 0.0, "random contrast factor within 1 +- this", "augmentation"),
     opt("noise", 0.0, "std of added Gaussian noise (pixels in [0,1])", "augmentation"),
     # optimisation
     opt("epochs", 10, "epochs to train (in all, counting resumed ones)", "optimisation"),
-    opt("optimizer", "sgd", "the update rule", "optimisation",
-         choices=("sgd", "adam", "rmsprop", "adagrad", "adadelta")),
+    opt(
+        "optimizer", "sgd", "the update rule", "optimisation", choices=("sgd", "adam", "rmsprop", "adagrad", "adadelta")
+    ),
     opt("lr", 0.01, "learning rate", "optimisation"),
     opt("momentum", 0.9, "SGD momentum", "optimisation"),
     opt("nesterov", False, "Nesterov momentum (SGD)", "optimisation"),
     opt("weight_decay", 0.0, "L2 weight decay: adds weight_decay * w to each gradient", "optimisation"),
     opt("l1", 0.0, "L1 penalty: adds l1 * sum |w| to the loss", "optimisation"),
-    opt("schedule", "constant", "learning-rate schedule, set each epoch", "optimisation",
-         choices=("constant", "step", "cosine", "exponential", "plateau")),
+    opt(
+        "schedule",
+        "constant",
+        "learning-rate schedule, set each epoch",
+        "optimisation",
+        choices=("constant", "step", "cosine", "exponential", "plateau"),
+    ),
     opt("lr_step", 10, "step: epochs between decays; plateau: epochs without improvement", "optimisation"),
     opt("lr_gamma", 0.1, "step, exponential, plateau: the decay factor", "optimisation"),
     opt("warmup", 0, "epochs of linear warm-up before the schedule", "optimisation"),
@@ -91,36 +115,80 @@ OPTIONS: tuple[Option, ...] = (
     opt("out", "run", "folder for checkpoints, log.csv, curves.png, metrics.json", "training care"),
     opt("resume", False, "continue from <out>/last checkpoint", "training care"),
     opt("patience", 0, "early stopping: epochs without improvement of --monitor (0: off)", "training care"),
-    opt("monitor", "val_loss", "the metric for early stopping, the best checkpoint and plateau: any column of "
-         "log.csv (val_ or train_ and a metric of the task; names ending in loss are better lower)", "training care"),
-    opt("stop_after", 0, "end this run after so many epochs, as if interrupted (0: off); --resume goes on",
-         "training care"),
-    opt("max_loss_ratio", 100.0, "stop when a step's loss exceeds this times the first steps' loss",
-         "training care"),
-    opt("progress", "auto", "auto: a bar on a terminal, one line per epoch otherwise", "training care",
-         choices=("auto", "bar", "epoch", "none")),
+    opt(
+        "monitor",
+        "val_loss",
+        "the metric for early stopping, the best checkpoint and plateau: any column of "
+        "log.csv (val_ or train_ and a metric of the task; names ending in loss are better lower)",
+        "training care",
+    ),
+    opt(
+        "stop_after",
+        0,
+        "end this run after so many epochs, as if interrupted (0: off); --resume goes on",
+        "training care",
+    ),
+    opt("max_loss_ratio", 100.0, "stop when a step's loss exceeds this times the first steps' loss", "training care"),
+    opt(
+        "progress",
+        "auto",
+        "auto: a bar on a terminal, one line per epoch otherwise",
+        "training care",
+        choices=("auto", "bar", "epoch", "none"),
+    ),
     # transfer learning
-    opt("weights", None, "start from these weights (matched by layer name; mismatched shapes are reported "
-         "and left as initialised, e.g. a head for another number of classes)", "transfer learning"),
+    opt(
+        "weights",
+        None,
+        "start from these weights (matched by layer name; mismatched shapes are reported "
+        "and left as initialised, e.g. a head for another number of classes)",
+        "transfer learning",
+    ),
     opt("reset_head", False, "re-initialise the head even where its shape matches", "transfer learning"),
-    opt("freeze_below", None, "freeze every layer with weights before this one (a layer with weights)",
-         "transfer learning"),
-    opt("unfreeze_top", -1, "freeze all but the head and this many weighted layers below it (-1: off)",
-         "transfer learning"),
+    opt(
+        "freeze_below",
+        None,
+        "freeze every layer with weights before this one (a layer with weights)",
+        "transfer learning",
+    ),
+    opt(
+        "unfreeze_top",
+        -1,
+        "freeze all but the head and this many weighted layers below it (-1: off)",
+        "transfer learning",
+    ),
     # evaluation
-    opt("ensemble", [], "evaluate the average prediction of these weight files on the test split, then stop",
-         "evaluation", type=str, many=True),
+    opt(
+        "ensemble",
+        [],
+        "evaluate the average prediction of these weight files on the test split, then stop",
+        "evaluation",
+        type=str,
+        many=True,
+    ),
     opt("eval_only", False, "evaluate --weights on the test split without training", "evaluation"),
     # scale
     opt("device", "auto", "auto, cpu, cuda, cuda:1, mps", "scale", frameworks=("torch",)),
     opt("amp", "auto", "mixed precision: auto (on for CUDA), on, off", "scale", choices=("auto", "on", "off")),
     opt("threads", 0, "intra-op CPU threads (0: the framework's choice)", "scale"),
-    opt("init", "keras", "keras: the layers' own initialisers (Glorot); torch: PyTorch's default initialisation of "
-        "convolutions and dense layers, so that the same options train alike in both frameworks", "optimisation",
-        frameworks=("keras",), choices=("keras", "torch")),
-    opt("strategy", "auto", "tf.distribute strategy: auto (mirrored over several GPUs), none, mirrored, "
-         "multi_worker, cpu2 (mirrored over 2 logical CPU devices, for testing)", "scale", frameworks=("keras",),
-         choices=("auto", "none", "mirrored", "multi_worker", "cpu2")),
+    opt(
+        "init",
+        "keras",
+        "keras: the layers' own initialisers (Glorot); torch: PyTorch's default initialisation of "
+        "convolutions and dense layers, so that the same options train alike in both frameworks",
+        "optimisation",
+        frameworks=("keras",),
+        choices=("keras", "torch"),
+    ),
+    opt(
+        "strategy",
+        "auto",
+        "tf.distribute strategy: auto (mirrored over several GPUs), none, mirrored, "
+        "multi_worker, cpu2 (mirrored over 2 logical CPU devices, for testing)",
+        "scale",
+        frameworks=("keras",),
+        choices=("auto", "none", "mirrored", "multi_worker", "cpu2"),
+    ),
 )
 
 BY_NAME = {option.name: option for option in OPTIONS}
@@ -216,10 +284,10 @@ def layers_to_freeze(layers: tuple[str, ...], cfg, head_layer: str | None) -> li
         raise ConfigError("give --freeze-below or --unfreeze-top, not both")
     layers = list(layers)
     if cfg.freeze_below:
-        return layers[:_layer_index(cfg.freeze_below, layers, "--freeze-below")]
+        return layers[: _layer_index(cfg.freeze_below, layers, "--freeze-below")]
     if cfg.unfreeze_top >= 0:
         top = _layer_index(head_layer, layers, "the head layer") if head_layer else len(layers) - 1
-        return layers[:max(0, top - cfg.unfreeze_top)]
+        return layers[: max(0, top - cfg.unfreeze_top)]
     return []
 
 

@@ -62,6 +62,7 @@ class Reader(Protocol):
     def class_names(self, arrays: dict[str, np.ndarray], targets: np.ndarray, path: Path) -> list[str]: ...
     def strata(self, targets: np.ndarray) -> np.ndarray: ...  # an integer per example: the split balances them
     def follow(self, target: np.ndarray, geometry) -> np.ndarray: ...  # one target after augment.Geometry
+
     # optional: split(targets, fractions, seed) -> [train, val, test] indices, in place of the stratified split
 
 
@@ -108,13 +109,21 @@ class Data:
     def describe(self) -> str:
         dims = "x".join(str(d) for d in self.shape)
         classes = f", {self.num_classes} classes" if self.class_names else ""
-        return (f"data: {self.source}: {len(self.train) + len(self.val) + len(self.test)} examples of {dims}"
-                f"{classes}; split {len(self.train)}/{len(self.val)}/{len(self.test)} "
-                f"(train/val/test)" + "".join(f"\n  {note}" for note in self.notes))
+        return (
+            f"data: {self.source}: {len(self.train) + len(self.val) + len(self.test)} examples of {dims}"
+            f"{classes}; split {len(self.train)}/{len(self.val)}/{len(self.test)} "
+            f"(train/val/test)" + "".join(f"\n  {note}" for note in self.notes)
+        )
 
 
-def load(path: str | None, shape: tuple[int, ...], fractions: tuple[float, float, float], seed: int,
-         reader: Reader, skip_corrupt: bool = False) -> Data:
+def load(
+    path: str | None,
+    shape: tuple[int, ...],
+    fractions: tuple[float, float, float],
+    seed: int,
+    reader: Reader,
+    skip_corrupt: bool = False,
+) -> Data:
     """The data at `path` (the task's files, or .npz), split and shaped for a model with input `shape`."""
     if not path:
         raise DataError("no data: give --data PATH (a folder or label file in the task's format, or a .npz file)")
@@ -127,6 +136,7 @@ def load(path: str | None, shape: tuple[int, ...], fractions: tuple[float, float
 
 
 # ---------------------------------------------------------------- image files
+
 
 def image_files(folder: Path) -> list[Path]:
     """The image files under a folder, sorted."""
@@ -159,8 +169,10 @@ def drop_empty_classes(targets: np.ndarray, names: list[str], notes: list[str]) 
     if len(present) == len(names):
         return targets, names
     empty = [names[i] for i in range(len(names)) if i not in set(present.tolist())]
-    notes.append(f"dropped {len(empty)} class(es) with no example left: {', '.join(empty[:10])}"
-                 + (" ..." if len(empty) > 10 else ""))
+    notes.append(
+        f"dropped {len(empty)} class(es) with no example left: {', '.join(empty[:10])}"
+        + (" ..." if len(empty) > 10 else "")
+    )
     remap = np.full(len(names), -1, dtype=np.int64)
     remap[present] = np.arange(len(present))
     return remap[targets], [names[i] for i in present]
@@ -193,8 +205,10 @@ def _load_files(root: Path, found: Source, shape, fractions, seed, reader: Reade
     if bad:
         listing = "\n".join(f"  {p}: {why}" for p, why in bad)
         if not skip_corrupt:
-            raise DataError(f"{len(bad)} unreadable image file(s):\n{listing}\n"
-                            "help: remove or replace them, or pass --skip-corrupt to leave them out")
+            raise DataError(
+                f"{len(bad)} unreadable image file(s):\n{listing}\n"
+                "help: remove or replace them, or pass --skip-corrupt to leave them out"
+            )
         keep = np.ones(len(paths), dtype=bool)
         keep[[paths.index(p) for p, _ in bad]] = False
         paths = [p for p, k in zip(paths, keep, strict=True) if k]
@@ -226,8 +240,10 @@ def _load_npz(path: Path, shape, fractions, seed, reader: Reader) -> Data:
     else:
         key = next((k for k in _X_KEYS if k in arrays), None)
         if key is None:
-            raise DataError(f"{path} needs the examples as `x` (or x_train, x_val, x_test) and the targets; "
-                            f"it has {', '.join(sorted(arrays)) or 'none'}")
+            raise DataError(
+                f"{path} needs the examples as `x` (or x_train, x_val, x_test) and the targets; "
+                f"it has {', '.join(sorted(arrays)) or 'none'}"
+            )
         x = _conform(arrays[key], shape, path, notes)
         every = reader.arrays(arrays, "", len(x), path)
         parts = split_for(reader, every, fractions, seed)
@@ -266,12 +282,17 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         mode = _PIL_MODES[image.shape[-1]]
         pil = Image.fromarray(image[..., 0] if mode == "L" else image, mode)
         return np.asarray(pil.resize((w, h), Image.BILINEAR)).reshape(h, w, image.shape[-1])
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
-                           .resize((w, h), Image.BILINEAR)) for c in range(image.shape[-1])]
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F").resize((w, h), Image.BILINEAR)
+        )
+        for c in range(image.shape[-1])
+    ]
     return np.stack(channels, axis=-1).astype(image.dtype)
 
 
 # ---------------------------------------------------------------- the split, scaling
+
 
 def split_for(reader: Reader, targets: np.ndarray, fractions: tuple[float, float, float], seed: int) -> list:
     """The reader's own split where it has one (verification splits by identity, never by image), else the
@@ -291,8 +312,8 @@ def stratified_split(strata: np.ndarray, fractions: tuple[float, float, float], 
         if n_test + n_val >= len(idx) and fractions[0] > 0:  # keep at least one training example
             n_test, n_val = min(n_test, len(idx) - 1), max(0, min(n_val, len(idx) - 1 - n_test))
         parts[2].append(idx[:n_test])
-        parts[1].append(idx[n_test:n_test + n_val])
-        parts[0].append(idx[n_test + n_val:])
+        parts[1].append(idx[n_test : n_test + n_val])
+        parts[0].append(idx[n_test + n_val :])
     return [np.sort(np.concatenate(p)).astype(np.int64) if p else np.zeros(0, np.int64) for p in parts]
 
 
@@ -343,6 +364,7 @@ class Normalizer:
 
 # ---------------------------------------------------------------- batches
 
+
 class Pipeline:
     """Batches of one split, ready for a model: raw -> [0, 1] -> augmented (training) -> centred/standardised."""
 
@@ -385,17 +407,25 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     return np.random.default_rng((seed, 7919, epoch)).permutation(n)
 
 
-def batch_indices(n: int, batch_size: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world: int = 1,
-                  drop_last: bool = False) -> list[np.ndarray]:
+def batch_indices(
+    n: int,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    shuffle: bool,
+    rank: int = 0,
+    world: int = 1,
+    drop_last: bool = False,
+) -> list[np.ndarray]:
     """This process's batches of an epoch.  With several processes each gets an equal share of every global
     batch (the order is padded by repeating its start, as torch's DistributedSampler does)."""
     order = epoch_order(n, seed, epoch, shuffle)
     if world > 1:
         total = -(-n // world) * world
-        order = np.concatenate([order, order[:total - n]])[rank::world]
+        order = np.concatenate([order, order[: total - n]])[rank::world]
         batch_size = max(1, batch_size // world)
     cuts = range(0, len(order), batch_size)
-    batches = [order[i:i + batch_size] for i in cuts]
+    batches = [order[i : i + batch_size] for i in cuts]
     if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
         batches.pop()
     return batches

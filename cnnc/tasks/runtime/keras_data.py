@@ -20,16 +20,21 @@ class Batches(keras.utils.PyDataset):
     """An epoch's batches of one split, loaded in worker threads; a file that fails to load stops the run
     with its name (kept in `failure`, checked by the caller; a zero batch stands in meanwhile)."""
 
-    def __init__(self, split, pipeline, cfg, train: bool, targets=None, ten_crop: float = 0.0, workers: int = 1,
-                 order=None):
+    def __init__(
+        self, split, pipeline, cfg, train: bool, targets=None, ten_crop: float = 0.0, workers: int = 1, order=None
+    ):
         super().__init__(workers=max(1, workers), use_multiprocessing=False, max_queue_size=8)
         self.split, self.pipeline, self.cfg, self.train = split, pipeline, cfg, train
         self.targets = targets or (lambda y: y)  # the task's: targets as its compiled loss wants them
         self.ten_crop, self.failure = ten_crop, None
         self.task_order = order  # the task's training batches, order(epoch, rank, world), or None
         self.prepared = None  # in memory and not augmented: scaled once, then only indexed
-        if split.in_memory and not ten_crop and not (train and pipeline.augment.active) and \
-                split.images.size * 4 < data_lib.PREPARE_LIMIT:
+        if (
+            split.in_memory
+            and not ten_crop
+            and not (train and pipeline.augment.active)
+            and split.images.size * 4 < data_lib.PREPARE_LIMIT
+        ):
             self.prepared, _ = pipeline.batch(split, np.arange(len(split)), 0, train=False)
         self.set_epoch(0)
 
@@ -38,8 +43,14 @@ class Batches(keras.utils.PyDataset):
         if self.task_order is not None and self.train:  # one process: tf.distribute splits each batch itself
             self.order = self.task_order(epoch, 0, 1)
             return
-        self.order = data_lib.batch_indices(len(self.split), self.cfg.batch_size, self.cfg.seed, epoch, self.train,
-                                            drop_last=self.train and len(self.split) > self.cfg.batch_size)
+        self.order = data_lib.batch_indices(
+            len(self.split),
+            self.cfg.batch_size,
+            self.cfg.seed,
+            epoch,
+            self.train,
+            drop_last=self.train and len(self.split) > self.cfg.batch_size,
+        )
 
     def __len__(self) -> int:
         return len(self.order)
@@ -71,5 +82,3 @@ def workers_for(cfg, split, pipeline, train: bool, ten_crop: bool) -> int:
         return cfg.workers
     busy = not split.in_memory or (train and pipeline.augment.active) or ten_crop
     return min(4, max(1, (os.cpu_count() or 2) - 1)) if busy else 1
-
-

@@ -46,6 +46,7 @@ fit, test = loop.fit, loop.test
 
 # ---------------------------------------------------------------- strategy and seeds
 
+
 @dataclass
 class Env:
     strategy: tf.distribute.Strategy
@@ -101,6 +102,7 @@ def run(main) -> int:
 
 # ---------------------------------------------------------------- data
 
+
 def load_data(cfg, inputs: dict, env: Env, reader):
     """The data split and its pipeline, for the model's (only) input; `reader`: the task's targets."""
     (shape,) = inputs.values()
@@ -111,8 +113,10 @@ def load_data(cfg, inputs: dict, env: Env, reader):
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None,
-               head_layer: str | None = None) -> keras.Model:
+
+def make_model(
+    build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None, head_layer: str | None = None
+) -> keras.Model:
     """The spec's model (call under env.strategy.scope()): constructor `arguments` (the task's), start weights
     (--reset-head leaves `head_layer` as initialised), freezing, L1/L2 penalties on the trainable weights."""
     model = build_model(**(arguments or {}))
@@ -173,8 +177,10 @@ def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> 
     if not Path(path).exists():
         raise ConfigError(f"no weights file {path}")
     if path.endswith((".pt", ".pth")):  # the layouts differ (kernels, flatten order): only the spec says how
-        raise ConfigError(f"{path} is a PyTorch state dict: run `cnnc train SPEC --target keras --weights {path}` "
-                          "or `cnnc import-weights SPEC FILE -o OUT.weights.h5 --target keras` first")
+        raise ConfigError(
+            f"{path} is a PyTorch state dict: run `cnnc train SPEC --target keras --weights {path}` "
+            "or `cnnc import-weights SPEC FILE -o OUT.weights.h5 --target keras` first"
+        )
     try:
         if not path.endswith(".npz"):
             model.load_weights(path, skip_mismatch=True)
@@ -195,23 +201,29 @@ def load_matching(model: keras.Model, path: str, env: Env, skip: tuple = ()) -> 
             left.append(key)
     if not taken:
         raise ConfigError(f"{path}: no weight matches the model by name and shape")
-    env.log(f"weights: {taken}/{len(model.weights)} from {path}" + (f"; left as initialised: {', '.join(left)}"
-                                                                      if left else ""))
+    env.log(
+        f"weights: {taken}/{len(model.weights)} from {path}"
+        + (f"; left as initialised: {', '.join(left)}" if left else "")
+    )
 
 
 # ---------------------------------------------------------------- optimizer
+
 
 def make_optimizer(cfg, lr: float | None = None) -> keras.optimizers.Optimizer:
     lr = cfg.lr if lr is None else lr
     if cfg.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
-    return {"adam": lambda: keras.optimizers.Adam(lr, epsilon=1e-8),
-            "rmsprop": lambda: keras.optimizers.RMSprop(lr, rho=0.99, epsilon=1e-8),
-            "adagrad": lambda: keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, epsilon=1e-10),
-            "adadelta": lambda: keras.optimizers.Adadelta(lr, rho=0.9, epsilon=1e-6)}[cfg.optimizer]()
+    return {
+        "adam": lambda: keras.optimizers.Adam(lr, epsilon=1e-8),
+        "rmsprop": lambda: keras.optimizers.RMSprop(lr, rho=0.99, epsilon=1e-8),
+        "adagrad": lambda: keras.optimizers.Adagrad(lr, initial_accumulator_value=0.0, epsilon=1e-10),
+        "adadelta": lambda: keras.optimizers.Adadelta(lr, rho=0.9, epsilon=1e-6),
+    }[cfg.optimizer]()
 
 
 # ---------------------------------------------------------------- training
+
 
 class _Watch(keras.callbacks.Callback):
     """Per step: the NaN/explosion guard, the progress bar, a data failure in a worker."""
@@ -232,8 +244,10 @@ class _Watch(keras.callbacks.Callback):
 
 def running(logs: dict, names: tuple[str, ...]) -> dict[str, float]:
     """The task's running numbers from fit's logs (a metric of output `y` is logged as `y_<name>`)."""
-    return {name: next((float(v) for k, v in logs.items() if k == name or k.endswith("_" + name)), float("nan"))
-            for name in names}
+    return {
+        name: next((float(v) for k, v in logs.items() if k == name or k.endswith("_" + name)), float("nan"))
+        for name in names
+    }
 
 
 class Trainer:
@@ -253,8 +267,16 @@ class Trainer:
 
     def _batches(self, split, train: bool, ten_crop: float = 0.0) -> Batches:
         workers = workers_for(self.cfg, split, self.pipeline, train, bool(ten_crop))
-        return Batches(split, self.pipeline, self.cfg, train, self.task.fit_targets if train else None, ten_crop,
-                       workers, data_lib.task_order(self.task, split) if train else None)
+        return Batches(
+            split,
+            self.pipeline,
+            self.cfg,
+            train,
+            self.task.fit_targets if train else None,
+            ten_crop,
+            workers,
+            data_lib.task_order(self.task, split) if train else None,
+        )
 
     def train_epoch(self, epoch: int, lr: float, progress: loop.Progress, guard: loop.Guard) -> dict:
         self.optimizer.learning_rate = lr
@@ -263,9 +285,14 @@ class Trainer:
         self.train_data.set_epoch(epoch)
         progress.start(epoch, self.cfg.epochs, len(self.train_data))
         start = time.perf_counter()
-        history = self.model.fit(self._epoch_dataset() or self.train_data, initial_epoch=epoch, epochs=epoch + 1,
-                                 verbose=0, shuffle=False,
-                                 callbacks=[_Watch(self.train_data, epoch, progress, guard, self.task.running_names)])
+        history = self.model.fit(
+            self._epoch_dataset() or self.train_data,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[_Watch(self.train_data, epoch, progress, guard, self.task.running_names)],
+        )
         self.train_data.check()
         logs = {k: v[-1] for k, v in history.history.items()}
         seconds = time.perf_counter() - start
@@ -325,8 +352,11 @@ class Trainer:
 
     def weights_finite(self) -> bool:
         """Every variable is finite (checked before any is saved)."""
-        return all(np.isfinite(np.asarray(v.numpy())).all() for v in self.model.variables
-                   if np.issubdtype(np.asarray(v.numpy()).dtype, np.floating))
+        return all(
+            np.isfinite(np.asarray(v.numpy())).all()
+            for v in self.model.variables
+            if np.issubdtype(np.asarray(v.numpy()).dtype, np.floating)
+        )
 
     def save_weights(self, path: Path) -> None:
         with loop.atomic_path(path) as tmp:

@@ -77,6 +77,7 @@ class Trainer(Protocol):
 
 # ---------------------------------------------------------------- what a person sees
 
+
 class Progress:
     """A bar per epoch on a terminal; one line per epoch otherwise."""
 
@@ -102,8 +103,12 @@ class Progress:
         done = int(24 * step / max(self.steps, 1))
         bar = "=" * done + (">" if done < 24 else "") + " " * (23 - done)
         text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
-        print(f"\repoch {self.epoch + 1}/{self.epochs} [{bar}] {step}/{self.steps} {text}", end="",
-              file=self.stream, flush=True)
+        print(
+            f"\repoch {self.epoch + 1}/{self.epochs} [{bar}] {step}/{self.steps} {text}",
+            end="",
+            file=self.stream,
+            flush=True,
+        )
 
     def line(self, text: str) -> None:
         if self.mode == "none":
@@ -140,8 +145,9 @@ class Guard:
         if not math.isfinite(loss):
             raise Diverged(epoch, step, loss, "is not a number" if math.isnan(loss) else "is infinite")
         if loss > self.limit:
-            raise Diverged(epoch, step, loss, f"exploded past {self.max_ratio:g} times its start "
-                                              f"({self.reference:.4g})")
+            raise Diverged(
+                epoch, step, loss, f"exploded past {self.max_ratio:g} times its start ({self.reference:.4g})"
+            )
         if self.warming_up:
             self._first.append(loss)
             self.reference = max(float(np.mean(self._first)), 1e-8)
@@ -156,11 +162,17 @@ class Guard:
         """The epoch's losses, training and validation, are finite."""
         for name, value in row.items():
             if name.endswith("loss") and isinstance(value, float) and not math.isfinite(value):
-                raise Diverged(epoch, None, value, "is not a number" if math.isnan(value) else "is infinite",
-                               what=f"the {name.replace('_', ' ')}")
+                raise Diverged(
+                    epoch,
+                    None,
+                    value,
+                    "is not a number" if math.isnan(value) else "is infinite",
+                    what=f"the {name.replace('_', ' ')}",
+                )
 
 
 # ---------------------------------------------------------------- schedule, early stopping
+
 
 class Schedule:
     """The learning rate of each epoch: warm-up, then constant, step, cosine, exponential or plateau."""
@@ -177,7 +189,7 @@ class Schedule:
         if self.kind == "step":
             return self.base * self.gamma ** (e // self.step)
         if self.kind == "exponential":
-            return self.base * self.gamma ** e
+            return self.base * self.gamma**e
         if self.kind == "cosine":
             return 0.5 * self.base * (1 + math.cos(math.pi * e / max(1, self.epochs - self.warmup)))
         if self.kind == "plateau":
@@ -204,11 +216,11 @@ def better_for(monitor: str):
 
 # ---------------------------------------------------------------- the loop
 
+
 def fit(trainer: Trainer, cfg, data, log=print) -> int:
     """Train for cfg.epochs (resuming if asked); returns an exit status."""
     out = Path(cfg.out)
-    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [],
-                             "schedule": None}
+    state: dict[str, Any] = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": [], "schedule": None}
     last = trainer.files["last"]
     if cfg.resume and last.exists():
         state.update(trainer.load_checkpoint(last))
@@ -239,13 +251,17 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
                 if not getattr(trainer, "weights_finite", lambda: True)():  # never saved as best or last
                     raise Diverged(epoch, None, math.nan, "are not all finite", what="the weights")
             except Diverged as exc:
-                log(f"error: training stopped at {exc}; {_kept(trainer, state)}\n"
-                    f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init")
+                log(
+                    f"error: training stopped at {exc}; {_kept(trainer, state)}\n"
+                    f"help: lower the learning rate (--lr {cfg.lr:g}), or add batch norm or gradient-friendly init"
+                )
                 return EXIT_DIVERGED
             if monitor not in row:
                 fallback = "val_loss" if "val_loss" in row else "train_loss"
-                log(f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
-                    f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead")
+                log(
+                    f"note: no {monitor} this run (no validation split, or the task does not report it: it reports "
+                    f"{', '.join(c for c in row if c.startswith(('train_', 'val_')))}): monitoring {fallback} instead"
+                )
                 monitor, better = fallback, better_for(fallback)
             value = row[monitor]
             improved = value is not None and (state["best"] is None or better(value, state["best"]))
@@ -265,8 +281,10 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
             progress.line(epoch_line(row, cfg.epochs, improved))
             ran += 1
             if cfg.patience and state["wait"] >= cfg.patience:
-                log(f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
-                    f"at epoch {state['best_epoch']})")
+                log(
+                    f"early stop: no better {monitor} for {cfg.patience} epochs (best {state['best']:.4f} "
+                    f"at epoch {state['best_epoch']})"
+                )
                 break
             if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
                 log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")

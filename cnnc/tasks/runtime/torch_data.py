@@ -31,8 +31,9 @@ class _EpochBatches(Sampler):
             return self.order(self.epoch, self.env.rank, self.env.world)
         n, batch_size, seed = self.args
         world = self.env.world if self.shuffle else 1  # evaluation: every rank sees everything
-        return data_lib.batch_indices(n, batch_size, seed, self.epoch, self.shuffle, self.env.rank, world,
-                                      self.drop_last)
+        return data_lib.batch_indices(
+            n, batch_size, seed, self.epoch, self.shuffle, self.env.rank, world, self.drop_last
+        )
 
     def __iter__(self):
         return iter([(self.epoch, b) for b in self.batches()])
@@ -81,23 +82,32 @@ def loader(split, pipeline, cfg, env, train: bool, ten_crop: float = 0.0, order=
     if workers < 0:  # auto: decoding or augmenting goes to background workers
         busy = not split.in_memory or (train and pipeline.augment.active) or bool(ten_crop)
         workers = min(4, max(1, (os.cpu_count() or 2) // max(env.world, 1) - 1)) if busy else 0
-    sampler = _EpochBatches(len(split), cfg.batch_size, cfg.seed, train, env,
-                            drop_last=train and len(split) > cfg.batch_size, order=order)
+    sampler = _EpochBatches(
+        len(split), cfg.batch_size, cfg.seed, train, env, drop_last=train and len(split) > cfg.batch_size, order=order
+    )
     # its own generator: starting workers must not draw from the global one, which seeds dropout
-    return DataLoader(_Batches(split, pipeline, train, ten_crop), sampler=sampler, batch_size=None,
-                      num_workers=workers, persistent_workers=workers > 0, generator=torch.Generator(),
-                      pin_memory=env.device.type == "cuda", prefetch_factor=4 if workers else None)
+    return DataLoader(
+        _Batches(split, pipeline, train, ten_crop),
+        sampler=sampler,
+        batch_size=None,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        generator=torch.Generator(),
+        pin_memory=env.device.type == "cuda",
+        prefetch_factor=4 if workers else None,
+    )
 
 
 def batches_on_device(loader_: DataLoader, env):
     """(x, y) on the device.  Prepared in-memory data skips the DataLoader machinery: nothing to overlap."""
     dataset = loader_.dataset
-    batches = (dataset[item] for item in loader_.sampler) if dataset.prepared is not None and \
-        loader_.num_workers == 0 else loader_
+    batches = (
+        (dataset[item] for item in loader_.sampler)
+        if dataset.prepared is not None and loader_.num_workers == 0
+        else loader_
+    )
     for batch in batches:
         if isinstance(batch, str):
             raise DataError(batch)
         x, y = batch
         yield x.to(env.device, non_blocking=True), y.to(env.device, non_blocking=True)
-
-

@@ -44,6 +44,7 @@ fit, test = loop.fit, loop.test
 
 # ---------------------------------------------------------------- device and processes
 
+
 @dataclass
 class Env:
     device: torch.device
@@ -102,6 +103,7 @@ def run(main) -> int:
 
 # ---------------------------------------------------------------- data
 
+
 def load_data(cfg, inputs: dict, env: Env, reader):
     """The data split and its pipeline, for the model's (only) input; `reader`: the task's targets."""
     (shape,) = inputs.values()
@@ -113,8 +115,10 @@ def load_data(cfg, inputs: dict, env: Env, reader):
 
 # ---------------------------------------------------------------- model
 
-def make_model(build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None,
-               head_layer: str | None = None) -> nn.Module:
+
+def make_model(
+    build_model, layers: tuple[str, ...], cfg, env: Env, arguments: dict | None = None, head_layer: str | None = None
+) -> nn.Module:
     """The spec's model: constructor `arguments` (the task's, e.g. the head's width for the data), start
     weights (--reset-head leaves `head_layer` as initialised), frozen layers."""
     model = build_model(**(arguments or {})).to(env.device)
@@ -142,8 +146,7 @@ def _set_train_mode(model: nn.Module) -> None:
     model.train()
     for module in model.modules():
         params = list(module.parameters(recurse=False))
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad
-                                                                                        for p in params):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(p.requires_grad for p in params):
             module.eval()
 
 
@@ -168,15 +171,19 @@ def load_matching(model: nn.Module, path: str, env: Env, skip: tuple = (), head:
         source, how = align_by_order(own, source, path, head), " (no name in common: aligned by order and shape)"
     extra = sorted(k for k in source if k not in own)
     if extra:  # a deeper network's file (resnet34 into resnet18) shares names: never load part of it silently
-        raise ConfigError(f"{path} does not fit the model: {len(extra)} of its tensors have no place in it "
-                          f"(first: {extra[0]}; nothing loaded)")
+        raise ConfigError(
+            f"{path} does not fit the model: {len(extra)} of its tensors have no place in it "
+            f"(first: {extra[0]}; nothing loaded)"
+        )
     take = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape and k.split(".")[0] not in skip}
     if not take:
         raise ConfigError(f"{path}: no tensor matches the model by name and shape")
     model.load_state_dict(take, strict=False)
     left = sorted(set(own) - set(take))
-    env.log(f"weights: {len(take)}/{len(own)} tensors from {path}{how}" +
-            (f"; left as initialised: {', '.join(left)}" if left else ""))
+    env.log(
+        f"weights: {len(take)}/{len(own)} tensors from {path}{how}"
+        + (f"; left as initialised: {', '.join(left)}" if left else "")
+    )
 
 
 def align_by_order(own: dict, source: dict, path: str, head: str | None) -> dict[str, torch.Tensor]:
@@ -193,8 +200,10 @@ def align_by_order(own: dict, source: dict, path: str, head: str | None) -> dict
         if tuple(value.shape) != tuple(own[key].shape):
             if head is not None and key.startswith(head + "."):
                 continue
-            raise ConfigError(f"{path} does not fit the model: {name} is {tuple(value.shape)}, the model's {key} "
-                              f"needs {tuple(own[key].shape)} (nothing loaded)")
+            raise ConfigError(
+                f"{path} does not fit the model: {name} is {tuple(value.shape)}, the model's {key} "
+                f"needs {tuple(own[key].shape)} (nothing loaded)"
+            )
         out[key] = value
     return out
 
@@ -210,6 +219,7 @@ def digest(model: nn.Module) -> str:
 
 # ---------------------------------------------------------------- optimizer
 
+
 def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     if not params:
@@ -217,10 +227,15 @@ def make_optimizer(params, cfg, lr: float | None = None) -> torch.optim.Optimize
     lr = cfg.lr if lr is None else lr
     decay = cfg.weight_decay
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
-                               weight_decay=decay)
-    table = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad,
-             "adadelta": torch.optim.Adadelta}
+        return torch.optim.SGD(
+            params, lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0, weight_decay=decay
+        )
+    table = {
+        "adam": torch.optim.Adam,
+        "rmsprop": torch.optim.RMSprop,
+        "adagrad": torch.optim.Adagrad,
+        "adadelta": torch.optim.Adadelta,
+    }
     return table[cfg.optimizer](params, lr, weight_decay=decay)
 
 
@@ -239,8 +254,9 @@ class Trainer:
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             ids = [env.device.index] if env.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.train_loader = loader(data.train, pipeline, cfg, env, train=True,
-                                   order=data_lib.task_order(task, data.train))
+        self.train_loader = loader(
+            data.train, pipeline, cfg, env, train=True, order=data_lib.task_order(task, data.train)
+        )
         self.scaler = torch.amp.GradScaler(enabled=env.amp_dtype == torch.float16)
         self.is_main = env.is_main
         out = Path(cfg.out)
@@ -300,8 +316,10 @@ class Trainer:
         means, count = (totals[:-1] / totals[-1]).tolist(), totals[-1].item()
         guard.check(epoch, steps, means[0])
         seconds = loop.time.perf_counter() - start
-        return {**{f"train_{n}": v for n, v in zip(names, means, strict=True)},
-                "images_per_s": round(count / max(seconds, 1e-9), 1)}
+        return {
+            **{f"train_{n}": v for n, v in zip(names, means, strict=True)},
+            "images_per_s": round(count / max(seconds, 1e-9), 1),
+        }
 
     @staticmethod
     def _means(rows: torch.Tensor, sizes: list[int], totals: bool = False) -> torch.Tensor:
@@ -325,8 +343,11 @@ class Trainer:
 
     def weights_finite(self) -> bool:
         """Every weight and buffer is finite (checked before any is saved)."""
-        finite = torch.stack([torch.isfinite(t).all() for t in self.model.state_dict().values()
-                              if t.is_floating_point()]).all().float()
+        finite = (
+            torch.stack([torch.isfinite(t).all() for t in self.model.state_dict().values() if t.is_floating_point()])
+            .all()
+            .float()
+        )
         if self.env.distributed:
             dist.all_reduce(finite, op=dist.ReduceOp.MIN)
         return bool(finite.item())
@@ -347,8 +368,12 @@ class Trainer:
         return torch.cat(outs).numpy().astype(np.float64) if outs else np.zeros((0, *self.task.prediction_shape))
 
     def save_checkpoint(self, path: Path, state: dict) -> None:
-        blob = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict(), "state": state}
+        blob = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "state": state,
+        }
         with loop.atomic_path(path) as tmp:
             torch.save(blob, tmp)
 
@@ -379,8 +404,7 @@ def check_ranks_agree(model: nn.Module, env: Env) -> None:
     if env.distributed:
         gathered: list = [None] * env.world
         dist.all_gather_object(gathered, mine)
-        env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else
-                f"warning: ranks disagree: {gathered}")
+        env.log("ranks agree: identical weights" if len(set(gathered)) == 1 else f"warning: ranks disagree: {gathered}")
 
 
 # --- reading a network's layers (style transfer, unit visualisation) ---------------------------

@@ -38,11 +38,15 @@ class Head:
     def units_for(self, classes: int) -> int:
         """The head width for data with `classes` classes."""
         if classes < 2:  # the compiler refuses a one-unit softmax (E0704); one-class data is the same mistake
-            raise ConfigError(f"the data has {classes} class(es): a classifier needs examples of at least two "
-                              f"(a {'sigmoid' if self.binary else 'softmax'} over one class learns nothing)")
+            raise ConfigError(
+                f"the data has {classes} class(es): a classifier needs examples of at least two "
+                f"(a {'sigmoid' if self.binary else 'softmax'} over one class learns nothing)"
+            )
         if self.binary and classes > 2:
-            raise ConfigError(f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
-                              f"has {classes} classes; end the spec with dense(num_classes) -> softmax")
+            raise ConfigError(
+                f"the spec's output `{self.output}` is one unit (a binary classifier) but the data "
+                f"has {classes} classes; end the spec with dense(num_classes) -> softmax"
+            )
         return 1 if self.binary else classes
 
     def model_arguments(self, classes: int) -> dict[str, int]:
@@ -51,13 +55,16 @@ class Head:
         if units == self.units:
             return {}
         if not self.units_param:
-            raise ConfigError(f"the data has {classes} classes but the spec's output `{self.output}` has "
-                              f"{self.units} units; compile with --set num_classes={classes} (or the spec's "
-                              f"parameter for it)")
+            raise ConfigError(
+                f"the data has {classes} classes but the spec's output `{self.output}` has "
+                f"{self.units} units; compile with --set num_classes={classes} (or the spec's "
+                f"parameter for it)"
+            )
         return {self.units_param: units}
 
 
 # ---------------------------------------------------------------- targets
+
 
 class Reader:
     """Class labels: a folder of class subfolders (Keras' flow_from_directory, torchvision's ImageFolder:
@@ -84,8 +91,10 @@ class Reader:
     def arrays(self, arrays: dict, suffix: str, count: int, path: Path) -> np.ndarray:
         key = next((k + suffix for k in _LABEL_KEYS if k + suffix in arrays), None)
         if key is None:
-            raise DataError(f"{path} needs arrays `x` and `y` (or x_train, y_train, x_val, y_val, x_test, y_test); "
-                            f"it has {', '.join(sorted(arrays)) or 'none'}")
+            raise DataError(
+                f"{path} needs arrays `x` and `y` (or x_train, y_train, x_val, y_val, x_test, y_test); "
+                f"it has {', '.join(sorted(arrays)) or 'none'}"
+            )
         return labels_from(arrays[key], count, path)
 
     def class_names(self, arrays: dict, targets: np.ndarray, path: Path) -> list[str]:
@@ -111,21 +120,28 @@ def labels_from(y: np.ndarray, n: int, path: Path) -> np.ndarray:
     if len(y) != n:
         raise DataError(f"{path}: {n} examples but {len(y)} labels")
     if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating) or y.dtype == bool):
-        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows), found {y.dtype.name} values"
-                        + (f" such as {str(y[0])[:30]!r}" if len(y) else ""))
+        raise DataError(
+            f"{path}: labels must be class indices 0..K-1 (or one-hot rows), found {y.dtype.name} values"
+            + (f" such as {str(y[0])[:30]!r}" if len(y) else "")
+        )
     whole = np.isfinite(y) & (np.mod(y, 1) == 0) if np.issubdtype(y.dtype, np.floating) else np.ones(len(y), bool)
     if not whole.all():
-        raise DataError(f"{path}: labels must be class indices 0..K-1 (or one-hot rows): {int((~whole).sum())} of "
-                        f"{len(y)} are not whole numbers (first: {y[~whole][0]})")
+        raise DataError(
+            f"{path}: labels must be class indices 0..K-1 (or one-hot rows): {int((~whole).sum())} of "
+            f"{len(y)} are not whole numbers (first: {y[~whole][0]})"
+        )
     if len(y) and y.min() < 0:
         raise DataError(f"{path}: labels must be class indices 0..K-1, found {int(y.min())}")
     if len(y) and y.max() >= MAX_CLASSES:
-        raise DataError(f"{path}: a label of {int(y.max()):,} asks for a head of {int(y.max()) + 1:,} classes "
-                        f"(at most {MAX_CLASSES:,}); labels must be class indices 0..K-1")
+        raise DataError(
+            f"{path}: a label of {int(y.max()):,} asks for a head of {int(y.max()) + 1:,} classes "
+            f"(at most {MAX_CLASSES:,}); labels must be class indices 0..K-1"
+        )
     return y.astype(np.int64)
 
 
 # ---------------------------------------------------------------- metrics
+
 
 def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Mean negative log-probability of the true class."""
@@ -152,8 +168,10 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, classes: int) ->
 
 def summary(probs: np.ndarray, labels: np.ndarray, top_k: int = 5) -> dict[str, float]:
     """The per-epoch numbers: loss, accuracy, and top-k where there are more than k classes."""
-    out = {"loss": cross_entropy(probs, labels),
-           "acc": float((probs.argmax(axis=1) == labels).mean()) if len(labels) else float("nan")}
+    out = {
+        "loss": cross_entropy(probs, labels),
+        "acc": float((probs.argmax(axis=1) == labels).mean()) if len(labels) else float("nan"),
+    }
     if probs.shape[1] > top_k:
         out[f"top{top_k}"] = top_k_accuracy(probs, labels, top_k)
     return out
@@ -167,11 +185,16 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, class_names: list[str], top_
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(matrix.sum(axis=0) > 0, true_pos / matrix.sum(axis=0), 0.0)
         recall = np.where(matrix.sum(axis=1) > 0, true_pos / matrix.sum(axis=1), 0.0)
-    return {**summary(probs, labels, top_k), "examples": int(len(labels)),
-            "per_class": {name: {"precision": float(p), "recall": float(r), "support": int(s)}
-                          for name, p, r, s in zip(class_names, precision, recall, matrix.sum(axis=1),
-                                                   strict=True)},
-            "confusion_matrix": matrix.tolist(), "class_names": list(class_names)}
+    return {
+        **summary(probs, labels, top_k),
+        "examples": int(len(labels)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "support": int(s)}
+            for name, p, r, s in zip(class_names, precision, recall, matrix.sum(axis=1), strict=True)
+        },
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+    }
 
 
 def format_report(result: dict, title: str = "test") -> str:

@@ -69,6 +69,7 @@ class Classify(Evaluation):
 
 # ---------------------------------------------------------------- transfer learning: cached features
 
+
 def cached_features(trainer, base: keras.Model, split, name: str) -> np.ndarray:
     """The base's features of a split from <out>/features, computed once per (weights, data, seed)."""
     cfg = trainer.cfg
@@ -89,8 +90,9 @@ def train_head_on_features(trainer, log=print) -> None:
     """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
     head, cfg, model = trainer.task.head, trainer.cfg, trainer.model
     if not head.dense_tail:
-        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
-                          "activations or dropout")
+        raise ConfigError(
+            "--feature-extract needs the spec to end in a dense layer followed only by activations or dropout"
+        )
     layer = model.get_layer(head.layer)
     base = keras.Model(model.inputs, layer.input)
     feats = {s: cached_features(trainer, base, getattr(trainer.data, s), s) for s in ("train", "val")}
@@ -105,8 +107,14 @@ def train_head_on_features(trainer, log=print) -> None:
             outputs = keras.layers.Activation(head.activation)(outputs)
         small = keras.Model(inputs, outputs)
         small.compile(make_optimizer(cfg, lr=cfg.head_lr or cfg.lr), trainer.task.loss, metrics=[accuracy(head)])
-    history = small.fit(feats["train"], labels["train"], batch_size=cfg.batch_size, epochs=cfg.head_epochs,
-                        validation_data=(feats["val"], labels["val"]) if len(labels["val"]) else None, verbose=0)
+    history = small.fit(
+        feats["train"],
+        labels["train"],
+        batch_size=cfg.batch_size,
+        epochs=cfg.head_epochs,
+        validation_data=(feats["val"], labels["val"]) if len(labels["val"]) else None,
+        verbose=0,
+    )
     logs = {k: v[-1] for k, v in history.history.items()}
     log(f"head {cfg.head_epochs} epochs on cached features: " + " ".join(f"{k} {v:.4f}" for k, v in logs.items()))
     layer.set_weights(clone.get_weights())

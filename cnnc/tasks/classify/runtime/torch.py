@@ -67,6 +67,7 @@ class Classify(Evaluation):
 
 # ---------------------------------------------------------------- transfer learning: cached features
 
+
 class _Stop(Exception):
     pass
 
@@ -112,8 +113,9 @@ def train_head_on_features(trainer, log=print) -> None:
     """Feature extraction: run the frozen base once, cache its features, train the head layer on them."""
     head, cfg, env, model = trainer.task.head, trainer.cfg, trainer.env, trainer.model
     if not head.dense_tail:
-        raise ConfigError("--feature-extract needs the spec to end in a dense layer followed only by "
-                          "activations or dropout")
+        raise ConfigError(
+            "--feature-extract needs the spec to end in a dense layer followed only by activations or dropout"
+        )
     feats = {s: torch.from_numpy(cached_features(trainer, getattr(trainer.data, s), s)) for s in ("train", "val")}
     labels = {s: torch.from_numpy(getattr(trainer.data, s).targets) for s in ("train", "val")}
     layer = copy.deepcopy(getattr(model, head.layer)).cpu().float().train()
@@ -124,7 +126,7 @@ def train_head_on_features(trainer, log=print) -> None:
     for epoch in range(cfg.head_epochs):
         order = torch.randperm(n, generator=generator)
         for i in range(0, n, cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+            idx = order[i : i + cfg.batch_size]
             loss = trainer.task.loss(act(layer(feats["train"][idx])), labels["train"][idx])
             optimizer.zero_grad()
             loss.backward()
@@ -133,8 +135,10 @@ def train_head_on_features(trainer, log=print) -> None:
             with torch.no_grad():
                 probs = probabilities(head, act(layer(feats["val"]))).numpy()
             s = summary(probs, labels["val"].numpy())
-            log(f"head {epoch + 1}/{cfg.head_epochs}: loss {loss.item():.4f} | val loss {s['loss']:.4f} "
-                f"acc {s['acc']:.4f}")
+            log(
+                f"head {epoch + 1}/{cfg.head_epochs}: loss {loss.item():.4f} | val loss {s['loss']:.4f} "
+                f"acc {s['acc']:.4f}"
+            )
     getattr(model, head.layer).load_state_dict(layer.state_dict())
     if env.is_main:
         trainer.save_weights(trainer.files["best"])

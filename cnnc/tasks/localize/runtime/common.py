@@ -40,12 +40,15 @@ class LocalizeHead:
 
     def check_classes(self, names: list[str]) -> None:
         if len(names) != self.classes:
-            raise ConfigError(f"the data has {len(names)} classes but the spec's output `{self.output}` has 5 + "
-                              f"{self.classes} units; compile with --set num_classes={len(names)} (or make the "
-                              f"output dense(5 + {len(names)}))")
+            raise ConfigError(
+                f"the data has {len(names)} classes but the spec's output `{self.output}` has 5 + "
+                f"{self.classes} units; compile with --set num_classes={len(names)} (or make the "
+                f"output dense(5 + {len(names)}))"
+            )
 
 
 # ---------------------------------------------------------------- targets
+
 
 def target_row(present: bool, box, cls: int) -> list[float]:
     return [1.0, *map(float, box), float(cls)] if present else [0.0, 0.0, 0.0, 0.0, 0.0, -1.0]
@@ -60,8 +63,10 @@ def box_problem(box) -> str | None:
     for edge, value in edges.items():
         outside = value < -_TOLERANCE if edge in ("left", "top") else value > 1 + _TOLERANCE
         if outside:
-            return (f"box {_fmt(box)} reaches outside the image: its {edge} edge is at {value:.4g} "
-                    f"(boxes are (bx, by, bh, bw) as fractions of the image, edges within 0..1)")
+            return (
+                f"box {_fmt(box)} reaches outside the image: its {edge} edge is at {value:.4g} "
+                f"(boxes are (bx, by, bh, bw) as fractions of the image, edges within 0..1)"
+            )
     return None
 
 
@@ -78,8 +83,7 @@ class Reader:
         if path.is_dir():
             found = [path / name for name in LABEL_FILES if (path / name).is_file()]
             if not found:
-                raise DataError(f"{path}: no {' or '.join(LABEL_FILES)} (rows of file, class or none, bx, by, bh, "
-                                f"bw)")
+                raise DataError(f"{path}: no {' or '.join(LABEL_FILES)} (rows of file, class or none, bx, by, bh, bw)")
             path = found[0]
         rows = read_json(path) if path.suffix == ".json" else read_csv(path)
         return _source(path, *rows)
@@ -87,12 +91,16 @@ class Reader:
     def arrays(self, arrays: dict, suffix: str, count: int, path: Path) -> np.ndarray:
         for key in (f"y{suffix}", f"boxes{suffix}"):
             if key not in arrays:
-                raise DataError(f"{path} needs `x{suffix}`, `y{suffix}` (class index, -1: no object) and "
-                                f"`boxes{suffix}` (N x 4: bx, by, bh, bw); it has {', '.join(sorted(arrays))}")
+                raise DataError(
+                    f"{path} needs `x{suffix}`, `y{suffix}` (class index, -1: no object) and "
+                    f"`boxes{suffix}` (N x 4: bx, by, bh, bw); it has {', '.join(sorted(arrays))}"
+                )
         y, boxes = np.asarray(arrays[f"y{suffix}"]).reshape(-1), np.asarray(arrays[f"boxes{suffix}"], np.float64)
         if len(y) != count or boxes.shape != (count, 4):
-            raise DataError(f"{path}: {count} examples, but y{suffix} has {len(y)} and boxes{suffix} is "
-                            f"{'x'.join(map(str, boxes.shape))} (want {count}x4)")
+            raise DataError(
+                f"{path}: {count} examples, but y{suffix} has {len(y)} and boxes{suffix} is "
+                f"{'x'.join(map(str, boxes.shape))} (want {count}x4)"
+            )
         rows = []
         for i, (cls, box) in enumerate(zip(y, boxes, strict=True)):
             problem = box_problem(box) if cls >= 0 else None
@@ -118,8 +126,18 @@ class Reader:
             return target
         h, w = geometry.size
         bx, by, bh, bw = (float(v) for v in target[1:5])
-        corners = np.array([[by - bh / 2, bx - bw / 2], [by - bh / 2, bx + bw / 2], [by + bh / 2, bx - bw / 2],
-                            [by + bh / 2, bx + bw / 2]]) * [h, w] - 0.5  # to pixel index units
+        corners = (
+            np.array(
+                [
+                    [by - bh / 2, bx - bw / 2],
+                    [by - bh / 2, bx + bw / 2],
+                    [by + bh / 2, bx - bw / 2],
+                    [by + bh / 2, bx + bw / 2],
+                ]
+            )
+            * [h, w]
+            - 0.5
+        )  # to pixel index units
         moved = (geometry.points(corners) + 0.5) / [h, w]
         top, left = np.clip(moved.min(axis=0), 0, 1)
         bottom, right = np.clip(moved.max(axis=0), 0, 1)
@@ -140,8 +158,9 @@ def read_csv(path: Path) -> tuple[list[tuple[int, str, str, list[str]]], list[st
         raise DataError(f"{path}:1: the header must be file,class,bx,by,bh,bw")
     rows = [(n, r[0].strip(), r[1].strip() if len(r) > 1 else "", r[2:6]) for n, r in enumerate(table[1:], 2) if r]
     classes_file = path.parent / "classes.txt"
-    classes = [c.strip() for c in classes_file.read_text().splitlines() if c.strip()] if classes_file.is_file() \
-        else None
+    classes = (
+        [c.strip() for c in classes_file.read_text().splitlines() if c.strip()] if classes_file.is_file() else None
+    )
     return rows, classes
 
 
@@ -157,15 +176,21 @@ def read_json(path: Path) -> tuple[list[tuple[int, str, str, list]], list[str] |
     rows = []
     for i, entry in enumerate(blob.get("images", [])):
         line = lines[i] if i < len(lines) else 0
-        rows.append((line, str(entry.get("file", "")), "" if entry.get("class") is None else str(entry["class"]),
-                     entry.get("box") or []))
+        rows.append(
+            (
+                line,
+                str(entry.get("file", "")),
+                "" if entry.get("class") is None else str(entry["class"]),
+                entry.get("box") or [],
+            )
+        )
     return rows, blob.get("classes")
 
 
 def _source(path: Path, rows, classes: list[str] | None) -> Source:
     named = [c for _, _, c, _ in rows if c and c.lower() != "none"]
     names = list(classes) if classes is not None else sorted(set(named))
-    listed = "classes.txt" if path.suffix != ".json" else "its \"classes\""
+    listed = "classes.txt" if path.suffix != ".json" else 'its "classes"'
     paths, targets = [], []
     for line, file, cls, box in rows:
         where = f"{path}:{line}"
@@ -178,8 +203,7 @@ def _source(path: Path, rows, classes: list[str] | None) -> Source:
             if cls not in names:
                 close = difflib.get_close_matches(cls, names, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise DataError(f"{where}: class {cls!r} is not in the class list ({listed}: "
-                                f"{', '.join(names)}){hint}")
+                raise DataError(f"{where}: class {cls!r} is not in the class list ({listed}: {', '.join(names)}){hint}")
             targets.append(target_row(True, _box(box, where), names.index(cls)))
         paths.append(str(image))
     if not paths:
@@ -201,6 +225,7 @@ def _box(fields, where: str) -> tuple[float, ...]:
 
 
 # ---------------------------------------------------------------- the loss, in numpy (the reference)
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
@@ -243,6 +268,7 @@ def read(out: np.ndarray, kind: str, activation: str) -> tuple[np.ndarray, np.nd
 
 # ---------------------------------------------------------------- metrics
 
+
 def summary(out: np.ndarray, targets: np.ndarray, kind: str, activation: str) -> dict[str, float]:
     """The per-epoch numbers: the loss, object-present accuracy, class accuracy and mean IoU over the
     examples with an object, and the fraction of those whose predicted box has IoU >= 0.5."""
@@ -252,12 +278,21 @@ def summary(out: np.ndarray, targets: np.ndarray, kind: str, activation: str) ->
     objects = targets[:, 0] > 0.5
     iou = box_iou(boxes[objects], targets[objects, 1:5])
     right_class = scores[objects].argmax(axis=1) == targets[objects, 5].astype(np.int64)
-    return {"loss": loss(out, targets, kind, activation), "present_acc": mean((pc > 0.5) == objects),
-            "class_acc": mean(right_class), "iou": mean(iou), "iou50": mean(iou >= 0.5 - 1e-9)}  # 1e-9: rounding
+    return {
+        "loss": loss(out, targets, kind, activation),
+        "present_acc": mean((pc > 0.5) == objects),
+        "class_acc": mean(right_class),
+        "iou": mean(iou),
+        "iou50": mean(iou >= 0.5 - 1e-9),
+    }  # 1e-9: rounding
 
 
-_NAMES = {"present_acc": "object-present accuracy", "class_acc": "class accuracy", "iou": "mean IoU",
-          "iou50": "IoU >= 0.5"}
+_NAMES = {
+    "present_acc": "object-present accuracy",
+    "class_acc": "class accuracy",
+    "iou": "mean IoU",
+    "iou50": "IoU >= 0.5",
+}
 
 
 class Evaluation:
@@ -275,8 +310,13 @@ class Evaluation:
     def evaluate(self, predictions: np.ndarray, split, data) -> dict:
         numbers = self.summary(predictions, split)
         objects = int((split.targets[:, 0] > 0.5).sum())
-        return {**numbers, "examples": int(len(split)), "objects": objects, "class_names": list(data.class_names),
-                "loss_kind": self.cfg.loss}
+        return {
+            **numbers,
+            "examples": int(len(split)),
+            "objects": objects,
+            "class_names": list(data.class_names),
+            "loss_kind": self.cfg.loss,
+        }
 
     def report(self, result: dict, title: str) -> str:
         head = f"{title}: {result['examples']} examples ({result['objects']} with an object), loss {result['loss']:.4f}"
