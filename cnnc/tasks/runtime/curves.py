@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -118,6 +119,7 @@ def plot_curves(path: Path, history: list[dict]) -> None:
 def main(argv: list[str]) -> None:
     """Draw `argv[0]` from each history read on standard input (an error exits with its traceback, 1)."""
     path = Path(argv[0])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the run decides, then says "end"
     import matplotlib.pyplot  # noqa: F401  (imported while the first epoch runs, not when it is drawn)
 
     for line in sys.stdin:
