@@ -169,3 +169,40 @@ def test_skip_corrupt_skips_broken_compressed_data_and_drops_an_emptied_class(wo
     assert "left out 2 unreadable file(s)" in proc.stdout
     assert "dropped 1 class(es) with no example left: zeta" in proc.stdout
     assert "3 classes" in proc.stdout
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_ctrl_c_ends_cnnc_train_with_one_line_its_files_whole_and_a_resume_that_works(workdir, target):
+    """Ctrl-C reaches `cnnc train` and its train.py (one process group): the script writes the curves and one
+    line and ends with 130; the command waits for it (it used to kill it a quarter second later), says how to go
+    on, and --resume continues from the last finished epoch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    spec = workdir / "small.cnn"
+    spec.write_text(SMALL, encoding="utf-8")
+    build = workdir / f"interrupted_{target}"
+    command = [sys.executable, "-m", "cnnc", "train", str(spec), "--target", target, "--build", str(build),
+               "--data", str(workdir / "bands.npz"), "--epochs", "500", "--progress", "none", "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    log = build / "run" / "log.csv"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.2)  # two finished epochs
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out, out
+    assert "interrupted: every finished epoch is in the last checkpoint" in out, out
+    assert f"continue with: cd {build} && python train.py --resume" in out, out
+    assert (build / "run" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    epochs = len(log.read_text().splitlines()) - 1
+    resumed = run_script(build, "--resume", "--epochs", str(epochs + 1))
+    assert resumed.returncode == 0, resumed.stdout
+    assert f"resumed from {build / 'run' / LAST[target]} after epoch {epochs}" in resumed.stdout

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from cnnc import build
-from cnnc.cli.common import EXIT_ERRORS, EXIT_USAGE, TARGET_HELP, add_spec_args, checked_analysis
+from cnnc.cli.common import EXIT_ERRORS, TARGET_HELP, add_spec_args, checked_analysis
 from cnnc.cli.compile import harness_files
 from cnnc.cli.task_options import add_task_options, task_overrides
 from cnnc.errors import UsageError
@@ -57,8 +58,27 @@ def run(args: argparse.Namespace) -> int:
     command = [sys.executable, script]
     if args.nproc > 1:
         command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}", script]
+    status = _run_script(command, folder)
+    if status in (EXIT_INTERRUPTED, -signal.SIGINT) and script == "train.py":
+        print(f"continue with: cd {folder} && python train.py --resume", file=sys.stderr)
+    return EXIT_INTERRUPTED if status == -signal.SIGINT else status
+
+
+EXIT_INTERRUPTED = 130  # the script's status after Ctrl-C (128 + SIGINT)
+GRACE_SECONDS = 60.0  # after Ctrl-C, the script's time to finish its files before it is killed
+
+
+def _run_script(command: list[str], folder: Path) -> int:
+    """The script's exit status.  Ctrl-C reaches the script too (one process group): it writes what it has (the
+    last picture, its one-line message) and ends, so this waits for it instead of killing it at once; a second
+    Ctrl-C, or the grace time passing, kills it."""
+    proc = subprocess.Popen(command, cwd=folder, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     try:
-        return subprocess.call(command, cwd=folder, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        return proc.wait()
     except KeyboardInterrupt:
-        print(f"interrupted; continue with: cd {folder} && python train.py --resume", file=sys.stderr)
-        return EXIT_USAGE
+        try:
+            return proc.wait(timeout=GRACE_SECONDS)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+            return EXIT_INTERRUPTED

@@ -41,6 +41,7 @@ from .records import atomic_path as atomic_path  # the framework and task files 
 from .records import write_csv, write_text
 
 EXIT_OK, EXIT_DATA, EXIT_DIVERGED = 0, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process ended by Ctrl-C
 
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -305,6 +306,9 @@ def run(main, finish=None) -> int:
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", flush=True)
         return EXIT_DATA
+    except KeyboardInterrupt:  # one line, not a traceback from wherever the step was
+        print("interrupted: every finished epoch is in the last checkpoint; --resume goes on from there", flush=True)
+        return EXIT_INTERRUPTED
     finally:
         if finish is not None:
             finish()
