@@ -290,6 +290,10 @@ def fit(trainer: Trainer, cfg, data, log=print) -> int:
             if cfg.stop_after and ran >= cfg.stop_after and epoch + 1 < cfg.epochs:
                 log(f"stopping after {ran} epoch(s) of this run (--stop-after); continue with --resume")
                 break
+    except KeyboardInterrupt as exc:
+        log(f"interrupted in epoch {state['epoch'] + 1}: {_kept(trainer, state)}; --resume goes on from there")
+        exc.reported = True  # run() adds nothing
+        raise
     finally:
         curves.close(state["history"])
     return EXIT_OK
@@ -306,8 +310,9 @@ def run(main, finish=None) -> int:
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", flush=True)
         return EXIT_DATA
-    except KeyboardInterrupt:  # one line, not a traceback from wherever the step was
-        print("interrupted: every finished epoch is in the last checkpoint; --resume goes on from there", flush=True)
+    except KeyboardInterrupt as exc:  # one line, not a traceback from wherever the step was
+        if not getattr(exc, "reported", False):  # fit says what was kept
+            print("interrupted", flush=True)
         return EXIT_INTERRUPTED
     finally:
         if finish is not None:
