@@ -182,3 +182,30 @@ def test_tensor_arguments_in_json():
     up = next(call for call in data["calls"] if call["path"] == "up2")
     assert up["args"] == {"skip": {"tensor": "down3.relu2"}, "filters": 256}
     assert {"name": "skips", "node": "dropout1", "block": None, "line": 32, "index": 3} in data["values"]
+
+
+def test_each_if_that_ran_is_a_branch_with_its_truth_and_the_values_it_kept():
+    graph = checked(SPECS / "resnet50.cnn").graph
+    branches = graph.structure.branches
+    # residual_bottleneck's `if stride != 1 or in.c != out { short = in -> (...) as downsample }`, once a call
+    assert len(branches) == 16 and {(b.span.file.endswith("stdlib/blocks.cnn"), b.span.line) for b in branches} == {
+        (True, 38)
+    }
+    assert all(b.optional and b.within == () and b.condition is None for b in branches)
+    assert [b.call.path for b in branches if b.taken] == ["layer1.0", "layer2.0", "layer3.0", "layer4.0"]
+    first, second = branches[0], branches[1]
+    assert (first.call.path, first.kept, first.nodes) == (
+        "layer1.0",
+        (("short", "maxpool1"),),
+        ["layer1.0.downsample.0", "layer1.0.downsample.1"],
+    )
+    # skipped: it made nothing, and `short` keeps the block's input
+    assert (second.call.path, second.taken, second.kept, second.nodes) == (
+        "layer1.1",
+        False,
+        (("short", "layer1.0.relu3"),),
+        [],
+    )
+    # its place among the nodes: after the first block and layer1.1's main path (conv, bn, relu x 2, conv, bn)
+    order = [n.id for n in graph.topological()]
+    assert order[second.position - 1 : second.position + 1] == ["layer1.1.bn3", "layer1.1.add1"]

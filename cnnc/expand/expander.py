@@ -29,7 +29,7 @@ from cnnc.expand.reporter import Reporter
 from cnnc.expand.scope import BodyInfo, Frame, Scope, SharedInstance
 from cnnc.expand.values import BUILTINS, POISON, Poison, Symbol, Tensor, a_type_name
 from cnnc.ir import ops as op_table
-from cnnc.ir.calls import Iteration, Loop, ValueName
+from cnnc.ir.calls import Branch, Iteration, Loop, ValueName
 from cnnc.ir.graph import Graph
 from cnnc.syntax import ast
 
@@ -188,8 +188,17 @@ class Expander:
 
     def _stmt_If(self, stmt: ast.If, scope: Scope) -> None:
         cond = self.evaluator.condition(stmt.cond, scope)
-        if not isinstance(cond, Poison):
-            self.execute(stmt.then if cond else stmt.otherwise, scope)
+        if isinstance(cond, Poison):
+            return
+        start = len(self.nodes.created)
+        branch = Branch(stmt.span, scope.call, bool(cond), not stmt.otherwise, scope.iterations, start)
+        # What the first arm's names hold before it runs: a call that skips it keeps these.
+        names = self.body_info(stmt.then).positions
+        branch.kept = tuple((n, v.node) for n in names if isinstance(v := scope.vars.get(n), Tensor))
+        branch.condition = stmt.cond.id if isinstance(stmt.cond, ast.Name) else None
+        self.structure.branches.append(branch)
+        self.execute(stmt.then if cond else stmt.otherwise, scope)
+        branch.nodes = self.nodes.created[start:]
 
     def _stmt_For(self, stmt: ast.For, scope: Scope) -> None:
         items = self.eval(stmt.iterable, scope)

@@ -3,7 +3,10 @@
 Expansion inlines every block, but a reader (and a backend that writes one class or function
 per block) needs what was inlined.  Each block call is a `Call` with its block, its bound
 arguments and its parent call; a call or node made inside a `repeat`, a `for` or a repeated
-step (`-> f * 3`) knows each enclosing `Loop` of its body and its index there.  `Node.call` is
+step (`-> f * 3`) knows each enclosing `Loop` of its body and its index there.  Each `if` that
+ran is a `Branch`: whether its condition held, the nodes its arm made and, for an `if` without
+`else`, the values its names kept when it was skipped (ResNet's `downsample`: two calls of one
+block, one with the optional part and one without).  `Node.call` is
 the innermost call a node was made in (None: the network's own body).  A `ValueName` records
 that the spec named a value (`short = in -> ...`, `skips = skips + [h]`), in the body that
 named it.  A flat list of layers is one view of this; the call tree is another.
@@ -76,6 +79,21 @@ class Call:
         return calls[::-1]
 
 
+@dataclass(eq=False)
+class Branch:
+    """One run of an `if` in one body: `if stride != 1 { short = in -> downsample }`."""
+
+    span: Span  # the `if` statement
+    call: Call | None  # whose body holds it; None: the network's
+    taken: bool  # the condition held: the first arm ran, else the `else` arm (if any)
+    optional: bool  # no `else`: skipped, the arm makes nothing and its names keep their values
+    within: tuple[Iteration, ...] = ()  # the loops around it in the same body, outermost first
+    position: int = 0  # the nodes made before it ran (its place in the order of the graph's nodes)
+    kept: tuple[tuple[str, str], ...] = ()  # (name, node): the tensors the first arm's names held before it
+    nodes: list[str] = field(default_factory=list)  # the ids of the nodes made while the arm ran
+    condition: str | None = None  # the name tested, where the condition is one name (`if act { ... }`)
+
+
 @dataclass(frozen=True)
 class ValueName:
     """The spec named a value: `name` (element `index` of a list or tuple) is `node`'s output."""
@@ -89,10 +107,11 @@ class ValueName:
 
 @dataclass
 class Structure:
-    """Every call, loop and value name of one expansion, in the order the spec made them."""
+    """Every call, loop, branch and value name of one expansion, in the order the spec made them."""
 
     calls: list[Call] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)
     values: list[ValueName] = field(default_factory=list)
     _seen: set[tuple] = field(default_factory=set)
     _first_name: dict[str, str] = field(default_factory=dict)

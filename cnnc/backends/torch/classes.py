@@ -1,24 +1,24 @@
-"""Writing one scope (the network or a block call) as a class body, and naming the classes.
+"""Writing one scope (the network or a block call) as a class body.
 
 `ScopeWriter` writes a scope's `__init__` (its layers and its children's modules) and its
 `forward` (one statement per unit, in spec order, the spec's value names as locals where it
 named them).  A child call becomes `self.name = Child(...)`, or an inline `nn.Sequential(...)`
-when it is a sequential body whose items form a chain of modules.  `Classes` keeps the
+when it is a sequential body whose items form a chain of modules.  `scopes.Classes` keeps the
 classes written so far: equal texts share a class (ResNet's blocks), others get a number.
 """
 
 from __future__ import annotations
 
 import keyword
-import re
 
 from cnnc.backends.common import channels_first
 from cnnc.backends.pysource import CodeWriter, Expr, Namespace, Seq, call, file_label, literal, tuple_of
 from cnnc.backends.torch.emitters import EMITTERS, Emit, Site
 from cnnc.backends.torch.lifetimes import Lifetimes
-from cnnc.backends.torch.scopes import ClassText, Unit, attribute, plain_module, units_of
+from cnnc.backends.torch.optional import OptionalPart
+from cnnc.backends.torch.scopes import ClassText, Unit, attribute, plain_module, reads_arg, units_of
 from cnnc.backends.torch.site import IN_WIDTH
-from cnnc.ir.calls import Call
+from cnnc.ir.calls import Branch, Call
 from cnnc.ir.graph import Graph, Node
 
 # Functions whose torch.nn module takes the same arguments after the input (nn.Sequential holds
@@ -34,30 +34,6 @@ NN_MODULES = {
 }  # fmt: skip
 
 
-def camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Block"
-
-
-class Classes:
-    """The generated classes in the order they were first needed, each text once."""
-
-    def __init__(self, names: Namespace) -> None:
-        self.names = names
-        self.by_key: dict[tuple, str] = {}
-        self.variants: dict[str, int] = {}  # classes of one block so far
-        self.written: list[tuple[str, ClassText, str]] = []  # (class name, text, docstring)
-
-    def name_for(self, text: ClassText, hint: str, doc: str) -> str:
-        key = text.key()
-        if key not in self.by_key:
-            base = camel(hint)
-            self.variants[base] = self.variants.get(base, 0) + 1
-            n = self.variants[base]
-            self.by_key[key] = self.names(f"class:{len(self.by_key)}", base if n == 1 else f"{base}{n}")
-            self.written.append((self.by_key[key], text, doc))
-        return self.by_key[key]
-
-
 class ScopeWriter:
     """One scope's class text: `model` is the file's writer (graph, lifetimes, classes, bound args)."""
 
@@ -70,6 +46,7 @@ class ScopeWriter:
         outputs: list[str],
         as_class: bool = False,
         outer: ScopeWriter | None = None,
+        branch: Branch | None = None,
     ) -> None:
         self.model, self.scope = model, scope
         # A class's constructor takes the block arguments its text reads (`filters`, `stride`, the
@@ -81,6 +58,10 @@ class ScopeWriter:
         self.graph: Graph = model.graph
         self.life: Lifetimes = model.life
         self.units = units_of(self.graph, self.life, scope, nodes, set(outputs))
+        # an optional part (`if ... { short = in -> downsample }`) written so that calls without it share the class
+        self.part = OptionalPart.locate(self, branch) if branch is not None and as_class else None
+        self.spare: frozenset[str] = frozenset()  # values not to overwrite in place (the optional part's)
+        self.reads = [self._reads(unit) for unit in self.units]
         self.locals = Namespace({"torch", "nn", "F", *model.reserved})
         self.names = spec_names(self.graph, scope)
         self.var: dict[str, str] = {}
@@ -109,30 +90,63 @@ class ScopeWriter:
                 return name
         return None
 
-    def _last_uses(self) -> dict[str, int]:
-        last: dict[str, int] = {}
-        for index, unit in enumerate(self.units):
-            for value in unit.reads:
+    def _reads(self, unit: Unit) -> list[str]:
+        """What the unit reads: `unit.reads`, but where a skipped optional part's name is read
+        (`add(main, short)` without `downsample`), the name (`<kept short>`) rather than its value."""
+        renamed = self.part.renamed if self.part is not None else {}
+        if not renamed:
+            return unit.reads
+        inside, reads = {n.id for n in unit.nodes}, []
+        for node in unit.nodes:
+            for slot, source in enumerate(self.graph.input_ids(node.id) if node.id in self.life.value else ()):
+                value = self.life.value[source]
+                read = renamed.get((node.id, slot), value)
+                if value not in inside and read not in reads:
+                    reads.append(read)
+        if unit.call is not None and len(reads) != len(unit.reads):
+            self.part.failed = True  # a child reads the value both by its name and otherwise
+        return reads
+
+    def _last_uses(self) -> dict[str, float]:
+        last: dict[str, float] = {}
+        for index, reads in enumerate(self.reads):
+            for value in reads:
                 last[value] = index
         for value in self.outputs:
             last[value] = len(self.units)
+        if self.part is not None:  # a skipped part read these where it would have run
+            for value in self.part.arm_reads:
+                last[value] = max(last.get(value, -1), self.part.first - 0.5)
         return last
 
     # --- the class text ---
     def text(self) -> ClassText:
+        part = self.part
         for index, unit in enumerate(self.units):
+            if part is not None and index == part.first:
+                part.open(self, index)
             if unit.node is not None:
                 self._layer(index, unit)
             else:
                 self._child(index, unit)
+            if part is not None and part.branch.taken and index == part.end - 1:
+                part.close(self)
+                self.spare = frozenset(part.written(self))
+        if part is not None and part.first == len(self.units):
+            part.open(self, len(self.units))
         returned = [self.var[v] for v in self.outputs]
         args = {}
         if self.block_args is not None and self.outer is None:
             width = {"in_channels": self.graph.node(self.input_values[0]).shape[-1]} if self.input_values else {}
             candidates = {**width, **self.block_args}
             text = "\n".join(self.init.lines)
-            args = {k: v for k, v in candidates.items() if re.search(rf"(?<![.\w]){k}\b(?!=[^=])", text)}
-        return ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned, args)
+            flag = part.flag if part is not None else None
+            args = {k: v for k, v in candidates.items() if reads_arg(k, text) and k != flag}
+        text = ClassText(self.kwargs, self.init.lines, self.forward.lines, self.inputs, returned, args)
+        if part is not None and part.branch.taken and not part.failed:
+            text.flag = part.flag
+            text.guarded = (frozenset(part.guarded_init), frozenset(part.guarded_forward))
+        return text
 
     # --- block arguments as constructor arguments ---
     def arg_expr(self, key: str, value: object) -> str | None:
@@ -204,7 +218,9 @@ class ScopeWriter:
         ref = module or attribute(owner.id.rsplit(".", 1)[-1])
         inputs = self.graph.input_ids(node.id)
         if args is None:
-            args = [self.var.get(self.life.value.get(i, i), "_") for i in inputs]
+            renamed = self.part.renamed if self.part is not None else {}
+            reads = [renamed.get((node.id, slot)) or self.life.value.get(i, i) for slot, i in enumerate(inputs)]
+            args = [self.var.get(value, "_") for value in reads]
         network = self.model.bound.get(node.id, {})
         self.use_kwargs(network.values())
         bound = {**self.block_bound(node), **network}
@@ -214,7 +230,7 @@ class ScopeWriter:
             args,
             lambda: ref,
             bound=bound,
-            inplace=self.life.overwritable(self.graph, node) if unit.computed and inplace else None,
+            inplace=self.life.overwritable(self.graph, node, self.spare) if unit.computed and inplace else None,
             shared=bool(node.shares) or node.id in self.model.shared,
         )
 
@@ -254,7 +270,7 @@ class ScopeWriter:
             self._assign(unit.own, self.model.module_expr(self, unit))
         if not unit.computed:
             return
-        args = [self.var[v] for v in unit.reads]
+        args = [self.var[v] for v in self.reads[index]]
         dying = self._dying(index, unit)
         targets = [self._target(v, dying, index) for v in unit.writes]
         last = self.graph.node(unit.writes[-1]) if unit.writes else unit.nodes[-1]
@@ -267,7 +283,7 @@ class ScopeWriter:
 
     # --- variables ---
     def _dying(self, index: int, unit: Unit) -> list[str]:
-        return [self.var[v] for v in unit.reads if self.last.get(v) == index and v in self.var]
+        return [self.var[v] for v in self.reads[index] if self.last.get(v) == index and v in self.var]
 
     def _busy(self, name: str, index: int) -> bool:
         """Does `name` hold a value still read after unit `index`?"""

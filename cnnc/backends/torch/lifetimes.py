@@ -57,14 +57,19 @@ class Lifetimes:
             uses.setdefault(node.shares or node.id, []).append(node)
         return cls(order, value, storage, last_value, readers, uses)
 
-    def overwritable(self, graph: Graph, node: Node) -> int | None:
+    def overwritable(self, graph: Graph, node: Node, spare: frozenset[str] = frozenset()) -> int | None:
         """The input of `node` that it may overwrite in place, if any: `node` is its only reader.
 
         A layer of a shared block runs as one code for every use of the block, so it works in
         place only where every use may (a siamese twin's input may be read again, the other's not).
+        `spare`: values not to overwrite (an optional part's result: without the part, the name
+        holds what it held before, which may be read again).
         """
         uses = self.uses.get(node.shares or node.id) or [node]
-        for index in range(len(graph.input_ids(node.id))):
+        inputs = graph.input_ids(node.id)
+        for index in range(len(inputs)):
+            if spare and (self.value.get(inputs[index]) in spare or self.storage.get(inputs[index]) in spare):
+                continue
             if all(self._sole_reader(graph, use, index) for use in uses):
                 return index
         return None

@@ -28,11 +28,13 @@ from cnnc.backends.pysource import (
     quote,
     tuple_of,
 )
-from cnnc.backends.torch.classes import Classes, ScopeWriter, sequential_items
+from cnnc.backends.torch.classes import ScopeWriter, sequential_items
 from cnnc.backends.torch.emitters import HELPERS
 from cnnc.backends.torch.lifetimes import Lifetimes
-from cnnc.backends.torch.scopes import ClassText, Unit
+from cnnc.backends.torch.optional import arm_profiles, optional_branches
+from cnnc.backends.torch.scopes import Classes, ClassText, Unit
 from cnnc.backends.torch.site import IN_WIDTH
+from cnnc.ir.calls import Branch
 from cnnc.ir.graph import Graph
 
 MODULE_LEVEL = frozenset({"torch", "nn", "F", "INPUTS", "OUTPUTS", "build_model", "kwargs", *HELPERS})
@@ -41,7 +43,7 @@ MODULE_LEVEL = frozenset({"torch", "nn", "F", "INPUTS", "OUTPUTS", "build_model"
 class ModelWriter:
     """The file's state: the graph, its lifetimes, the constructor's arguments, the classes."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, optional: dict[int, Branch] | None = None) -> None:
         self.graph = graph
         self.module_names = Namespace(set(MODULE_LEVEL))
         self.cls = self.module_names("network", class_name(graph.name))
@@ -55,6 +57,11 @@ class ModelWriter:
         self.classes = Classes(self.module_names)
         self.defaults = {ident: default for ident, default in self.kwargs.values()}
         self.calls_of = Counter(c.block for c in graph.structure.calls if not c.group and c.shares is None)
+        self.order = {node.id: index for index, node in enumerate(graph.topological())}
+        # {id(call): its block's optional part}: the calls that share a class with and without it
+        self.optional = optional_branches(graph.structure, self.calls_of) if optional is None else optional
+        self.profiles = arm_profiles(graph, self.life, self.optional)
+        self.class_of: dict[int, str] = {}  # id(call) -> the name of its class
 
     def _constructor_args(self) -> tuple[dict[str, tuple[str, object]], dict[str, dict[str, str]]]:
         """{param: (identifier, default)}, and {node id: {attribute: identifier}}."""
@@ -89,21 +96,51 @@ class ModelWriter:
         if items is not None:
             expr: Expr = call("nn.Sequential", *items)
         else:
-            writer = ScopeWriter(self, child, unit.nodes, unit.reads, unit.writes, as_class=not child.group)
-            text = writer.text()
-            where = file_label(child.span.file) or "the spec"
-            kind = f"block `{child.block}`" if not child.group else f"group `{unit.own}`"
-            cls = self.classes.name_for(text, child.block or unit.own, f"{kind}, {where} line {child.span.line}.")
+            writer, cls, text = self._block_class(child, unit)
             args = {name: parent.passed(name, value, unit) for name, value in text.args.items()}
+            if text.flag is not None:
+                args[text.flag] = "True"
             expr = call(cls, **args, **{k: k for k in text.kwargs})
         parent.use_kwargs(writer.kwargs)
         return expr
+
+    def _block_class(self, child, unit: Unit) -> tuple[ScopeWriter, str, ClassText]:
+        """The writer of a child call's class, the class's name, and the call's text."""
+        where = file_label(child.span.file) or "the spec"
+        kind = f"block `{child.block}`" if not child.group else f"group `{unit.own}`"
+        hint, doc = child.block or unit.own, f"{kind}, {where} line {child.span.line}."
+
+        def written(branch: Branch | None = None) -> tuple[ScopeWriter, ClassText]:
+            as_class = not child.group
+            writer = ScopeWriter(self, child, unit.nodes, unit.reads, unit.writes, as_class=as_class, branch=branch)
+            return writer, writer.text()
+
+        branch = self.optional.get(id(child))
+        writer, text = written(branch)
+        if writer.part is None or writer.part.failed:
+            if branch is not None:
+                writer, text = written()
+            return writer, self.classes.name_for(text, hint, doc), text
+        if branch.taken:
+            self.class_of[id(child)] = self.classes.name_optional(text, hint, doc)
+            return writer, self.class_of[id(child)], text
+        plain_writer, plain = written()
+        self.class_of[id(child)] = self.classes.name_skipping(plain, text, hint, doc)
+        return plain_writer, self.class_of[id(child)], plain
+
+    def merged_parts(self) -> dict[int, Branch]:
+        """The optional parts of the calls whose class serves calls with and without the part."""
+        merged = self.classes.merged()
+        return {key: branch for key, branch in self.optional.items() if self.class_of.get(key) in merged}
 
 
 def render_model(graph: Graph) -> PythonCode:
     """The source of `model.py` for a checked graph."""
     model = ModelWriter(graph)
     network = model.network()
+    if model.merged_parts() != model.optional:  # once more, without the parts no other call shares
+        model = ModelWriter(graph, model.merged_parts())
+        network = model.network()
     code = CodeWriter()
     for name in sorted(model.helpers):
         code.lines += HELPERS[name] + ["", ""]
@@ -177,6 +214,8 @@ def _write_block_class(code: CodeWriter, model: ModelWriter, cls: str, text: Cla
         code.line(f'"""{doc[:1].upper()}{doc[1:]}"""')
         code.line()
         args = [("", f"{name}: {type(value).__name__}") for name, value in text.args.items()]
+        if text.flag is not None:
+            args.append(("", f"{text.flag}: bool = False"))
         params = [("", "self"), *args] + [("", _kwarg(k, model.defaults[k])) for k in text.kwargs]
         _write_methods(code, params, text)
 

@@ -11,36 +11,17 @@ OUTPUTS = {"logits": (10,)}
 class ResidualBasic(nn.Module):
     """Block `residual_basic`, residual.cnn line 5."""
 
-    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int, downsample: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(filters)
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(filters)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:19
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:20
-        main = self.bn2(h)
-        main += x  # blocks.cnn:25
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBasic2(nn.Module):
-    """Block `residual_basic`, residual.cnn line 5."""
-
-    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(filters)
-        self.conv2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(filters)
-        self.downsample = nn.Sequential(
-            nn.Conv2d(in_channels, filters, 1, stride=stride, bias=False), nn.BatchNorm2d(filters)
-        )
+        self.downsample = None
+        if downsample:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, filters, 1, stride=stride, bias=False), nn.BatchNorm2d(filters)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:19 -> 32x16x16
@@ -48,7 +29,9 @@ class ResidualBasic2(nn.Module):
         h = F.relu(h, inplace=True)
         h = self.conv2(h)  # blocks.cnn:20
         main = self.bn2(h)
-        short = self.downsample(x)  # blocks.cnn:23 -> 32x16x16
+        short = x
+        if self.downsample is not None:
+            short = self.downsample(x)  # blocks.cnn:23 -> 32x16x16
         main += short  # blocks.cnn:25
         main = F.relu(main, inplace=True)
         return main
@@ -73,7 +56,7 @@ class TinyResNet(nn.Module):
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.batchnorm1 = nn.BatchNorm2d(16)
         self.residual_basic1 = ResidualBasic(in_channels=16, filters=16, stride=1)
-        self.residual_basic2 = ResidualBasic2(in_channels=16, filters=32, stride=2)
+        self.residual_basic2 = ResidualBasic(in_channels=16, filters=32, stride=2, downsample=True)
         self.residual_basic3 = ResidualBasic(in_channels=32, filters=32, stride=1)
         self.dropout1 = nn.Dropout(drop)
         self.dense1 = nn.Linear(32, num_classes)

@@ -11,7 +11,7 @@ OUTPUTS = {"y": (1000,)}
 class ResidualBottleneck(nn.Module):
     """Block `residual_bottleneck`, resnet.cnn line 26."""
 
-    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
+    def __init__(self, in_channels: int, filters: int, stride: int, downsample: bool = False) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, filters, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(filters)
@@ -19,9 +19,11 @@ class ResidualBottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(filters)
         self.conv3 = nn.Conv2d(filters, 4 * filters, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(4 * filters)
-        self.downsample = nn.Sequential(
-            nn.Conv2d(in_channels, 4 * filters, 1, stride=stride, bias=False), nn.BatchNorm2d(4 * filters)
-        )
+        self.downsample = None
+        if downsample:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, 4 * filters, 1, stride=stride, bias=False), nn.BatchNorm2d(4 * filters)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(x)  # blocks.cnn:34
@@ -32,34 +34,10 @@ class ResidualBottleneck(nn.Module):
         h = F.relu(h, inplace=True)
         h = self.conv3(h)  # blocks.cnn:36 -> 256x56x56
         main = self.bn3(h)
-        short = self.downsample(x)  # blocks.cnn:39 -> 256x56x56
+        short = x
+        if self.downsample is not None:
+            short = self.downsample(x)  # blocks.cnn:39 -> 256x56x56
         main += short  # blocks.cnn:41
-        main = F.relu(main, inplace=True)
-        return main
-
-
-class ResidualBottleneck2(nn.Module):
-    """Block `residual_bottleneck`, resnet.cnn line 27."""
-
-    def __init__(self, in_channels: int, filters: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, filters, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(filters)
-        self.conv2 = nn.Conv2d(filters, filters, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(filters)
-        self.conv3 = nn.Conv2d(filters, 4 * filters, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(4 * filters)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(x)  # blocks.cnn:34 -> 64x56x56
-        h = self.bn1(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv2(h)  # blocks.cnn:35
-        h = self.bn2(h)
-        h = F.relu(h, inplace=True)
-        h = self.conv3(h)  # blocks.cnn:36 -> 256x56x56
-        main = self.bn3(h)
-        main += x  # blocks.cnn:41
         main = F.relu(main, inplace=True)
         return main
 
@@ -82,28 +60,28 @@ class ResNet50(nn.Module):
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.layer1 = nn.Sequential(
-            ResidualBottleneck(in_channels=64, filters=64, stride=1),
-            ResidualBottleneck2(in_channels=256, filters=64, stride=1),
-            ResidualBottleneck2(in_channels=256, filters=64, stride=1),
+            ResidualBottleneck(in_channels=64, filters=64, stride=1, downsample=True),
+            ResidualBottleneck(in_channels=256, filters=64, stride=1),
+            ResidualBottleneck(in_channels=256, filters=64, stride=1),
         )
         self.layer2 = nn.Sequential(
-            ResidualBottleneck(in_channels=256, filters=128, stride=2),
-            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
-            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
-            ResidualBottleneck2(in_channels=512, filters=128, stride=1),
+            ResidualBottleneck(in_channels=256, filters=128, stride=2, downsample=True),
+            ResidualBottleneck(in_channels=512, filters=128, stride=1),
+            ResidualBottleneck(in_channels=512, filters=128, stride=1),
+            ResidualBottleneck(in_channels=512, filters=128, stride=1),
         )
         self.layer3 = nn.Sequential(
-            ResidualBottleneck(in_channels=512, filters=256, stride=2),
-            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
-            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
-            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
-            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
-            ResidualBottleneck2(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck(in_channels=512, filters=256, stride=2, downsample=True),
+            ResidualBottleneck(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck(in_channels=1024, filters=256, stride=1),
+            ResidualBottleneck(in_channels=1024, filters=256, stride=1),
         )
         self.layer4 = nn.Sequential(
-            ResidualBottleneck(in_channels=1024, filters=512, stride=2),
-            ResidualBottleneck2(in_channels=2048, filters=512, stride=1),
-            ResidualBottleneck2(in_channels=2048, filters=512, stride=1),
+            ResidualBottleneck(in_channels=1024, filters=512, stride=2, downsample=True),
+            ResidualBottleneck(in_channels=2048, filters=512, stride=1),
+            ResidualBottleneck(in_channels=2048, filters=512, stride=1),
         )
         self.fc = nn.Linear(2048, num_classes)
 
