@@ -54,7 +54,9 @@ class ModelWriter:
         self.helpers: set[str] = set()
         self.classes = Classes(self.module_names)
         self.defaults = {ident: default for ident, default in self.kwargs.values()}
-        self.calls_of = Counter(c.block for c in graph.structure.calls if not c.group and c.shares is None)
+        self.calls_of = Counter(
+            c.block for c in graph.structure.calls if not c.group and not c.anonymous and c.shares is None
+        )
 
     def _constructor_args(self) -> tuple[dict[str, tuple[str, object]], dict[str, dict[str, str]]]:
         """{param: (identifier, default)}, and {node id: {attribute: identifier}}."""
