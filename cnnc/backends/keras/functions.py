@@ -231,6 +231,8 @@ class Functions:
 
     def write_loop(self, body: Body, run: list[Item], start: int) -> bool:
         """A run of one-call iterations as a Python loop: `for i in range(2, blocks + 1): h = f(h, ...)`."""
+        if run[0].call.anonymous:  # its calls are not numbered by their names: each is written out
+            return False
         statements = []
         for k, item in enumerate(run):
             body.position = start + k
@@ -238,8 +240,6 @@ class Functions:
             for m in statements[-1].made:  # read by the next iteration; its local is chosen below
                 body.values[m] = LOOP_LOCAL
         first = statements[0]
-        if first.name is None or first.call.anonymous:  # its calls are not numbered by their names
-            return False
         numbers = [_numbered(s.name) for s in statements]
         same = all((s.function, s.keywords) == (first.function, first.keywords) for s in statements)
         chained = all(len(s.made) == 1 and len(s.args) == 1 for s in statements) and all(
