@@ -6,7 +6,7 @@ The JSON form is a stable interface (DESIGN.md): extend it, never break it.
 from __future__ import annotations
 
 from cnnc.compiler import Analysis
-from cnnc.ir.calls import Call, Iteration, Loop, Structure, TensorRef
+from cnnc.ir.calls import Call, Iteration, Loop, Structure, TensorRef, ValueName, named
 from cnnc.ir.shape_math import fmt
 
 
@@ -57,6 +57,7 @@ def structure_json(structure: Structure, loop_ids: dict[int, int]) -> dict:
 
     A layer's `"block"` is the path of the innermost call that made it (null: the network's
     body); a call's or layer's `"loops"` are the loops around it in its body, outermost first.
+    An anonymous call (`as _`) is part of its caller's body here, as its layers' ids say.
     """
     return {
         "calls": [
@@ -70,6 +71,7 @@ def structure_json(structure: Structure, loop_ids: dict[int, int]) -> dict:
                 **({"shares": call.shares.path} if call.shares else {}),
             }
             for call in structure.calls
+            if not call.anonymous  # its layers, loops and values are the caller's
         ],
         "loops": [_loop_json(loop, loop_ids) for loop in structure.loops],
         "values": [
@@ -80,9 +82,22 @@ def structure_json(structure: Structure, loop_ids: dict[int, int]) -> dict:
                 "line": value.span.line,
                 **({"index": value.index} if value.index is not None else {}),
             }
-            for value in structure.values
+            for value in _values(structure)
         ],
     }
+
+
+def _values(structure: Structure) -> list[ValueName]:
+    """The value names, once per body that is not anonymous: a name given inside a call `as _`
+    (`h = in`) and the same name in its caller are one."""
+    seen: set[tuple] = set()
+    values = []
+    for value in structure.values:
+        key = (value.name, value.node, named(value.call), value.index)
+        if key not in seen:
+            seen.add(key)
+            values.append(value)
+    return values
 
 
 def _loop_json(loop: Loop, loop_ids: dict[int, int]) -> dict:
@@ -97,6 +112,8 @@ def _loop_json(loop: Loop, loop_ids: dict[int, int]) -> dict:
 
 
 def _path(call: Call | None) -> str | None:
+    """The path of the call's body (that of its caller for a call `as _`); None: the network's."""
+    call = named(call)
     return None if call is None else call.path
 
 

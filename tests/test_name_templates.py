@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 from cnnc.compiler import analyze
+from cnnc.ir.calls import named
 from cnnc.ir.names import code_name
+from cnnc.report import summary_json
 from cnnc.syntax.fmt import format_source
 
 SPEC = """\
@@ -54,11 +56,49 @@ def test_templates_name_layers_and_calls_and_anonymous_calls_add_nothing(spec_fi
                                                  "block_2_expand_relu"]
 
 
-def test_an_anonymous_call_is_not_recorded_and_its_layers_belong_to_the_caller(spec_file):
+def test_an_anonymous_call_is_recorded_with_its_block_and_args_and_its_layers_keep_the_callers_path(spec_file):
     graph = analyze(spec_file(SPEC)).graph
-    assert [c.path for c in graph.structure.calls] == ["block_1", "block_2"]
-    assert graph.node("conv_pw_2").call is None
-    assert graph.node("block_2._expand").call.path == "block_2"
+    calls = graph.structure.calls
+    assert [(c.path, c.block, c.args, c.anonymous) for c in calls] == [
+        ("", "unit", {"filters": 4, "block_id": 1}, True),  # the path of its caller: the network's body
+        ("", "unit", {"filters": 4, "block_id": 2}, True),
+        ("block_1", "expand", {"filters": 4}, False),
+        ("block_2", "expand", {"filters": 4}, False),
+    ]
+    assert [c.parent for c in calls] == [None, None, None, None]
+    assert [(c.loop.kind, c.index) for c in calls[:2]] == [("for", 0), ("for", 1)]
+    assert [graph.node(i).call for i in ("conv_pw_2", "conv_pw_2_relu", "relu2")] == [calls[1]] * 3
+    assert named(graph.node("conv_pw_2").call) is None  # the body whose path its id has: the network's
+    assert graph.node("block_2._expand").call is calls[3]
+
+
+def test_an_anonymous_call_inside_a_block_has_the_blocks_path_and_adds_nothing_to_summaries(spec_file):
+    text = """\
+block unit(filters: int, n: int) {
+  return in -> conv(filters, 1) as conv_{n} -> relu as relu_{n}
+}
+
+block stage(first: int) {
+  return in -> unit(4, first) as _ -> unit(8, first + 1) as _
+}
+
+network T() {
+  input x: 8x8x3
+  x -> stage(1) as s -> output y
+}
+"""
+    analysis = analyze(spec_file(text))
+    stage, first, second = analysis.graph.structure.calls
+    assert [(c.path, c.block, c.args, c.anonymous) for c in (first, second)] == [
+        ("s", "unit", {"filters": 4, "n": 1}, True),
+        ("s", "unit", {"filters": 8, "n": 2}, True),
+    ]
+    assert first.parent is stage and second.parent is stage
+    assert [n.id for n in analysis.graph.topological()] == ["x", "s.conv_1", "s.relu_1", "s.conv_2", "s.relu_2"]
+    assert analysis.graph.node("s.conv_2").call is second and named(second) is stage
+    summary = summary_json(analysis)
+    assert [c["path"] for c in summary["calls"]] == ["s"]  # a summary shows the calls that name things
+    assert [layer["block"] for layer in summary["layers"]] == [None, "s", "s", "s", "s"]
 
 
 def _error(spec_file, text: str):

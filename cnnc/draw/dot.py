@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnnc.ir.calls import Call
+from cnnc.ir.calls import Call, named, named_lineage
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.shape_math import fmt
 
@@ -39,21 +39,22 @@ class Cluster:
 
 def level(call: Call) -> int:
     """1 for a call the network's body makes, 2 for one made inside that, ..."""
-    return len(call.lineage())
+    return len(named_lineage(call))
 
 
 def collapsed(node: Node, depth: int | None) -> Call | None:
     """The call at level `depth` the node was made in, if any: it stands for the node."""
     if depth is None or node.call is None:
         return None
-    lineage = node.call.lineage()
+    lineage = named_lineage(node.call)
     return lineage[depth - 1] if len(lineage) >= depth else None
 
 
 def shown(call: Call | None, depth: int | None) -> Call | None:
     """The innermost call of the lineage that is drawn as a cluster (None: the network's body)."""
+    call = named(call)  # an anonymous call (`as _`) is drawn as part of its caller
     while call is not None and depth is not None and level(call) >= depth:
-        call = call.parent
+        call = named(call.parent)
     return call
 
 
@@ -64,7 +65,7 @@ def network_dot(graph: Graph, depth: int | None = None) -> str:
     for call in graph.structure.calls:
         if shown(call, depth) is call:
             clusters[id(call)] = Cluster(call)
-            clusters[id(call.parent)].children.append(clusters[id(call)])
+            clusters[id(named(call.parent))].children.append(clusters[id(call)])
     drawn = _place(graph, depth, clusters)
     lines = [f"digraph {quote(graph.name)} {{", *HEADER, *_cluster_lines(graph, top, "  ")]
     for name, node_id in graph.outputs.items():
@@ -93,7 +94,7 @@ def _place(graph: Graph, depth: int | None, clusters: dict[int, Cluster]) -> dic
         drawn[node.id] = f"block:{call.path}"
         if id(call) not in members:
             members[id(call)] = []
-            clusters[id(call.parent)].items.append((call, members[id(call)]))
+            clusters[id(named(call.parent))].items.append((call, members[id(call)]))
         members[id(call)].append(node)
     return drawn
 

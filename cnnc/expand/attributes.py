@@ -162,8 +162,8 @@ def block_arguments(op: Op, args: list[ast.Arg], scope: Scope) -> dict[str, str]
     """{attribute: block parameter} for the attributes a block's body writes as one of its parameters
     (`conv(..., stride=stride)`): a backend may make them constructor arguments of the block's class."""
     call = scope.call
-    while call is not None and call.group:  # a group step's layers are its block's
-        call = call.parent
+    while call is not None and (call.group or call.anonymous):  # a group's (an `as _` call's) layers are
+        call = call.parent  # its caller's
     params = call.args if call is not None else {}
     positional = [a for a in args if a.name is None]
     named = list(zip(op.positional, positional)) + [(a.name, a) for a in args if a.name is not None]

@@ -59,7 +59,7 @@ class Blocks:
             if isinstance(alias, Poison):
                 return POISON
             if alias == ANONYMOUS:
-                return self.anonymous(block, value, args, scope.frozen or frozen, scope)
+                return self.anonymous(block, value, args, scope.frozen or frozen, step, scope)
             templated = step.template is not None
             prefix = self.nodes.fresh_id(scope, alias or block.name, alias is not None, templated=templated)
         record = Call(
@@ -84,10 +84,23 @@ class Blocks:
         )
         return self._run(block, inner)
 
-    def anonymous(self, block: ast.Definition, value: object, args: dict, frozen: bool, scope: Scope) -> object:
-        """`value -> block(args) as _`: the body runs as part of the caller's, adding nothing to the
-        paths of its layers, which name themselves (`as conv2d_{n}`, as keras.applications' helpers
-        that take no name).  No call is recorded: for every backend these layers are the caller's."""
+    def anonymous(
+        self, block: ast.Definition, value: object, args: dict, frozen: bool, step: ast.CallStep, scope: Scope
+    ) -> object:
+        """`value -> block(args) as _`: the body runs in the caller's path, adding nothing to the paths of
+        its layers, which name themselves (`as conv2d_{n}`, as keras.applications' helpers that take no
+        name), and continues the caller's automatic names and loops.  The call is recorded all the same,
+        `anonymous`, with the caller's path: a backend may write it as a function."""
+        record = Call(
+            scope.prefix.removesuffix("."),
+            block.name,
+            {k: _recorded(v) for k, v in args.items()},
+            step.span,
+            scope.call,
+            scope.iterations,
+            anonymous=True,  # not `sequential`: the body runs as the caller's, its items named as such
+        )
+        self.graph.structure.calls.append(record)
         inner = Scope(
             "block",
             scope.prefix,
@@ -95,7 +108,7 @@ class Blocks:
             block_input=value,
             frozen=frozen,
             consts=self.evaluator.const_values,
-            call=scope.call,
+            call=record,
             iterations=scope.iterations,
             counters=scope.counters,  # automatic names continue the caller's count
         )

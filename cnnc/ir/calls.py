@@ -59,6 +59,7 @@ class Call:
     shares: Call | None = None  # a later use of a `shared` block: the call whose weights it uses
     sequential: bool = False  # a group step or a `sequential block`: its items are in chain order
     group: bool = False  # a group step `(a -> b) as name`, not a block: `block` is empty
+    anonymous: bool = False  # `-> block(args) as _`: its layers' ids have the caller's path (`path`)
 
     @property
     def loop(self) -> Loop | None:
@@ -92,6 +93,18 @@ class Branch:
     kept: tuple[tuple[str, str], ...] = ()  # (name, node): the tensors the first arm's names held before it
     nodes: list[str] = field(default_factory=list)  # the ids of the nodes made while the arm ran
     condition: str | None = None  # the name tested, where the condition is one name (`if act { ... }`)
+
+
+def named(call: Call | None) -> Call | None:
+    """`call`, or the innermost call around it that is not anonymous: the body whose path ids have."""
+    while call is not None and call.anonymous:
+        call = call.parent
+    return call
+
+
+def named_lineage(call: Call | None) -> list[Call]:
+    """The calls that are not anonymous from the outermost down to `call` (itself if it is not)."""
+    return [c for c in call.lineage() if not c.anonymous] if call is not None else []
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class Body:
     last_use: dict[str, int] = field(default_factory=dict)  # node id -> position of the last statement reading it
     used_args: set[str] = field(default_factory=set)  # arguments the text reads (the function's parameters)
     position: int = 0  # the statement being written
+    # an anonymous call's function: its arguments, True where some layer has an attribute of that name
+    names_from: dict[str, bool] = field(default_factory=dict)
+    name_args: set[str] = field(default_factory=set)  # the arguments its layer names read
     _holder: dict[str, str] = field(default_factory=dict)  # local -> node id it holds
 
     def bind(self, node_id: str, var: str) -> None:
@@ -56,10 +59,37 @@ class Body:
         return held is not None and held != node_id and self.last_use.get(held, -1) > self.position
 
     def name_expr(self, full: str) -> Expr:
-        """A layer name as source: `name + "_1_conv"` inside a block's function, else the literal."""
+        """A layer name as source: `name + "_1_conv"` inside a block's function, else the literal; in
+        the function of an anonymous call, whose layers are named in the spec from its arguments, a
+        number that is an argument is written as it (`f"conv2d_{n}"`)."""
+        if self.prefix is not None and full == self.prefix:  # an anonymous call's: named as its caller
+            return "name"
         if self.prefix is not None and full.startswith(self.prefix + "_"):
-            return f"name + {literal(full[len(self.prefix) :])}"
-        return literal(full)
+            return f"name + {self._derived(full[len(self.prefix) :])}"
+        return self._derived(full)
+
+    def _derived(self, text: str) -> Expr:
+        if not self.names_from:
+            return literal(text)
+        parts = text.split("_")
+        for k, part in enumerate(parts):
+            key = self._argument_named(part) if part.isdigit() else None
+            parts[k] = part if key is None else f"{{{key}}}"  # a layer name has no braces to escape
+        derived = "_".join(parts)
+        return literal(text) if derived == text else f'f"{derived}"'
+
+    def _argument_named(self, digits: str) -> str | None:
+        """The integer argument a name's number is: one that named a layer before, then one no layer
+        takes as an attribute (`n`, `block_id`; not `stride`), then the last declared (a block's number
+        comes last in keras.applications' signatures: `block_id=1`)."""
+        keys = [k for k in self.names_from if type(self.args[k]) is int and str(self.args[k]) == digits]
+        if not keys:
+            return None
+        order = list(self.names_from)
+        key = min(keys, key=lambda k: (k not in self.name_args, self.names_from[k], -order.index(k)))
+        self.name_args.add(key)
+        self.used_args.add(key)
+        return key
 
     def arg(self, key: str, value: object) -> str | None:
         """The block parameter `key` as source when the value is its argument or a small multiple of it

@@ -10,11 +10,20 @@ that change the structure (a projection shortcut or not) give the block a second
 Calls stay inline (their layers written in the caller's body, named in full) where a function would
 change meaning: group steps `(a -> b) as name`, calls holding layers that share weights (one layer
 object used twice), and calls whose layers read a network parameter of the builder (`num_classes`).
+
+An anonymous call (`-> conv2d_bn(64, 1, n) as _`) adds nothing to its layers' names: the spec names
+them from the call's arguments (`as conv2d_{n}`), as keras.applications' helpers leave them to Keras'
+automatic names.  Its function writes a number in a name that is an argument as that argument
+(`f"conv2d_{n}"`) and takes the caller's `name` where the caller has one.  Such a function is written
+where it serves two calls or more (keras.applications' `conv2d_bn`); an anonymous call whose text is
+its own, or that makes calls itself (a module of Inception), stays inline, as keras.applications
+writes its modules.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from cnnc.backends.keras.body import FOREVER, Body
@@ -32,7 +41,7 @@ class CallStatement:
     function: str
     args: list[str]  # the input tensors' locals
     keywords: dict[str, str]  # block parameter -> source
-    name: str  # the call's full layer name
+    name: str | None  # the call's full layer name; None: an anonymous call in a body without one
     made: list[str]  # the node ids it returns
 
 
@@ -99,7 +108,16 @@ def inline_calls(graph: Graph, shared: set[str], sites: dict) -> set[int]:
     for c in graph.structure.calls:
         if c.group or c.shares is not None:
             inline.add(id(c))
+        if c.parent is not None and c.parent.anonymous:  # an anonymous call that makes calls
+            inline.add(id(c.parent))
     return inline
+
+
+def written_in(call: Call | None, inline: set[int]) -> Call | None:
+    """The call whose body's text writes what `call`'s body names: an inline anonymous call's caller."""
+    while call is not None and call.anonymous and id(call) in inline:
+        call = call.parent
+    return call
 
 
 def items(graph: Graph, nodes: list[Node], body: Call | None, inline: set[int]) -> list[Item]:
@@ -118,14 +136,14 @@ def items(graph: Graph, nodes: list[Node], body: Call | None, inline: set[int]) 
     return result
 
 
-def plan(graph: Graph, body: Body, statements: list[Item], outputs: list[str]) -> None:
+def plan(graph: Graph, body: Body, statements: list[Item], outputs: list[str], inline: set[int]) -> None:
     """Each value's last reader and preferred local: its spec name, or that of the chain it feeds."""
     for position, item in enumerate(statements):
         for source in item.reads(graph):
             body.last_use[source] = position
     for node_id in outputs:
         body.last_use[node_id] = FOREVER
-    mine = [v for v in graph.structure.values if v.call is body.call]
+    mine = [v for v in graph.structure.values if written_in(v.call, inline) is body.call]
     named = {v.node: v.name for v in mine if v.index is None}
     # an element of a named list (U-Net's skips[2]) outlives the chain: `skips_2` says why it is kept
     named.update({v.node: f"{v.name}_{v.index}" for v in reversed(mine) if v.index is not None and v.index >= 0})
@@ -137,7 +155,7 @@ def plan(graph: Graph, body: Body, statements: list[Item], outputs: list[str]) -
                 body.preferred[node.id] = next(k for k, v in graph.inputs.items() if v == node.id)
             elif node.id in named:
                 body.preferred[node.id] = named[node.id]
-            elif len(readers) == 1 and readers[0] in body.preferred and owner.get(readers[0], -1) > owner[node.id]:
+            elif len(readers) == 1 and readers[0] in body.preferred and owner.get(readers[0], -1) >= owner[node.id]:
                 body.preferred[node.id] = body.preferred[readers[0]]
 
 
@@ -148,13 +166,26 @@ class Functions:
         self.b = builder
         self.graph: Graph = builder.graph
         self.inline = inline_calls(self.graph, builder.shared, builder.sites)
-        self.blocks = {sanitize(c.block) for c in self.graph.structure.calls if c.block}
+        calls = self.graph.structure.calls
+        self.blocks = {sanitize(c.block) for c in calls if c.block}
         self.defined: dict[tuple[str, str], str] = {}  # (block, text with the name left out) -> function name
         self.sources: list[str] = []  # the functions' text, callees first
+        self.kinds: set[str] = set()  # "named" functions (taking `name`), "anonymous" ones (for calls `as _`)
         self.subtree: dict[int, list[Node]] = {}
         for node in self.graph.topological():
             for c in node.call.lineage() if node.call else []:
                 self.subtree.setdefault(id(c), []).append(node)
+        # an anonymous call's function is worth writing where two calls or more share its text
+        anonymous = [c for c in calls if c.anonymous and id(c) not in self.inline]
+        texts = {id(c): self._text(c, *self._interface(c))[0] for c in anonymous}
+        shared = Counter(texts.values())
+        self.inline |= {id(c) for c in anonymous if shared[texts[id(c)]] < 2}
+        self.blocks = {sanitize(c.block) for c in calls if c.block and (not c.anonymous or id(c) not in self.inline)}
+
+    def _interface(self, c: Call) -> tuple[list[str], list[str]]:
+        """What a call reads and the values it makes that are read after it, seen from outside."""
+        item = Item(None, c, self.subtree[id(c)])
+        return item.reads(self.graph), item.made(self.graph, set(self.graph.outputs.values()))
 
     def reserved(self) -> set[str]:
         # l, O and I read like 1 and 0 (ruff's E741): a spec's `l` becomes `l_`
@@ -162,7 +193,7 @@ class Functions:
 
     def write_body(self, body: Body, nodes: list[Node], outputs: list[str], keep: list[str] = ()) -> None:
         statements = items(self.graph, nodes, body.call, self.inline)
-        plan(self.graph, body, statements, outputs)
+        plan(self.graph, body, statements, outputs, self.inline)
         for node_id in keep:
             body.last_use[node_id] = FOREVER + 1
         previous, self.b.body = self.b.body, body
@@ -190,15 +221,18 @@ class Functions:
         function, params = self.function(c, reads, made)
         args = [body.values[r] for r in reads]
         keywords = {p: body.arg(p, c.args[p]) or flat(literal(c.args[p])) for p in params}
-        return CallStatement(c, function, args, keywords, layer_name(c.path), made)
+        return CallStatement(c, function, args, keywords, layer_name(c.path) if c.path else None, made)
 
     def write_call(self, body: Body, s: CallStatement) -> None:
-        expr = call(s.function, *s.args, **s.keywords, name=body.name_expr(s.name))
+        named = {"name": body.name_expr(s.name)} if s.name is not None else {}
+        expr = call(s.function, *s.args, **s.keywords, **named)
         targets = [body.assign(m) for m in s.made]
         body.out.statement(f"{', '.join(targets)} = ", expr, comment=self._comment(s))
 
     def write_loop(self, body: Body, run: list[Item], start: int) -> bool:
         """A run of one-call iterations as a Python loop: `for i in range(2, blocks + 1): h = f(h, ...)`."""
+        if run[0].call.anonymous:  # its calls are not numbered by their names: each is written out
+            return False
         statements = []
         for k, item in enumerate(run):
             body.position = start + k
@@ -245,11 +279,28 @@ class Functions:
 
     def function(self, c: Call, reads: list[str], made: list[str]) -> tuple[str, list[str]]:
         """The function for call `c` (written now if its text is new) and the block parameters it takes."""
+        key, body, inputs, params, fixed = self._text(c, reads, made)
+        if key not in self.defined:
+            variant = sum(1 for block, _ in self.defined if block == c.block) + 1
+            hint = sanitize(c.block) + (f"_{variant}" if variant > 1 else "")
+            name = self.b.names(f"function:{len(self.defined)}", hint)
+            self.defined[key] = name
+            self.kinds.add("anonymous" if c.anonymous else "named")
+            named = ["name"] if body.prefix is not None else []
+            self.sources.append(self._source(name, c, inputs + params + named, fixed, body.out))
+        return self.defined[key], params
+
+    def _text(self, c: Call, reads: list[str], made: list[str]) -> tuple[tuple[str, str], Body, list, list, list]:
+        """The function's text for call `c` as a key (its block, and its text with the name left out),
+        its body, and its parameters: inputs, the block's that the text reads, and the others' values."""
         refs = {v.node: k for k, v in c.args.items() if isinstance(v, TensorRef)}
         inputs = [refs.get(r) or ("x" if i == 0 else f"x{i + 1}") for i, r in enumerate(reads)]
         scalars = {k: v for k, v in c.args.items() if not isinstance(v, TensorRef)}
         reserved = self.reserved() | set(scalars)
-        body = Body(c, layer_name(c.path), reserved, args=scalars)
+        body = Body(c, layer_name(c.path) if c.path else None, reserved, args=scalars)
+        if c.anonymous:  # the spec names its layers from its arguments: which are also attributes
+            attributes = {f for n in self.subtree[id(c)] for f in type(n.attrs).model_fields}
+            body.names_from = {k: k in attributes for k in scalars}
         for node_id, var in zip(reads, inputs):
             body.bind(node_id, var)
         self.write_body(body, self.subtree[id(c)], made)
@@ -258,19 +309,13 @@ class Functions:
         params = [k for k in scalars if k in body.used_args]
         fixed = [f"{k}={flat(literal(v))}" for k, v in scalars.items() if k not in body.used_args]
         text = "\n".join(_code(line) for line in body.out.lines)
-        key = (c.block, "\n".join([*inputs, *params, *fixed, text]))
-        if key not in self.defined:
-            variant = sum(1 for block, _ in self.defined if block == c.block) + 1
-            hint = sanitize(c.block) + (f"_{variant}" if variant > 1 else "")
-            name = self.b.names(f"function:{len(self.defined)}", hint)
-            self.defined[key] = name
-            self.sources.append(self._source(name, c, inputs + params, fixed, body.out))
-        return self.defined[key], params
+        return (c.block, "\n".join([*inputs, *params, *fixed, text])), body, inputs, params, fixed
 
     def _source(self, name: str, c: Call, params: list[str], fixed: list[str], out: CodeWriter) -> str:
         w = CodeWriter()
-        w.statement("", Seq(f"def {name}", "(", tuple(("", p) for p in [*params, "name"]), ")"), ":")
+        w.statement("", Seq(f"def {name}", "(", tuple(("", p) for p in params), ")"), ":")
         what = f"The `{c.block}` block" + (f" ({', '.join(fixed)})" if fixed else "")
+        what += ", called `as _`" if c.anonymous else ""
         w.line(f'    """{comment_text(what, limit=100)}."""')  # 120 columns at most
         w.lines += out.lines
         return "\n".join(w.lines)

@@ -18,7 +18,7 @@ from cnnc.backends.torch.lifetimes import Lifetimes
 from cnnc.backends.torch.optional import OptionalPart
 from cnnc.backends.torch.scopes import ClassText, Unit, attribute, plain_module, reads_arg, units_of
 from cnnc.backends.torch.site import IN_WIDTH
-from cnnc.ir.calls import Branch, Call
+from cnnc.ir.calls import Branch, Call, named
 from cnnc.ir.graph import Graph, Node
 
 # Functions whose torch.nn module takes the same arguments after the input (nn.Sequential holds
@@ -162,7 +162,7 @@ class ScopeWriter:
 
     def block_bound(self, node: Node) -> dict[str, str]:
         """{attribute: source} of a layer of this body that reads the block's arguments."""
-        if self.block_args is None or node.call is not self.scope:
+        if self.block_args is None or named(node.call) is not self.scope:
             return {}
         if node.id not in self._bound:
             bound = {}
@@ -192,7 +192,7 @@ class ScopeWriter:
                 return self.outer.width_expr(node_id)
             return "in_channels" if value == self.input_values[0] else None
         node = self.graph.node(node_id)
-        if node.call is not self.scope or node.op.name == "input":
+        if named(node.call) is not self.scope or node.op.name == "input":
             return None
         if node.op.width_attr:
             return self.block_bound(node).get(node.op.width_attr)
@@ -347,7 +347,7 @@ def spec_names(graph: Graph, scope: Call | None) -> dict[str, list[str]]:
     kept apart from the loop variable that also held it), then the whole name (`short`)."""
     names: dict[str, list[str]] = {}
     for value in graph.structure.values:
-        if value.call is scope:
+        if named(value.call) is scope:
             name = value.name if value.index is None else f"{value.name}_{value.index}"
             names.setdefault(value.node, [])
             if name not in names[value.node]:

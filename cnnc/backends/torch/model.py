@@ -56,7 +56,9 @@ class ModelWriter:
         self.helpers: set[str] = set()
         self.classes = Classes(self.module_names)
         self.defaults = {ident: default for ident, default in self.kwargs.values()}
-        self.calls_of = Counter(c.block for c in graph.structure.calls if not c.group and c.shares is None)
+        self.calls_of = Counter(
+            c.block for c in graph.structure.calls if not c.group and not c.anonymous and c.shares is None
+        )
         self.order = {node.id: index for index, node in enumerate(graph.topological())}
         # {id(call): its block's optional part}: the calls that share a class with and without it
         self.optional = optional_branches(graph.structure, self.calls_of) if optional is None else optional

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from cnnc.backends.pysource import Namespace, flat
 from cnnc.backends.torch.emitters import Emit
 from cnnc.backends.torch.lifetimes import Lifetimes
-from cnnc.ir.calls import Call
+from cnnc.ir.calls import Call, named_lineage
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.names import code_name
 
@@ -42,8 +42,12 @@ class Unit:
 
 
 def child_of(node: Node, scope: Call | None) -> Call | None:
-    """The call directly inside `scope` that made `node` (None: `scope` made it itself)."""
-    lineage = node.call.lineage() if node.call is not None else []
+    """The call directly inside `scope` that made `node` (None: `scope` made it itself).
+
+    An anonymous call (`-> block(args) as _`) is no scope: its layers are modules of the caller, as their
+    ids say.  A child module would put its attribute name in front of their state_dict keys, and specs
+    call blocks `as _` precisely so that their weights load by the names the layers already have."""
+    lineage = named_lineage(node.call)
     if scope is None:
         return lineage[0] if lineage else None
     position = lineage.index(scope)
