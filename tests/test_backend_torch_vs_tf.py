@@ -62,7 +62,9 @@ def test_depthwise_and_separable_same(tmp_path, size, stride):
     _assert_same(out, y)
 
 
-@pytest.mark.parametrize("size, window, stride", [(7, 3, 2), (8, 3, 2), (8, 2, 2), (5, 3, 1), (9, 4, 2), (8, 5, 2), (10, 3, 3), (6, 4, 1)])
+@pytest.mark.parametrize(
+    "size, window, stride", [(7, 3, 2), (8, 3, 2), (8, 2, 2), (5, 3, 1), (9, 4, 2), (8, 5, 2), (10, 3, 3), (6, 4, 1)]
+)
 def test_pools_same(tmp_path, size, window, stride):
     for op, reference in (("maxpool", tf.nn.max_pool2d), ("avgpool", tf.nn.avg_pool2d)):
         _, x, y = _torch(tmp_path, f"{op}({window}, stride={stride}, padding=same)", f"{size}x{size}x2")

@@ -65,7 +65,8 @@ def test_train_help_states_task_defaults_and_choices():
     assert "--optimizer {sgd,adam,rmsprop,adagrad,adadelta,lbfgs} the update rule (default: sgd; style: adam)" in text
     assert "(default: val_loss; detect: val_map50)" in text
     assert "--target {keras,onnx,torch} what to write: torch (a PyTorch nn.Module" in text
-    assert "--task {classify,detect,landmarks,localize,segment,style,verify,visualize} the task (default: classify)" in text
+    tasks = "{classify,detect,landmarks,localize,segment,style,verify,visualize}"
+    assert f"--task {tasks} the task (default: classify)" in text
 
 
 def test_compile_help_lists_targets_and_tasks():
