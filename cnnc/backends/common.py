@@ -8,6 +8,9 @@ pads exactly alike.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+from cnnc.ir.calls import Branch, Structure
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.ops import transpose_geometry
 from cnnc.ir.shape_math import Shape, pad_pairs, per_dim, resolve_padding
@@ -127,3 +130,38 @@ def _free_binding(graph: Graph, node: Node, attr: str) -> bool:
 
 def _is_shared(graph: Graph, node: Node) -> bool:
     return any(other.shares == node.id for other in graph.topological())
+
+
+def optional_branches(structure: Structure, classes_of: dict[str, int]) -> dict[int, Branch]:
+    """{id(call): the optional `if` its block's calls differ by}, for blocks whose calls (two or
+    more, each its own class) differ in exactly one `if` without `else` run once in their body."""
+    per_call: dict[int, list[Branch]] = defaultdict(list)
+    for branch in structure.branches:
+        call = branch.call
+        if call is not None and not call.group and call.shares is None and not branch.within:
+            per_call[id(call)].append(branch)
+    truths: dict[str, dict[object, set[bool]]] = defaultdict(lambda: defaultdict(set))
+    for call in structure.calls:
+        spans = [b.span for b in per_call.get(id(call), ())]
+        for branch in per_call.get(id(call), ()):
+            # an `if` run twice in one body (an anonymous block's) has no one place in its class
+            truths[call.block][branch.span].add(branch.taken if spans.count(branch.span) == 1 else None)
+    chosen: dict[int, Branch] = {}
+    for call in structure.calls:
+        if classes_of.get(call.block, 0) < 2:
+            continue
+        varying = [span for span, seen in truths[call.block].items() if len(seen) > 1]
+        if len(varying) != 1 or None in truths[call.block][varying[0]]:
+            continue
+        branch = next((b for b in per_call.get(id(call), ()) if b.span == varying[0]), None)
+        if branch is not None and branch.optional:
+            chosen[id(call)] = branch
+    return chosen
+
+
+def free_name(base: str, taken: set[str]) -> str:
+    """The flag of an optional part: `base` (`downsample`), `with_base` where that is taken, then `_`s."""
+    name = base if base not in taken else f"with_{base}"
+    while name in taken:
+        name += "_"
+    return name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from cnnc.backends.common import channels_first, constructor_params, input_widths
+from cnnc.backends.common import channels_first, constructor_params, input_widths, optional_branches
 from cnnc.backends.naming import class_name, sanitize
 from cnnc.backends.pysource import (
     CodeWriter,
@@ -31,7 +31,7 @@ from cnnc.backends.pysource import (
 from cnnc.backends.torch.classes import ScopeWriter, sequential_items
 from cnnc.backends.torch.emitters import HELPERS
 from cnnc.backends.torch.lifetimes import Lifetimes
-from cnnc.backends.torch.optional import arm_profiles, optional_branches
+from cnnc.backends.torch.optional import arm_profiles
 from cnnc.backends.torch.scopes import Classes, ClassText, Unit
 from cnnc.backends.torch.site import IN_WIDTH
 from cnnc.ir.calls import Branch

@@ -23,40 +23,14 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from cnnc.backends.common import free_name
 from cnnc.backends.torch.scopes import reads_arg
-from cnnc.ir.calls import Branch, Structure
+from cnnc.ir.calls import Branch
 from cnnc.ir.graph import Graph
 from cnnc.ir.names import MODULE_ATTRIBUTES
 
 ASSIGNED = re.compile(r"^ *(self\.\w+) = ")
 INDENT = "    "
-
-
-def optional_branches(structure: Structure, classes_of: dict[str, int]) -> dict[int, Branch]:
-    """{id(call): the optional `if` its block's calls differ by}, for blocks whose calls (two or
-    more, each its own class) differ in exactly one `if` without `else` run once in their body."""
-    per_call: dict[int, list[Branch]] = defaultdict(list)
-    for branch in structure.branches:
-        call = branch.call
-        if call is not None and not call.group and call.shares is None and not branch.within:
-            per_call[id(call)].append(branch)
-    truths: dict[str, dict[object, set[bool]]] = defaultdict(lambda: defaultdict(set))
-    for call in structure.calls:
-        spans = [b.span for b in per_call.get(id(call), ())]
-        for branch in per_call.get(id(call), ()):
-            # an `if` run twice in one body (an anonymous block's) has no one place in its class
-            truths[call.block][branch.span].add(branch.taken if spans.count(branch.span) == 1 else None)
-    chosen: dict[int, Branch] = {}
-    for call in structure.calls:
-        if classes_of.get(call.block, 0) < 2:
-            continue
-        varying = [span for span, seen in truths[call.block].items() if len(seen) > 1]
-        if len(varying) != 1 or None in truths[call.block][varying[0]]:
-            continue
-        branch = next((b for b in per_call.get(id(call), ()) if b.span == varying[0]), None)
-        if branch is not None and branch.optional:
-            chosen[id(call)] = branch
-    return chosen
 
 
 @dataclass
@@ -229,7 +203,4 @@ class OptionalPart:
         condition = self.branch.condition
         named = condition is not None and condition.isidentifier() and not keyword.iskeyword(condition)
         base = modules[0].removeprefix("self.") if modules else condition if named else "optional"
-        name = base if base not in taken else f"with_{base}"
-        while name in taken:
-            name += "_"
-        return name
+        return free_name(base, taken)
