@@ -5,7 +5,12 @@ arguments its text reads, and `name`, the call's layer name, to which its layers
 (`name + "_1_conv"`).  A function's text is written from one instance; instances whose text is the
 same share the function, so a function is exact for every call of it by construction.  Arguments
 that change the structure (a projection shortcut or not) give the block a second function
-(`bottleneck_2`), documented with the arguments it was written for.
+(`bottleneck_2`), documented with the arguments it was written for.  Calls of a block that differ
+only by an `if` without `else` (ResNet's projection shortcut) share one function where they can, with
+a flag as keras.applications' `conv_shortcut`: `short = x` then `if downsample: short = ...`, the calls
+that ran it passing `downsample=True`.  The calls that share it are those common.py's
+`optional_branches` picks (as the PyTorch backend's) whose texts agree: a call that skipped the part
+writes the function's text without the guarded lines.
 
 Calls stay inline (their layers written in the caller's body, named in full) where a function would
 change meaning: group steps `(a -> b) as name`, calls holding layers that share weights (one layer
@@ -22,14 +27,16 @@ writes its modules.
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections import Counter
 from dataclasses import dataclass
 
+from cnnc.backends.common import free_name, optional_branches
 from cnnc.backends.keras.body import FOREVER, Body
 from cnnc.backends.naming import layer_name
 from cnnc.backends.pysource import CodeWriter, Seq, call, comment_text, flat, literal, tuple_of
-from cnnc.ir.calls import Call, TensorRef
+from cnnc.ir.calls import Branch, Call, TensorRef
 from cnnc.ir.graph import Graph, Node
 from cnnc.ir.names import sanitize
 from cnnc.ir.shape_math import fmt
@@ -43,6 +50,21 @@ class CallStatement:
     keywords: dict[str, str]  # block parameter -> source
     name: str | None  # the call's full layer name; None: an anonymous call in a body without one
     made: list[str]  # the node ids it returns
+
+
+@dataclass
+class Part:
+    """The optional `if` of one call's body while its text is written: `short = x` where the `if` ran
+    or was skipped, then, where it ran, its layers under `if downsample:`."""
+
+    branch: Branch
+    flag: str | None  # the function's keyword where the call ran the arm; None: it skipped it
+    start: int = -1  # the `if` line; -1: not written yet
+    end: int = -1  # one past the arm's last line
+    failed: bool = False
+
+    def guarded(self) -> range:
+        return range(self.start, self.end) if self.flag is not None and self.start >= 0 else range(0)
 
 
 LOOP_LOCAL = "<loop>"  # stands for a local not chosen yet
@@ -172,6 +194,10 @@ class Functions:
         self.sources: list[str] = []  # the functions' text, callees first
         self.kinds: set[str] = set()  # "named" functions (taking `name`), "anonymous" ones (for calls `as _`)
         self.subtree: dict[int, list[Node]] = {}
+        self.order = {node.id: k for k, node in enumerate(self.graph.topological())}
+        self.optional: dict[int, Branch] = {}  # id(call) -> the optional `if` its block's calls differ by
+        self.parts: dict[int, Part] = {}  # id(call) -> its optional part, while its text is written
+        self.merged: dict[str, tuple] = {}  # a projection -> the text of a call that ran the arm
         for node in self.graph.topological():
             for c in node.call.lineage() if node.call else []:
                 self.subtree.setdefault(id(c), []).append(node)
@@ -181,6 +207,108 @@ class Functions:
         shared = Counter(texts.values())
         self.inline |= {id(c) for c in anonymous if shared[texts[id(c)]] < 2}
         self.blocks = {sanitize(c.block) for c in calls if c.block and (not c.anonymous or id(c) not in self.inline)}
+        self._optional()
+
+    def _optional(self) -> None:
+        """The calls of a block that differ in one `if` without `else` share a function with a flag
+        (`downsample=False`) where the text of a call that skips it is the text of one that runs it
+        without the guarded lines: every line that runs in both is the line each would write itself."""
+        calls = self.graph.structure.calls
+        candidates = optional_branches(self.graph.structure, Counter(c.block for c in calls))
+        ran: dict[str, tuple] = {}
+        skipped: set[str] = set()
+        for c in calls:
+            branch = candidates.get(id(c))
+            # a call whose text writes calls would define their functions while it is tried: left alone
+            if branch is None or c.anonymous or id(c) in self.inline or not c.path or self._makes_calls(c):
+                continue
+            self.optional[id(c)] = branch
+            text = self._part_text(c, *self._interface(c), branch, self._flag(c, branch) if branch.taken else None)
+            if text is None:
+                continue
+            if branch.taken:
+                ran.setdefault(text[1], (*text[:1], *text[2:]))
+            else:
+                skipped.add(text[1])
+        self.merged = {match: ran[match] for match in ran if match in skipped}
+
+    def _makes_calls(self, c: Call) -> bool:
+        return any(n.call is not c and id(n.call) not in self.inline for n in self.subtree[id(c)])
+
+    def _flag(self, c: Call, branch: Branch) -> str:
+        """The keyword: the part's first layer's name in the call (`downsample`), else the condition's
+        name (`if act { ... }`), where no parameter or module-level name takes it."""
+        first = branch.nodes[0].removeprefix(c.path + ".").split(".")[0] if branch.nodes else ""
+        condition = branch.condition or ""
+        base = next((n for n in (first, condition) if n.isidentifier() and not keyword.iskeyword(n)), "optional")
+        return free_name(base, self.reserved() | set(c.args) | {"x"})
+
+    def _part_text(self, c: Call, reads: list[str], made: list[str], branch: Branch, flag: str | None) -> tuple | None:
+        """(key, what calls sharing the function agree on, body, inputs, params, fixed, flag): the text
+        with the part where `c` runs it, and that text without the guarded lines; None where the part
+        cannot be written so."""
+        part = self.parts[id(c)] = Part(branch, flag)
+        try:
+            key, body, inputs, params, fixed = self._text(c, reads, made)
+        finally:
+            del self.parts[id(c)]
+        if part.failed:
+            return None
+        if flag is None:
+            return key, key[1], body, inputs, params, fixed, flag
+        guarded = part.guarded()
+        lines = [_code(line) for k, line in enumerate(body.out.lines) if k not in guarded]
+        return key, "\n".join([*inputs, *params, *fixed, "\n".join(lines)]), body, inputs, params, fixed, flag
+
+    def _part_at(self, body: Body, part: Part, statements: list[Item], position: int) -> None:
+        """Before statement `position` (`len(statements)`: after the last): where the `if` ran, its
+        kept names and `if flag:`, or the end of its lines; where it was skipped, its kept names."""
+        if part.failed or (part.start >= 0 and (part.flag is None or part.end >= 0)):
+            return
+        arm, lines = set(part.branch.nodes), body.out.lines
+        item = statements[position] if position < len(statements) else None
+        inside = [k for k, s in enumerate(statements) if any(n.id in arm for n in s.nodes)]
+        if part.flag is not None and part.start >= 0:  # the arm ran: its end?
+            if item is not None and position in inside:
+                return
+            body.out.level -= 1
+            part.end = len(lines)
+            kept = {name for name, _ in part.branch.kept}
+            for node in arm:
+                if body.last_use.get(node, -1) > inside[-1] and node in body.values and body.values[node] not in kept:
+                    part.failed = True  # a value of the arm read after it under no name it assigns
+            part.failed |= part.end - part.start < 2  # the arm wrote no statement
+            return
+        if part.flag is not None:
+            if item is None or position not in inside:
+                return
+            if inside != list(range(inside[0], inside[-1] + 1)) or any(
+                not all(n.id in arm for n in statements[k].nodes) for k in inside
+            ):
+                part.failed = True
+                return
+            names = {body.preferred.get(node) for node in arm}
+        elif item is not None and self.order[item.nodes[0].id] < part.branch.position:
+            return
+        for name, node in part.branch.kept:
+            var = body.values.get(node)
+            if var is None or (part.flag is not None and name not in names):
+                continue
+            if part.flag is None and body.last_use.get(node, -1) < position:
+                continue
+            if name in body.reserved or body._live(name, node):
+                part.failed = True
+                return
+            if name != var:
+                body.out.line(f"{name} = {var}")
+            if part.flag is None:  # the reads of the value from here on go through the name
+                body.values[node], body._holder[name] = name, node
+        part.start = len(lines)
+        if part.flag is not None:
+            body.out.line(f"if {part.flag}:")
+            body.out.level += 1
+        else:
+            part.end = part.start
 
     def _interface(self, c: Call) -> tuple[list[str], list[str]]:
         """What a call reads and the values it makes that are read after it, seen from outside."""
@@ -197,11 +325,14 @@ class Functions:
         for node_id in keep:
             body.last_use[node_id] = FOREVER + 1
         previous, self.b.body = self.b.body, body
+        part = self.parts.get(id(body.call)) if body.call is not None else None
         try:
             position = 0
             while position < len(statements):
                 body.position = position
-                run = loop_run(statements, position, body.call)
+                if part is not None:
+                    self._part_at(body, part, statements, position)
+                run = loop_run(statements, position, body.call) if part is None else statements[position : position + 1]
                 if len(run) > 1 and self.write_loop(body, run, position):
                     position += len(run)
                     continue
@@ -211,6 +342,9 @@ class Functions:
                 else:
                     self.write_call(body, self.call_statement(body, item))
                 position += 1
+            if part is not None:
+                self._part_at(body, part, statements, position)
+                part.failed |= part.start < 0 or (part.flag is not None and part.end < 0)
         finally:
             self.b.body = previous
 
@@ -220,7 +354,7 @@ class Functions:
         made = item.made(self.graph, {k for k, v in body.last_use.items() if v == FOREVER})
         function, params = self.function(c, reads, made)
         args = [body.values[r] for r in reads]
-        keywords = {p: body.arg(p, c.args[p]) or flat(literal(c.args[p])) for p in params}
+        keywords = {p: body.arg(p, c.args[p]) or flat(literal(c.args[p])) if p in c.args else "True" for p in params}
         return CallStatement(c, function, args, keywords, layer_name(c.path) if c.path else None, made)
 
     def write_call(self, body: Body, s: CallStatement) -> None:
@@ -279,16 +413,27 @@ class Functions:
 
     def function(self, c: Call, reads: list[str], made: list[str]) -> tuple[str, list[str]]:
         """The function for call `c` (written now if its text is new) and the block parameters it takes."""
+        branch = self.optional.get(id(c))
+        if branch is not None:
+            flag = self._flag(c, branch) if branch.taken else None
+            text = self._part_text(c, reads, made, branch, flag)
+            if text is not None and text[1] in self.merged and (not branch.taken or self.merged[text[1]][0] == text[0]):
+                key, body, inputs, params, fixed, flag = self.merged[text[1]]
+                self._define(key, c, body, inputs, [*params, "name", f"{flag}=False"], fixed)
+                return self.defined[key], params + ([flag] if branch.taken else [])
         key, body, inputs, params, fixed = self._text(c, reads, made)
+        if key not in self.defined:
+            self._define(key, c, body, inputs, params + (["name"] if body.prefix is not None else []), fixed)
+        return self.defined[key], params
+
+    def _define(self, key, c: Call, body: Body, inputs: list[str], params: list[str], fixed: list[str]) -> None:
         if key not in self.defined:
             variant = sum(1 for block, _ in self.defined if block == c.block) + 1
             hint = sanitize(c.block) + (f"_{variant}" if variant > 1 else "")
             name = self.b.names(f"function:{len(self.defined)}", hint)
             self.defined[key] = name
             self.kinds.add("anonymous" if c.anonymous else "named")
-            named = ["name"] if body.prefix is not None else []
-            self.sources.append(self._source(name, c, inputs + params + named, fixed, body.out))
-        return self.defined[key], params
+            self.sources.append(self._source(name, c, inputs + params, fixed, body.out))
 
     def _text(self, c: Call, reads: list[str], made: list[str]) -> tuple[tuple[str, str], Body, list, list, list]:
         """The function's text for call `c` as a key (its block, and its text with the name left out),
@@ -297,6 +442,9 @@ class Functions:
         inputs = [refs.get(r) or ("x" if i == 0 else f"x{i + 1}") for i, r in enumerate(reads)]
         scalars = {k: v for k, v in c.args.items() if not isinstance(v, TensorRef)}
         reserved = self.reserved() | set(scalars)
+        part = self.parts.get(id(c))
+        if part is not None and part.flag is not None:  # no local may take the flag's name
+            reserved.add(part.flag)
         body = Body(c, layer_name(c.path) if c.path else None, reserved, args=scalars)
         if c.anonymous:  # the spec names its layers from its arguments: which are also attributes
             attributes = {f for n in self.subtree[id(c)] for f in type(n.attrs).model_fields}

@@ -31,7 +31,7 @@ INPUTS = {"x": (224, 224, 3)}
 OUTPUTS = {"y": (1000,)}
 
 
-def residual_bottleneck(x, filters, name):
+def residual_bottleneck(x, filters, name, downsample=False):
     """The `residual_bottleneck` block (stride=1, expansion=4, groups=1, width=0)."""
     main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x64, blocks.cnn:34
     main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x64, blocks.cnn:34
@@ -42,39 +42,26 @@ def residual_bottleneck(x, filters, name):
     main = layers.ReLU(name=name + "_relu2")(main)  # 56x56x64, blocks.cnn:35
     main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 56x56x256, blocks.cnn:36
     main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn3")(main)  # 56x56x256, blocks.cnn:36
-    short = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_downsample_0")(x)  # 56x56x256, blocks.cnn:39
-    # 56x56x256, blocks.cnn:39
-    short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_downsample_1")(short)
+    short = x
+    if downsample:
+        # 56x56x256, blocks.cnn:39
+        short = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_downsample_0")(x)
+        # 56x56x256, blocks.cnn:39
+        short = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_downsample_1")(short)
     x = layers.Add(name=name + "_add1")([main, short])  # 56x56x256, blocks.cnn:41
-    x = layers.ReLU(name=name + "_relu3")(x)  # 56x56x256, blocks.cnn:41
-    return x
-
-
-def residual_bottleneck_2(x, filters, name):
-    """The `residual_bottleneck` block (stride=1, expansion=4, groups=1, width=0)."""
-    main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x64, blocks.cnn:34
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x64, blocks.cnn:34
-    main = layers.ReLU(name=name + "_relu1")(main)  # 56x56x64, blocks.cnn:34
-    # 56x56x64, blocks.cnn:35
-    main = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name + "_conv2")(main)
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn2")(main)  # 56x56x64, blocks.cnn:35
-    main = layers.ReLU(name=name + "_relu2")(main)  # 56x56x64, blocks.cnn:35
-    main = layers.Conv2D(4 * filters, 1, use_bias=False, name=name + "_conv3")(main)  # 56x56x256, blocks.cnn:36
-    main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn3")(main)  # 56x56x256, blocks.cnn:36
-    x = layers.Add(name=name + "_add1")([main, x])  # 56x56x256, blocks.cnn:41
     x = layers.ReLU(name=name + "_relu3")(x)  # 56x56x256, blocks.cnn:41
     return x
 
 
 def bottleneck_stage(x, filters, blocks, name):
     """The `bottleneck_stage` block (stride=1)."""
-    h = residual_bottleneck(x, filters=filters, name=name + "_0")  # 56x56x256, resnet.cnn:26
+    h = residual_bottleneck(x, filters=filters, downsample=True, name=name + "_0")  # 56x56x256, resnet.cnn:26
     for i in range(1, blocks):
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_" + str(i))  # 56x56x256, resnet.cnn:27
+        h = residual_bottleneck(h, filters=filters, name=name + "_" + str(i))  # 56x56x256, resnet.cnn:27
     return h
 
 
-def residual_bottleneck_3(x, filters, stride, name):
+def residual_bottleneck_2(x, filters, stride, name):
     """The `residual_bottleneck` block (expansion=4, groups=1, width=0)."""
     main = layers.Conv2D(filters, 1, use_bias=False, name=name + "_conv1")(x)  # 56x56x128, blocks.cnn:34
     main = layers.BatchNormalization(momentum=0.9, epsilon=1e-05, name=name + "_bn1")(main)  # 56x56x128, blocks.cnn:34
@@ -97,9 +84,9 @@ def residual_bottleneck_3(x, filters, stride, name):
 
 def bottleneck_stage_2(x, filters, blocks, stride, name):
     """The `bottleneck_stage` block."""
-    h = residual_bottleneck_3(x, filters=filters, stride=stride, name=name + "_0")  # 28x28x512, resnet.cnn:26
+    h = residual_bottleneck_2(x, filters=filters, stride=stride, name=name + "_0")  # 28x28x512, resnet.cnn:26
     for i in range(1, blocks):
-        h = residual_bottleneck_2(h, filters=filters, name=name + "_" + str(i))  # 28x28x512, resnet.cnn:27
+        h = residual_bottleneck(h, filters=filters, name=name + "_" + str(i))  # 28x28x512, resnet.cnn:27
     return h
 
 
