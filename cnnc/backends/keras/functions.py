@@ -296,7 +296,8 @@ class Functions:
                 continue
             if part.flag is None and body.last_use.get(node, -1) < position:
                 continue
-            if name in body.reserved or body._live(name, node):
+            held = body._holder.get(name)  # a value the statement at `position` still reads counts
+            if name in body.reserved or (held not in (None, node) and body.last_use.get(held, -1) >= position):
                 part.failed = True
                 return
             if name != var:
