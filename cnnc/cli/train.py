@@ -29,6 +29,7 @@ from cnnc.cli.compile import harness_files
 from cnnc.cli.task_options import add_task_options, task_overrides
 from cnnc.errors import UsageError
 from cnnc.tasks import TASKS
+from cnnc.tasks.runtime.loop import EXIT_INTERRUPTED  # what train.py returns after Ctrl-C
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if status == -signal.SIGINT else status
 
 
-EXIT_INTERRUPTED = 130  # the script's status after Ctrl-C (128 + SIGINT)
 GRACE_SECONDS = 60.0  # after Ctrl-C, the script's time to finish its files before it is killed
 
 
